@@ -1,0 +1,280 @@
+#include "options.h"
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <ostream>
+
+#include "resnet_cli/error.h"
+
+#ifndef RESNET_CLI_VERSION
+#define RESNET_CLI_VERSION "unknown"
+#endif
+
+namespace resnet_cli::cli {
+
+namespace {
+
+// Which commands an option belongs to.
+enum CommandBit : unsigned {
+  kOnClassify = 1u << 0,
+  kOnPreprocess = 1u << 1,
+  kOnWeightsInfo = 1u << 2,
+};
+
+using Binder = std::function<CLI::Option*(
+    CLI::App&, Settings&, const std::string& flags, const std::string& help)>;
+
+struct OptionSpec {
+  const char* flags;
+  const char* env;  // nullptr: no environment variable
+  const char* help;
+  unsigned commands;
+  Binder bind;
+};
+
+template <typename T>
+Binder value(T Settings::*member) {
+  return [member](CLI::App& app, Settings& settings, const std::string& flags,
+                  const std::string& help) {
+    return app.add_option(flags, settings.*member, help)->capture_default_str();
+  };
+}
+
+Binder one_of(std::string Settings::*member, std::vector<std::string> choices) {
+  return [member, choices](CLI::App& app, Settings& settings,
+                           const std::string& flags, const std::string& help) {
+    return app.add_option(flags, settings.*member, help)
+        ->capture_default_str()
+        ->transform(CLI::IsMember(choices, CLI::ignore_case));
+  };
+}
+
+Binder number(int Settings::*member, int minimum, int maximum) {
+  return [member, minimum, maximum](CLI::App& app, Settings& settings,
+                                    const std::string& flags,
+                                    const std::string& help) {
+    return app.add_option(flags, settings.*member, help)
+        ->capture_default_str()
+        ->check(CLI::Range(minimum, maximum));
+  };
+}
+
+// The table. Each option is declared here once, with its help text and
+// environment variable, and attached to the commands named in `commands`.
+const std::vector<OptionSpec>& option_table() {
+  static const std::vector<OptionSpec> table = {
+      {"--weights", "RESNET_CLI_WEIGHTS",
+       "Weights: IMAGENET1K_V1, IMAGENET1K_V2 or DEFAULT (= V2); also "
+       "ResNet50_Weights.NAME. Chooses the file and the transforms",
+       kOnClassify | kOnPreprocess, value(&Settings::weights)},
+      {"--weights-file", "RESNET_CLI_WEIGHTS_FILE",
+       "Checkpoint written by torch.save(model.state_dict()) (default: "
+       "torch.hub's cached file for --weights)",
+       kOnClassify, value(&Settings::weights_file)},
+      {"--labels", "RESNET_CLI_LABELS",
+       "Class names, one a line, for a fine-tuned model (default: ImageNet's)",
+       kOnClassify, value(&Settings::labels_file)},
+      {"-k,--topk", "RESNET_CLI_TOPK", "Number of classes to report per image",
+       kOnClassify, number(&Settings::topk, 1, 1 << 20)},
+      {"--output-type", nullptr,
+       "prob: softmax probabilities; logit: raw model outputs", kOnClassify,
+       one_of(&Settings::output_type, {"prob", "logit"})},
+      {"-f,--format", "RESNET_CLI_FORMAT",
+       "Output format: text, json (one array) or jsonl (a line per image)",
+       kOnClassify, one_of(&Settings::format, {"text", "json", "jsonl"})},
+      {"-t,--threads", "RESNET_CLI_THREADS",
+       "Inference threads (0: one per available core)", kOnClassify,
+       number(&Settings::threads, 0, 1024)},
+      {"--device", "RESNET_CLI_DEVICE", "cpu, cuda or cuda:N", kOnClassify,
+       value(&Settings::device)},
+      {"--resize", nullptr,
+       "Short side after resize, pixels (default: the weights' 256 or 232)",
+       kOnClassify | kOnPreprocess, number(&Settings::resize, 1, 16384)},
+      {"--crop", nullptr, "Center crop size, pixels (default: 224)",
+       kOnClassify | kOnPreprocess, number(&Settings::crop, 1, 4096)},
+      {"--interpolation", nullptr,
+       "Resize filter, Pillow's: bilinear (default), bicubic or nearest",
+       kOnClassify | kOnPreprocess,
+       one_of(&Settings::interpolation, {"bilinear", "bicubic", "nearest"})},
+      {"--mean", nullptr,
+       "Normalization mean R,G,B (default 0.485,0.456,0.406)",
+       kOnClassify | kOnPreprocess, value(&Settings::mean)},
+      {"--std", nullptr, "Normalization std R,G,B (default 0.229,0.224,0.225)",
+       kOnClassify | kOnPreprocess, value(&Settings::std)},
+      {"--exif", "RESNET_CLI_EXIF",
+       "EXIF orientation: ignore (as PIL and torchvision do) or apply",
+       kOnClassify | kOnPreprocess,
+       one_of(&Settings::exif, {"ignore", "apply"})},
+      {"-o,--output", nullptr, "Write the model input here (float32 .npy)",
+       kOnPreprocess, value(&Settings::npy_output)},
+      {"--png", nullptr, "Also write the uint8 RGB crop here (PNG)",
+       kOnPreprocess, value(&Settings::png_output)},
+      {"--format", nullptr, "text or json", kOnWeightsInfo,
+       one_of(&Settings::format, {"text", "json"})},
+  };
+  return table;
+}
+
+void attach_options(CLI::App& app, Settings& settings, unsigned command) {
+  for (const OptionSpec& spec : option_table()) {
+    if (!(spec.commands & command)) continue;
+    std::string help = spec.help;
+    CLI::Option* option = spec.bind(app, settings, spec.flags, help);
+    if (spec.env) option->envname(spec.env);
+  }
+}
+
+std::array<float, 3> parse_triple(const std::string& text, const char* flag) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (std::size_t comma; (comma = text.find(',', start)) != std::string::npos;
+       start = comma + 1) {
+    parts.push_back(text.substr(start, comma - start));
+  }
+  parts.push_back(text.substr(start));
+  std::array<float, 3> values{};
+  bool ok = parts.size() == 3;
+  for (std::size_t i = 0; ok && i < 3; ++i) {
+    try {
+      std::size_t used = 0;
+      values[i] = std::stof(parts[i], &used);
+      ok = used == parts[i].size();
+    } catch (const std::exception&) {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    throw Error(ErrorKind::kUsage, std::string(flag) + " '" + text +
+                                       "': expected three numbers R,G,B");
+  }
+  return values;
+}
+
+TransformOverrides transform_overrides(const Settings& settings) {
+  TransformOverrides overrides;
+  if (settings.resize > 0) overrides.resize_size = settings.resize;
+  if (settings.crop > 0) overrides.crop_size = settings.crop;
+  if (!settings.interpolation.empty()) {
+    overrides.interpolation = parse_interpolation(settings.interpolation);
+  }
+  if (!settings.mean.empty())
+    overrides.mean = parse_triple(settings.mean, "--mean");
+  if (!settings.std.empty())
+    overrides.std = parse_triple(settings.std, "--std");
+  return overrides;
+}
+
+// Copies the shared options into the settings of the chosen command.
+void finish_settings(Settings& settings) {
+  DecodeOptions decode;
+  decode.apply_exif_orientation = settings.exif == "apply";
+  const TransformOverrides overrides = transform_overrides(settings);
+  find_weights(settings.weights);  // an unknown name is a usage error now
+
+  ClassifySettings& classify = settings.classify;
+  classify.inputs = settings.inputs;
+  classify.weights = settings.weights;
+  classify.weights_file = settings.weights_file;
+  classify.labels_file = settings.labels_file;
+  classify.topk = settings.topk;
+  classify.score_type = parse_score_type(settings.output_type);
+  if (settings.command == Command::kClassify) {
+    classify.format = parse_output_format(settings.format);
+  }
+  classify.transform = overrides;
+  classify.decode = decode;
+  classify.model.threads = settings.threads;
+  classify.model.device = settings.device;
+
+  PreprocessSettings& preprocess = settings.preprocess;
+  preprocess.input = settings.inputs.empty() ? "" : settings.inputs.front();
+  preprocess.weights = settings.weights;
+  preprocess.transform = overrides;
+  preprocess.decode = decode;
+  preprocess.npy_output = settings.npy_output;
+  preprocess.png_output = settings.png_output;
+}
+
+}  // namespace
+
+ParseOutcome parse_command_line(int argc, const char* const* argv,
+                                std::ostream& out, std::ostream& err) {
+  ParseOutcome outcome;
+  Settings& settings = outcome.settings;
+
+  CLI::App app{
+      "resnet-cli: torchvision's ResNet50 image classifier, same "
+      "answers, one native binary",
+      "resnet-cli"};
+  app.set_version_flag("--version", RESNET_CLI_VERSION);
+  app.require_subcommand(1);
+  app.footer(
+      "Exit codes: 0 all inputs ok, 1 some input failed, 2 usage error, "
+      "3 model, weights, checkpoint or device error, 4 output not written.");
+  auto* verbose =
+      app.add_flag("-v,--verbose", "More log output on stderr (repeatable)");
+  auto* quiet = app.add_flag("-q,--quiet", "Only errors on stderr");
+
+  CLI::App* classify = app.add_subcommand(
+      "classify", "Classify images; prints the top-k ImageNet classes of each");
+  classify
+      ->add_option("inputs", settings.inputs,
+                   "Image files; '-' reads one image from stdin")
+      ->required();
+  attach_options(*classify, settings, kOnClassify);
+
+  CLI::App* preprocess = app.add_subcommand(
+      "preprocess",
+      "Write one image's model input exactly as torchvision computes it");
+  preprocess->add_option("input", settings.inputs, "Image file, or '-'")
+      ->required()
+      ->expected(1);
+  attach_options(*preprocess, settings, kOnPreprocess);
+
+  CLI::App* weights = app.add_subcommand("weights", "The weights registry");
+  weights->require_subcommand(1);
+  CLI::App* weights_list = weights->add_subcommand(
+      "list", "Table of known weights and whether each is cached");
+  CLI::App* weights_info =
+      weights->add_subcommand("info", "torchvision's meta for one entry");
+  weights_info->add_option("name", settings.info_name, "e.g. IMAGENET1K_V2")
+      ->required();
+  attach_options(*weights_info, settings, kOnWeightsInfo);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {  // --help, --version
+      outcome.exit_code = app.exit(e, out, err);
+      return outcome;
+    }
+    std::string what = e.what();
+    err << "resnet-cli: " << what << " (see resnet-cli --help)\n";
+    outcome.exit_code = kExitUsage;
+    return outcome;
+  }
+
+  settings.verbosity =
+      static_cast<int>(verbose->count()) - (quiet->count() ? 1 : 0);
+  if (classify->parsed()) settings.command = Command::kClassify;
+  if (preprocess->parsed()) settings.command = Command::kPreprocess;
+  if (weights_list->parsed()) settings.command = Command::kWeightsList;
+  if (weights_info->parsed()) settings.command = Command::kWeightsInfo;
+
+  try {
+    if (settings.command == Command::kPreprocess &&
+        settings.npy_output.empty() && settings.png_output.empty()) {
+      throw Error(ErrorKind::kUsage,
+                  "preprocess: give -o FILE.npy and/or --png FILE.png");
+    }
+    finish_settings(settings);
+  } catch (const Error& e) {
+    err << "resnet-cli: " << e.what() << "\n";
+    outcome.exit_code = kExitUsage;
+    return outcome;
+  }
+  outcome.run = true;
+  return outcome;
+}
+
+}  // namespace resnet_cli::cli

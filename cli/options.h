@@ -1,0 +1,66 @@
+// resnet-cli's command line: every option declared once, in one table, with
+// its help text and environment variable (see options.cpp).
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "resnet_cli/classify.h"
+
+namespace resnet_cli::cli {
+
+enum class Command {
+  kNone,
+  kClassify,
+  kPreprocess,
+  kWeightsList,
+  kWeightsInfo,
+};
+
+// Everything the command line can set. Options shared by several commands
+// (weights, transforms, decoding) live once here and are copied into each
+// command's settings by parse_command_line.
+struct Settings {
+  Command command = Command::kNone;
+  int verbosity = 0;  // -1 quiet, 0 warnings, 1 info, 2 debug
+
+  // classify / preprocess
+  std::vector<std::string> inputs;
+  std::string weights = "DEFAULT";
+  std::string weights_file;
+  std::string labels_file;
+  int topk = 5;
+  std::string output_type = "prob";
+  std::string format = "text";
+  int threads = 0;
+  std::string device = "cpu";
+  int resize = 0;  // 0: the weights' own
+  int crop = 0;
+  std::string interpolation;
+  std::string mean;
+  std::string std;
+  std::string exif = "ignore";
+  std::string npy_output;
+  std::string png_output;
+
+  // weights info
+  std::string info_name;
+
+  // Filled from the above by parse_command_line.
+  ClassifySettings classify;
+  PreprocessSettings preprocess;
+};
+
+struct ParseOutcome {
+  bool run = false;  // false: exit with exit_code (help, version or error)
+  int exit_code = 0;
+  Settings settings;
+};
+
+// Parses argv. --help and --version print to `out` and give exit code 0;
+// a usage error prints one line to `err` and gives exit code 2.
+ParseOutcome parse_command_line(int argc, const char* const* argv,
+                                std::ostream& out, std::ostream& err);
+
+}  // namespace resnet_cli::cli

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of resnet-cli from Debian bookworm.
+# Idempotent: installs only what is missing, and does nothing when all is there.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake make g++ pkg-config ccache
+  libtorch-dev libopencv-dev libjpeg-dev libcli11-dev libspdlog-dev
+  nlohmann-json3-dev libcurl4-openssl-dev libssl-dev
+  # tests: Catch2, and the oracle (Debian's torchvision at /usr/bin/python3)
+  catch2 python3-torchvision python3-pil python3-numpy
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages are installed"
+  exit 0
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
+echo "install-deps: installing ${missing[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

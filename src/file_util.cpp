@@ -1,0 +1,165 @@
+#include "resnet_cli/file_util.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "resnet_cli/error.h"
+
+namespace resnet_cli {
+
+namespace {
+
+[[noreturn]] void fail_input(const std::filesystem::path& path, int error) {
+  const std::string reason = std::strerror(error);
+  switch (error) {
+    case ENOENT:
+    case ENOTDIR:
+    case ELOOP:
+      throw Error(ErrorKind::kNotFound, path.string() + ": " + reason);
+    case EACCES:
+    case EPERM:
+      throw Error(ErrorKind::kPermissionDenied, path.string() + ": " + reason);
+    case EISDIR:
+      throw Error(ErrorKind::kNotAFile, path.string() + ": is a directory");
+    default:
+      throw Error(ErrorKind::kIo, path.string() + ": " + reason);
+  }
+}
+
+std::vector<std::uint8_t> read_fd(int fd, const std::string& name,
+                                  std::size_t size_hint) {
+  std::vector<std::uint8_t> data;
+  data.reserve(size_hint);
+  std::uint8_t buffer[1 << 16];
+  for (;;) {
+    const ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got == 0) break;
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      throw Error(ErrorKind::kIo,
+                  name + ": read failed: " + std::strerror(errno));
+    }
+    data.insert(data.end(), buffer, buffer + got);
+  }
+  return data;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> read_input_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail_input(path, errno);
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    const int saved = errno;
+    ::close(fd);
+    fail_input(path, saved);
+  }
+  if (S_ISDIR(info.st_mode)) {
+    ::close(fd);
+    throw Error(ErrorKind::kNotAFile, path.string() + ": is a directory");
+  }
+  if (!S_ISREG(info.st_mode)) {
+    ::close(fd);
+    throw Error(ErrorKind::kNotAFile, path.string() + ": not a regular file");
+  }
+  if (info.st_size == 0) {
+    ::close(fd);
+    throw Error(ErrorKind::kEmptyFile, path.string() + ": file is empty");
+  }
+  try {
+    auto data =
+        read_fd(fd, path.string(), static_cast<std::size_t>(info.st_size));
+    ::close(fd);
+    if (data.empty()) {
+      throw Error(ErrorKind::kEmptyFile, path.string() + ": file is empty");
+    }
+    return data;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
+std::vector<std::uint8_t> read_stdin() {
+  auto data = read_fd(STDIN_FILENO, "-", 1 << 20);
+  if (data.empty()) {
+    throw Error(ErrorKind::kEmptyFile, "-: standard input is empty");
+  }
+  return data;
+}
+
+AtomicFile::AtomicFile(std::filesystem::path destination)
+    : destination_(std::move(destination)) {
+  const std::filesystem::path folder = destination_.has_parent_path()
+                                           ? destination_.parent_path()
+                                           : std::filesystem::path(".");
+  std::string pattern =
+      (folder / ("." + destination_.filename().string() + ".tmp-XXXXXX"))
+          .string();
+  fd_ = ::mkstemp(pattern.data());
+  if (fd_ < 0) {
+    throw Error(ErrorKind::kOutput, destination_.string() +
+                                        ": cannot create a file beside it: " +
+                                        std::strerror(errno));
+  }
+  temporary_ = pattern;
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(temporary_.c_str());
+  }
+}
+
+void AtomicFile::write(const void* data, std::size_t size) {
+  const auto* bytes = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t written = ::write(fd_, bytes, size);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      throw Error(
+          ErrorKind::kOutput,
+          destination_.string() + ": write failed: " + std::strerror(errno));
+    }
+    bytes += written;
+    size -= static_cast<std::size_t>(written);
+  }
+}
+
+void AtomicFile::commit() {
+  // mkstemp creates 0600; give the file the permissions a plain open would.
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  ::fchmod(fd_, 0666 & ~mask);
+  if (::fsync(fd_) != 0 || ::close(fd_) != 0) {
+    const int saved = errno;
+    fd_ = -1;
+    ::unlink(temporary_.c_str());
+    throw Error(ErrorKind::kOutput, destination_.string() + ": write failed: " +
+                                        std::strerror(saved));
+  }
+  fd_ = -1;
+  if (::rename(temporary_.c_str(), destination_.c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(temporary_.c_str());
+    throw Error(
+        ErrorKind::kOutput,
+        destination_.string() + ": cannot replace: " + std::strerror(saved));
+  }
+}
+
+void write_file_atomically(const std::filesystem::path& path,
+                           std::string_view bytes) {
+  AtomicFile file(path);
+  file.write(bytes);
+  file.commit();
+}
+
+}  // namespace resnet_cli

@@ -1,0 +1,74 @@
+// The classify and preprocess jobs: inputs in, one record per input out.
+#pragma once
+
+#include <array>
+#include <filesystem>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "resnet_cli/image.h"
+#include "resnet_cli/model.h"
+#include "resnet_cli/output.h"
+#include "resnet_cli/weights.h"
+
+namespace resnet_cli {
+
+// Command-line overrides of the chosen weights' transforms.
+struct TransformOverrides {
+  std::optional<int> resize_size;
+  std::optional<int> crop_size;
+  std::optional<Interpolation> interpolation;
+  std::optional<std::array<float, 3>> mean;
+  std::optional<std::array<float, 3>> std;
+};
+
+// The weights' transforms with the overrides applied; throws Error(kUsage)
+// for sizes < 1 or a std of 0.
+TransformSpec effective_transform(const WeightsInfo& weights,
+                                  const TransformOverrides& overrides);
+
+// `weights_file` when given (it must exist), else torch.hub's cached file for
+// `weights`. Throws Error(kWeights) naming the URL, the cache path and
+// --weights-file when nothing is there.
+std::filesystem::path resolve_weights_file(const WeightsInfo& weights,
+                                           const std::string& weights_file);
+
+struct ClassifySettings {
+  std::vector<std::string> inputs;  // files, or "-" for stdin's bytes
+  std::string weights = "DEFAULT";
+  std::string weights_file;  // empty: torch.hub's cache
+  std::string labels_file;   // empty: ImageNet's categories
+  int topk = 5;
+  ScoreType score_type = ScoreType::kProbability;
+  OutputFormat format = OutputFormat::kText;
+  TransformOverrides transform;
+  DecodeOptions decode;
+  ModelOptions model;
+};
+
+// Classifies every input and writes one record each to `out`. Returns
+// kExitOk, or kExitInputFailed when any input failed. Setup failures
+// (weights, checkpoint, device, labels) throw Error.
+int run_classify(const ClassifySettings& settings, std::ostream& out);
+
+struct PreprocessSettings {
+  std::string input;
+  std::string weights = "DEFAULT";
+  TransformOverrides transform;
+  DecodeOptions decode;
+  std::string npy_output;  // model input, float32 1x3xHxW
+  std::string png_output;  // the uint8 RGB crop; optional
+};
+
+// Writes the model input (and crop) of one image. Throws Error.
+void run_preprocess(const PreprocessSettings& settings);
+
+// NumPy .npy (format 1.0, little-endian float32, C order), written
+// atomically. Throws Error(kOutput).
+void write_npy_float32(const std::filesystem::path& path,
+                       const std::vector<std::int64_t>& shape,
+                       const float* data);
+
+}  // namespace resnet_cli

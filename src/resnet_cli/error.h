@@ -1,0 +1,65 @@
+// Errors that resnet-cli reports to its user, and the exit codes they map to.
+//
+// Every failure a user can cause (a bad image, a missing weights file, a
+// hostile checkpoint) is thrown as resnet_cli::Error with a kind. Per-input
+// kinds become an error record and the batch goes on; the others end the run
+// with the exit code that exit_code_for() gives.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace resnet_cli {
+
+enum class ErrorKind {
+  // Per-input errors: recorded for that input, the run goes on.
+  kNotFound,
+  kPermissionDenied,
+  kNotAFile,
+  kEmptyFile,
+  kUnsupportedFormat,
+  kDecode,
+  kTooLarge,
+  kIo,
+  // Fatal errors: the run stops.
+  kUsage,
+  kWeights,
+  kCheckpoint,
+  kModel,
+  kDevice,
+  kOutput,
+};
+
+// Documented in README.md ("Exit codes"); keep the two in step.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitInputFailed = 1,
+  kExitUsage = 2,
+  kExitModel = 3,
+  kExitOutput = 4,
+};
+
+// The snake_case name used in error records ("not_found", "decode", ...).
+std::string_view error_kind_name(ErrorKind kind);
+
+// True for the kinds that concern one input and never stop a batch.
+bool is_input_error(ErrorKind kind);
+
+// kExitInputFailed for input errors, otherwise the code of the fatal kind.
+int exit_code_for(ErrorKind kind);
+
+class Error : public std::runtime_error {
+ public:
+  // `message` is the whole one-line message shown to the user; it names the
+  // file it is about.
+  Error(ErrorKind kind, const std::string& message)
+      : std::runtime_error(message), kind_(kind) {}
+
+  ErrorKind kind() const noexcept { return kind_; }
+
+ private:
+  ErrorKind kind_;
+};
+
+}  // namespace resnet_cli

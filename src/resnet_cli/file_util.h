@@ -1,0 +1,44 @@
+// Small file helpers shared by the modules that read inputs and write outputs.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace resnet_cli {
+
+// Reads a whole regular file. Throws Error with kind not_found,
+// permission_denied, not_a_file, empty_file or io, naming the file.
+std::vector<std::uint8_t> read_input_file(const std::filesystem::path& path);
+
+// Reads all of standard input (for the "-" input).
+std::vector<std::uint8_t> read_stdin();
+
+// A file written under a temporary name beside its destination and renamed
+// over it by commit(), so a failed or interrupted run never leaves a partial
+// file where a good one was. Destroying it uncommitted removes the temporary.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::filesystem::path destination);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  // Throws Error(kOutput) naming the destination.
+  void write(const void* data, std::size_t size);
+  void write(std::string_view text) { write(text.data(), text.size()); }
+  void commit();
+
+ private:
+  std::filesystem::path destination_;
+  std::filesystem::path temporary_;
+  int fd_ = -1;
+};
+
+// Writes `bytes` to `path` through an AtomicFile.
+void write_file_atomically(const std::filesystem::path& path,
+                           std::string_view bytes);
+
+}  // namespace resnet_cli

@@ -1,0 +1,56 @@
+// Image decoding into the RGB that PIL's Image.open(f).convert("RGB") gives.
+//
+// Decoding is OpenCV's (libjpeg-turbo, libpng, ...); the conversion to RGB
+// follows Pillow: gray replicated, alpha dropped (not composited), palette
+// expanded, 16-bit gray clipped to 255 as Pillow's "I" mode does, other
+// 16-bit images reduced to their high byte, CMYK converted by the decoder.
+// EXIF orientation is ignored unless asked for, as PIL ignores it.
+//
+// Failures throw Error with a per-input kind (not_found, unsupported_format,
+// decode, ...) and a message naming the file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "resnet_cli/preprocess.h"
+
+namespace resnet_cli {
+
+enum class ImageFormat {
+  kUnknown,
+  kJpeg,
+  kPng,
+  kBmp,
+  kTiff,
+  kWebp,
+  kGif,
+  kPnm,
+  kJpeg2000,
+  kOpenExr,
+  kHdr,
+};
+
+const char* image_format_name(ImageFormat format);
+
+// The format named by the file's first bytes (never by its extension).
+ImageFormat sniff_image_format(const std::uint8_t* data, std::size_t size);
+
+struct DecodeOptions {
+  bool apply_exif_orientation = false;  // --exif apply
+};
+
+RgbImage decode_image_file(const std::filesystem::path& path,
+                           const DecodeOptions& options = {});
+
+// `name` is used in messages only (a path, or "-" for stdin).
+RgbImage decode_image_bytes(const std::uint8_t* data, std::size_t size,
+                            const std::string& name,
+                            const DecodeOptions& options = {});
+
+// Writes `image` as an 8-bit RGB PNG. Throws Error(kOutput).
+void write_png(const RgbImage& image, const std::filesystem::path& path);
+
+}  // namespace resnet_cli

@@ -1,0 +1,52 @@
+// torchvision's ResNet50 (Bottleneck, [3, 4, 6, 3]) for inference, on
+// LibTorch. The only module that includes torch headers in its source; this
+// header keeps them out of its users.
+//
+// Inputs are float32 NCHW batches, normalized as preprocess.h produces them;
+// outputs are logits (or the 2048-value pooled features). BatchNorm uses the
+// running statistics (eval mode); no gradients are kept.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace resnet_cli {
+
+class Checkpoint;
+
+struct ModelOptions {
+  // Intra-op threads for LibTorch; 0 = one per available core.
+  int threads = 0;
+  // "cpu", "cuda" or "cuda:N".
+  std::string device = "cpu";
+};
+
+// The cores this process may run on (sched_getaffinity), at least 1.
+int available_cores();
+
+class Model {
+ public:
+  // Checks the checkpoint strictly against ResNet50 (missing, unexpected and
+  // mis-shaped keys are errors) and loads it tensor by tensor. Throws
+  // Error(kCheckpoint) for the file, Error(kDevice) for the device.
+  static std::unique_ptr<Model> load(const Checkpoint& checkpoint,
+                                     const ModelOptions& options);
+  virtual ~Model() = default;
+
+  virtual std::int64_t num_classes() const = 0;
+  virtual std::string device() const = 0;
+
+  // `input`: batch x 3 x height x width floats; `logits`: batch x
+  // num_classes() floats.
+  virtual void forward(const float* input, std::int64_t batch,
+                       std::int64_t height, std::int64_t width,
+                       float* logits) = 0;
+
+  // Like forward, but writes the pooled features (batch x 2048) that feed fc.
+  virtual void features(const float* input, std::int64_t batch,
+                        std::int64_t height, std::int64_t width,
+                        float* features) = 0;
+};
+
+}  // namespace resnet_cli

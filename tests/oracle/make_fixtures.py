@@ -1,0 +1,426 @@
+#!/usr/bin/python3
+"""Makes the test fixtures with torchvision itself, the oracle.
+
+Run with Debian's /usr/bin/python3 (python3-torchvision). Writes into OUT:
+  checkpoints/  state_dicts as torch.save writes them (zip, legacy, wrapped,
+                half precision, ResNet18, hostile pickles)
+  torch_home/   a torch.hub cache holding the fixture under both registry names
+  images/       test images of many sizes, modes and formats
+  ref/          PIL crops, transformed tensors and model logits (.npy)
+  manifest.json what is where, plus torchvision's weights meta
+
+Skips the work when OUT already holds fixtures made by this same script.
+"""
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import struct
+import sys
+import zipfile
+import zlib
+
+import numpy as np
+import torch
+import torchvision
+from PIL import Image, ImageOps
+from torchvision.models import ResNet50_Weights, resnet18, resnet50
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms import functional as F
+
+SEED = 20261129
+
+
+def script_hash():
+    with open(__file__, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+# --------------------------------------------------------------------------
+# Model and checkpoints
+
+
+def calibrated_resnet50():
+    """A ResNet50 that behaves like a trained one without being one: BatchNorm
+    statistics measured (train mode) on photo-like images, affine parameters
+    randomized, and an fc layer centred on the mean feature so that logits
+    spread over a few units and the top class changes from image to image."""
+    torch.manual_seed(SEED)
+    model = resnet50()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.momentum = None  # cumulative average
+            with torch.no_grad():
+                module.weight.uniform_(0.7, 1.3)
+                module.bias.uniform_(-0.2, 0.2)
+    transform = ResNet50_Weights.IMAGENET1K_V2.transforms()
+    batch = torch.stack([
+        transform(Image.fromarray(natural_image(280, 240, 1000 + i), "RGB"))
+        for i in range(12)])
+    model.train()
+    with torch.no_grad():
+        model(batch[:6])
+        model(batch[6:])
+        model.eval()
+        features = torch.nn.Sequential(*list(model.children())[:-1])(batch).flatten(1)
+        weight = torch.randn(1000, 2048) * 0.3
+        model.fc.weight.copy_(weight)
+        model.fc.bias.copy_(-weight @ features.mean(0) + torch.randn(1000) * 0.1)
+    return model
+
+
+def oddly_laid_out(state_dict):
+    """The same values with layouts torch.save must preserve: a transposed
+    (non-contiguous) fc.weight, and bn1's running statistics as two views of
+    one storage at different offsets."""
+    out = dict(state_dict)
+    out["fc.weight"] = state_dict["fc.weight"].t().contiguous().t()
+    mean, var = state_dict["bn1.running_mean"], state_dict["bn1.running_var"]
+    shared = torch.cat([mean, var])
+    out["bn1.running_mean"] = shared[: mean.numel()]
+    out["bn1.running_var"] = shared[mean.numel():]
+    return type(state_dict)(out.items())
+
+
+def hostile_zip(path, pickle_bytes):
+    """A torch.save-shaped zip whose data.pkl is the given pickle."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("archive/data.pkl", pickle_bytes)
+        archive.writestr("archive/version", "3\n")
+
+
+class Evil:
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+def make_checkpoints(out, model):
+    ckpt = os.path.join(out, "checkpoints")
+    os.makedirs(ckpt, exist_ok=True)
+    state_dict = model.state_dict()
+    paths = {}
+
+    paths["zip"] = os.path.join(ckpt, "resnet50_fixture.pth")
+    torch.save(oddly_laid_out(state_dict), paths["zip"])
+
+    paths["legacy"] = os.path.join(ckpt, "resnet50_legacy.pth")
+    torch.save(state_dict, paths["legacy"], _use_new_zipfile_serialization=False)
+
+    # torchvision's reference scripts: {"model": ..., "args": Namespace, ...},
+    # here with DistributedDataParallel's "module." prefixes too.
+    wrapped = {
+        "model": type(state_dict)(("module." + k, v) for k, v in state_dict.items()),
+        "optimizer": {"state": {}, "param_groups": [{"lr": 0.1, "params": [0, 1]}]},
+        "epoch": 7,
+        "args": argparse.Namespace(lr=0.5, model="resnet50", data_path=b"/data"),
+    }
+    paths["wrapped"] = os.path.join(ckpt, "resnet50_wrapped.pth")
+    torch.save(wrapped, paths["wrapped"])
+
+    half = type(state_dict)(
+        (k, v.half() if v.is_floating_point() else v) for k, v in state_dict.items()
+    )
+    paths["half"] = os.path.join(ckpt, "resnet50_half.pth")
+    torch.save(half, paths["half"])
+
+    # A fine-tuned head with 10 classes.
+    torch.manual_seed(SEED + 1)
+    tuned = dict(state_dict)
+    tuned["fc.weight"] = torch.randn(10, 2048) * 0.05
+    tuned["fc.bias"] = torch.randn(10)
+    paths["ten_classes"] = os.path.join(ckpt, "resnet50_10classes.pth")
+    torch.save(type(state_dict)(tuned.items()), paths["ten_classes"])
+
+    torch.manual_seed(SEED + 2)
+    paths["resnet18"] = os.path.join(ckpt, "resnet18.pth")
+    torch.save(resnet18().state_dict(), paths["resnet18"])
+
+    # Pickles that would run a command. The marker must never appear.
+    marker = os.path.join(out, "PWNED")
+    paths["evil_marker"] = marker
+    paths["evil_os_system"] = os.path.join(ckpt, "evil_os_system.pth")
+    command = "touch " + marker
+    hostile_zip(
+        paths["evil_os_system"],
+        b"\x80\x02cos\nsystem\nq\x00X" + struct.pack("<I", len(command))
+        + command.encode() + b"q\x01\x85q\x02Rq\x03.",
+    )
+    paths["evil_torch_save"] = os.path.join(ckpt, "evil_torch_save.pth")
+    torch.save({"conv1.weight": Evil(command)}, paths["evil_torch_save"])
+
+    with open(paths["zip"], "rb") as f:
+        head = f.read(1 << 20)
+    paths["truncated"] = os.path.join(ckpt, "truncated.pth")
+    with open(paths["truncated"], "wb") as f:
+        f.write(head)
+    paths["not_a_zip"] = os.path.join(ckpt, "not_a_zip.pth")
+    with open(paths["not_a_zip"], "wb") as f:
+        f.write(b"<html><body>404 Not Found</body></html>\n")
+    paths["empty"] = os.path.join(ckpt, "empty.pth")
+    open(paths["empty"], "wb").close()
+
+    # Where torch.hub keeps downloads, under both registry names.
+    hub = os.path.join(out, "torch_home", "hub", "checkpoints")
+    os.makedirs(hub, exist_ok=True)
+    for weights in ResNet50_Weights:
+        link = os.path.join(hub, os.path.basename(weights.url))
+        if os.path.lexists(link):
+            os.remove(link)
+        os.symlink(os.path.abspath(paths["zip"]), link)
+
+    # A few raw tensors to check the reader's values against.
+    ref = os.path.join(out, "ref")
+    os.makedirs(ref, exist_ok=True)
+    for key in ["conv1.weight", "bn1.running_mean", "bn1.running_var",
+                "layer4.2.bn3.running_var", "fc.weight", "fc.bias"]:
+        np.save(os.path.join(ref, "param_" + key + ".npy"),
+                state_dict[key].numpy())
+    return {k: os.path.relpath(v, out) for k, v in paths.items()}
+
+
+# --------------------------------------------------------------------------
+# Images
+
+
+def natural_image(width, height, seed):
+    """Photo-like content: smooth colour fields, edges, gradients and grain,
+    so that every tap of the resampler matters."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.random((max(2, height // 40), max(2, width // 40), 3))
+    field = np.asarray(
+        Image.fromarray((coarse * 255).astype(np.uint8)).resize(
+            (width, height), Image.BICUBIC), dtype=np.float64)
+    yy, xx = np.mgrid[0:height, 0:width]
+    rings = 60 * np.sin((xx * 0.11 + yy * 0.07) + 5 * np.sin(yy * 0.013))
+    field = field + rings[..., None] * np.array([1.0, -0.6, 0.3])
+    block = (xx // max(1, width // 7) + yy // max(1, height // 5)) % 2
+    field = field + 40 * block[..., None]
+    field = field + rng.normal(0, 12, field.shape)
+    return np.clip(field, 0, 255).astype(np.uint8)
+
+
+def png_chunk(kind, data):
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+
+def write_png16_rgb(path, pixels16):
+    """PIL cannot write 16-bit RGB PNGs; this minimal encoder can."""
+    height, width, _ = pixels16.shape
+    rows = b"".join(b"\x00" + pixels16[y].astype(">u2").tobytes()
+                    for y in range(height))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n")
+        f.write(png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)))
+        f.write(png_chunk(b"IDAT", zlib.compress(rows)))
+        f.write(png_chunk(b"IEND", b""))
+
+
+def make_images(out):
+    folder = os.path.join(out, "images")
+    os.makedirs(folder, exist_ok=True)
+    made = []
+
+    def save(name, image, **kwargs):
+        path = os.path.join(folder, name)
+        image.save(path, **kwargs)
+        made.append(name)
+
+    def rgb(width, height, seed):
+        return Image.fromarray(natural_image(width, height, seed), "RGB")
+
+    save("photo_500x375.jpg", rgb(500, 375, 1), quality=90)
+    save("photo_375x500.jpg", rgb(375, 500, 2), quality=85)
+    save("photo_640x480.png", rgb(640, 480, 3))
+    save("large_1600x1200.jpg", rgb(1600, 1200, 4), quality=92)
+    save("small_100x80.jpg", rgb(100, 80, 5), quality=95)
+    save("tiny_1x1.png", rgb(1, 1, 6))
+    save("tiny_1x1.jpg", rgb(1, 1, 7))
+    save("wide_2000x60.jpg", rgb(2000, 60, 8), quality=90)
+    save("tall_50x1200.png", rgb(50, 1200, 9))
+    save("exact_232x232.jpg", rgb(232, 232, 10), quality=90)
+    save("odd_225x301.jpg", rgb(225, 301, 11), quality=90)
+    save("gray_320x240.jpg", rgb(320, 240, 12).convert("L"), quality=90)
+    save("gray_300x300.png", rgb(300, 300, 13).convert("L"))
+    save("bilevel_100x90.png", rgb(100, 90, 14).convert("1"))
+
+    rgba = rgb(400, 300, 15).convert("RGBA")
+    alpha = Image.fromarray(natural_image(400, 300, 16)[..., 0], "L")
+    rgba.putalpha(alpha)
+    save("rgba_400x300.png", rgba)
+    la = rgb(256, 256, 17).convert("LA")
+    la.putalpha(alpha.resize((256, 256)))
+    save("gray_alpha_256x256.png", la)
+
+    save("palette_333x222.png", rgb(333, 222, 18).convert("P", palette=Image.ADAPTIVE, colors=64))
+    palette = rgb(240, 320, 19).convert("P", palette=Image.ADAPTIVE, colors=32)
+    save("palette_trns_240x320.png", palette, transparency=3)
+
+    save("cmyk_300x200.jpg", rgb(300, 200, 20).convert("CMYK"), quality=90)
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    save("exif_rot6_400x300.jpg", rgb(400, 300, 21), quality=90, exif=exif.tobytes())
+    for orientation in (2, 3, 4, 5, 7, 8):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        save(f"exif_o{orientation}_90x60.jpg", rgb(90, 60, 40 + orientation),
+             quality=90, exif=exif.tobytes())
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    save("cmyk_exif6_200x120.jpg", rgb(200, 120, 50).convert("CMYK"), quality=90,
+         exif=exif.tobytes())
+
+    gray16 = (natural_image(200, 150, 22)[..., 1].astype(np.uint32) * 260) % 65536
+    Image.fromarray(gray16.astype(np.uint16), "I;16").save(
+        os.path.join(folder, "gray16_200x150.png"))
+    made.append("gray16_200x150.png")
+    dark16 = natural_image(180, 160, 23)[..., 2].astype(np.uint16)  # < 256
+    Image.fromarray(dark16, "I;16").save(os.path.join(folder, "dark16_180x160.png"))
+    made.append("dark16_180x160.png")
+    rgb16 = natural_image(210, 170, 24).astype(np.uint16) * 257 + 3
+    write_png16_rgb(os.path.join(folder, "rgb16_210x170.png"), rgb16)
+    made.append("rgb16_210x170.png")
+
+    save("bitmap_300x200.bmp", rgb(300, 200, 25))
+    save("tiff_300x200.tif", rgb(300, 200, 26))
+    save("webp_300x200.webp", rgb(300, 200, 27), lossless=True)
+    save("webp_lossy_320x240.webp", rgb(320, 240, 28), quality=80)
+    return made
+
+
+# --------------------------------------------------------------------------
+# References
+
+
+def pil_crop(image, resize, crop, interpolation):
+    """The uint8 crop that ImageClassification makes before pil_to_tensor."""
+    resized = F.resize(image, [resize], interpolation=interpolation)
+    return F.center_crop(resized, [crop])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("out")
+    args = parser.parse_args()
+    out = os.path.abspath(args.out)
+    stamp = os.path.join(out, "manifest.json")
+    if os.path.exists(stamp):
+        with open(stamp) as f:
+            if json.load(f).get("script_hash") == script_hash():
+                print("fixtures are up to date in", out)
+                return 0
+    os.makedirs(out, exist_ok=True)
+    torch.set_num_threads(2)
+
+    model = calibrated_resnet50()
+    checkpoints = make_checkpoints(out, model)
+    images = make_images(out)
+    ref = os.path.join(out, "ref")
+
+    variants = {
+        "v1": (ResNet50_Weights.IMAGENET1K_V1, None),
+        "v2": (ResNet50_Weights.IMAGENET1K_V2, None),
+    }
+    entries = []
+    tensors = {name: [] for name in variants}
+    for name in images:
+        path = os.path.join(out, "images", name)
+        image = Image.open(path).convert("RGB")
+        entry = {"file": "images/" + name, "mode": Image.open(path).mode,
+                 "size": list(image.size)}
+        for variant, (weights, _) in variants.items():
+            transform = weights.transforms()
+            tensor = transform(image)
+            crop = pil_crop(image, transform.resize_size[0], transform.crop_size[0],
+                            transform.interpolation)
+            # The crop must be what the tensor was made from.
+            check = F.normalize(F.convert_image_dtype(F.pil_to_tensor(crop), torch.float),
+                                transform.mean, transform.std)
+            assert torch.equal(check, tensor), name
+            stem = f"{name}.{variant}"
+            np.save(os.path.join(ref, stem + ".crop.npy"), np.asarray(crop))
+            np.save(os.path.join(ref, stem + ".tensor.npy"), tensor.numpy())
+            tensors[variant].append(tensor)
+        # Other filters, V2's sizes.
+        for interpolation in (InterpolationMode.BICUBIC, InterpolationMode.NEAREST):
+            crop = pil_crop(image, 232, 224, interpolation)
+            np.save(os.path.join(ref, f"{name}.{interpolation.value}.crop.npy"),
+                    np.asarray(crop))
+        # Crops larger than the resized image: center_crop pads with zeros.
+        for resize, crop_size in ((200, 224), (101, 150)):
+            crop = pil_crop(image, resize, crop_size, InterpolationMode.BILINEAR)
+            np.save(os.path.join(ref, f"{name}.r{resize}c{crop_size}.crop.npy"),
+                    np.asarray(crop))
+        # PIL's exif_transpose, for --exif apply.
+        transposed = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+        crop = pil_crop(transposed, 232, 224, InterpolationMode.BILINEAR)
+        np.save(os.path.join(ref, f"{name}.exif.crop.npy"), np.asarray(crop))
+        entries.append(entry)
+
+    with torch.no_grad():
+        for variant in variants:
+            logits = model(torch.stack(tensors[variant])).numpy()
+            for entry, row in zip(entries, logits):
+                np.save(os.path.join(ref, os.path.basename(entry["file"])
+                                     + f".{variant}.logits.npy"), row)
+        features = torch.nn.Sequential(*list(model.children())[:-1])(
+            torch.stack(tensors["v2"][:2])).flatten(1).numpy()
+        for entry, row in zip(entries[:2], features):
+            np.save(os.path.join(ref, os.path.basename(entry["file"])
+                                 + ".v2.features.npy"), row)
+
+        # The 10-class head and the half-precision file, through Python.
+        tuned = resnet50(num_classes=10)
+        tuned.load_state_dict(torch.load(os.path.join(out, checkpoints["ten_classes"])))
+        tuned.eval()
+        np.save(os.path.join(ref, "ten_classes.logits.npy"),
+                tuned(tensors["v2"][0][None])[0].numpy())
+        halved = resnet50()
+        halved.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                for k, v in torch.load(os.path.join(out, checkpoints["half"])).items()})
+        halved.eval()
+        np.save(os.path.join(ref, "half.logits.npy"),
+                halved(tensors["v2"][0][None])[0].numpy())
+
+    meta = {}
+    for weights in ResNet50_Weights:
+        info = dict(weights.meta)
+        transform = weights.transforms()
+        meta[weights.name] = {
+            "url": weights.url,
+            "num_params": info["num_params"],
+            "acc@1": info["_metrics"]["ImageNet-1K"]["acc@1"],
+            "acc@5": info["_metrics"]["ImageNet-1K"]["acc@5"],
+            "recipe": info["recipe"],
+            "categories": info["categories"],
+            "resize_size": transform.resize_size[0],
+            "crop_size": transform.crop_size[0],
+            "mean": transform.mean,
+            "std": transform.std,
+            "interpolation": transform.interpolation.value,
+        }
+    manifest = {
+        "script_hash": script_hash(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "checkpoints": checkpoints,
+        "images": entries,
+        "weights": meta,
+        "default_weights": ResNet50_Weights.DEFAULT.name,
+        "resnet50_num_params": sum(p.numel() for p in model.parameters()),
+    }
+    with open(stamp + ".tmp", "w") as f:
+        json.dump(manifest, f, indent=1)
+    os.replace(stamp + ".tmp", stamp)
+    print(f"made {len(entries)} images and {len(checkpoints)} checkpoints in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+// Helpers for resnet-cli's tests: the oracle's fixtures, .npy files, and
+// running the resnet-cli binary as a user would.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace resnet_cli::testing {
+
+// Folder the oracle (tests/oracle/make_fixtures.py) wrote its fixtures to.
+std::filesystem::path fixture_dir();
+std::filesystem::path fixture(const std::string& relative);
+// fixture_dir()/manifest.json, parsed once.
+const nlohmann::json& manifest();
+std::filesystem::path checkpoint_fixture(const std::string& key);
+
+struct NpyArray {
+  std::string dtype;  // numpy descr: "<f4", "|u1", ...
+  std::vector<std::int64_t> shape;
+  std::vector<std::uint8_t> data;
+
+  std::size_t count() const;
+  std::vector<float> floats() const;  // dtype must be <f4
+};
+NpyArray load_npy(const std::filesystem::path& path);
+
+struct CommandResult {
+  int exit_code = -1;  // 128 + signal when killed by a signal
+  std::string out;
+  std::string err;
+};
+
+// Runs the built resnet-cli with `args`; `env` adds or replaces environment
+// variables (an empty value removes one). `stdin_data` is fed on stdin.
+CommandResult run_cli(const std::vector<std::string>& args,
+                      const std::map<std::string, std::string>& env = {},
+                      const std::string& stdin_data = "");
+
+// A fresh empty folder, removed at exit.
+std::filesystem::path temp_dir(const std::string& name);
+
+// Largest |a - b| over both arrays, and largest |a|.
+struct Difference {
+  double max_abs = 0;
+  double max_reference = 0;
+  double relative() const {
+    return max_reference > 0 ? max_abs / max_reference : max_abs;
+  }
+};
+Difference compare(const std::vector<float>& actual,
+                   const std::vector<float>& expected);
+
+}  // namespace resnet_cli::testing

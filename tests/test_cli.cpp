@@ -1,0 +1,462 @@
+// The command line: argv vectors both ways, then the binary end to end.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "options.h"
+#include "resnet_cli/error.h"
+#include "resnet_cli/image.h"
+#include "test_support.h"
+
+using namespace resnet_cli;
+using testing::checkpoint_fixture;
+using testing::fixture;
+using testing::run_cli;
+
+namespace {
+
+struct Parsed {
+  cli::ParseOutcome outcome;
+  std::string out;
+  std::string err;
+};
+
+Parsed parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "resnet-cli");
+  std::vector<const char*> argv;
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  std::ostringstream out;
+  std::ostringstream err;
+  Parsed parsed;
+  parsed.outcome = cli::parse_command_line(static_cast<int>(argv.size()),
+                                           argv.data(), out, err);
+  parsed.out = out.str();
+  parsed.err = err.str();
+  return parsed;
+}
+
+std::map<std::string, std::string> fixture_env() {
+  return {{"TORCH_HOME", fixture("torch_home").string()},
+          {"RESNET_CLI_WEIGHTS", ""},
+          {"RESNET_CLI_WEIGHTS_FILE", ""},
+          {"RESNET_CLI_TOPK", ""},
+          {"RESNET_CLI_FORMAT", ""}};
+}
+
+std::string base_name(const nlohmann::json& image) {
+  return std::filesystem::path(image.at("file").get<std::string>())
+      .filename()
+      .string();
+}
+
+// Logits by class index from a record of --output-type logit --topk 1000.
+std::vector<float> logits_from_record(const nlohmann::json& record) {
+  std::vector<float> logits(1000, 0.0f);
+  std::vector<bool> seen(1000, false);
+  for (const auto& prediction : record.at("predictions")) {
+    const auto index = prediction.at("index").get<std::size_t>();
+    logits.at(index) = prediction.at("score").get<float>();
+    seen.at(index) = true;
+  }
+  for (bool present : seen) REQUIRE(present);
+  return logits;
+}
+
+}  // namespace
+
+TEST_CASE("valid command lines parse", "[cli]") {
+  SECTION("defaults") {
+    const Parsed p = parse({"classify", "a.jpg"});
+    REQUIRE(p.outcome.run);
+    const ClassifySettings& s = p.outcome.settings.classify;
+    CHECK(p.outcome.settings.command == cli::Command::kClassify);
+    CHECK(s.inputs == std::vector<std::string>{"a.jpg"});
+    CHECK(s.weights == "DEFAULT");
+    CHECK(s.topk == 5);
+    CHECK(s.format == OutputFormat::kText);
+    CHECK(s.score_type == ScoreType::kProbability);
+    CHECK(s.model.device == "cpu");
+    CHECK_FALSE(s.decode.apply_exif_orientation);
+    CHECK_FALSE(s.transform.resize_size);
+  }
+  SECTION("every classify option") {
+    const Parsed p = parse({"classify",
+                            "a.jpg",
+                            "-",
+                            "b.png",
+                            "--weights",
+                            "ResNet50_Weights.IMAGENET1K_V1",
+                            "--weights-file",
+                            "w.pth",
+                            "-k",
+                            "3",
+                            "--output-type",
+                            "logit",
+                            "--format",
+                            "JSON",
+                            "--threads",
+                            "1",
+                            "--device",
+                            "cuda:0",
+                            "--resize",
+                            "300",
+                            "--crop",
+                            "256",
+                            "--interpolation",
+                            "BICUBIC",
+                            "--mean",
+                            "0.5,0.5,0.5",
+                            "--std",
+                            "0.25,0.25,0.5",
+                            "--exif",
+                            "apply",
+                            "--labels",
+                            "names.txt"});
+    REQUIRE(p.outcome.run);
+    const ClassifySettings& s = p.outcome.settings.classify;
+    CHECK(s.inputs == std::vector<std::string>{"a.jpg", "-", "b.png"});
+    CHECK(s.weights == "ResNet50_Weights.IMAGENET1K_V1");
+    CHECK(s.weights_file == "w.pth");
+    CHECK(s.topk == 3);
+    CHECK(s.score_type == ScoreType::kLogit);
+    CHECK(s.format == OutputFormat::kJson);
+    CHECK(s.model.threads == 1);
+    CHECK(s.model.device == "cuda:0");
+    CHECK(*s.transform.resize_size == 300);
+    CHECK(*s.transform.crop_size == 256);
+    CHECK(*s.transform.interpolation == Interpolation::kBicubic);
+    CHECK((*s.transform.mean)[2] == 0.5f);
+    CHECK((*s.transform.std)[2] == 0.5f);
+    CHECK(s.decode.apply_exif_orientation);
+    CHECK(s.labels_file == "names.txt");
+  }
+  SECTION("environment variables give defaults, flags win") {
+    ::setenv("RESNET_CLI_TOPK", "7", 1);
+    ::setenv("RESNET_CLI_WEIGHTS", "IMAGENET1K_V1", 1);
+    const Parsed from_env = parse({"classify", "a.jpg"});
+    const Parsed from_flag = parse({"classify", "a.jpg", "--topk", "2"});
+    ::unsetenv("RESNET_CLI_TOPK");
+    ::unsetenv("RESNET_CLI_WEIGHTS");
+    REQUIRE(from_env.outcome.run);
+    CHECK(from_env.outcome.settings.classify.topk == 7);
+    CHECK(from_env.outcome.settings.classify.weights == "IMAGENET1K_V1");
+    CHECK(from_flag.outcome.settings.classify.topk == 2);
+  }
+  SECTION("preprocess") {
+    const Parsed p = parse({"preprocess", "a.jpg", "-o", "x.npy", "--png",
+                            "c.png", "--weights", "IMAGENET1K_V1"});
+    REQUIRE(p.outcome.run);
+    CHECK(p.outcome.settings.command == cli::Command::kPreprocess);
+    CHECK(p.outcome.settings.preprocess.input == "a.jpg");
+    CHECK(p.outcome.settings.preprocess.npy_output == "x.npy");
+    CHECK(p.outcome.settings.preprocess.png_output == "c.png");
+  }
+  SECTION("weights list and info") {
+    CHECK(parse({"weights", "list"}).outcome.settings.command ==
+          cli::Command::kWeightsList);
+    const Parsed info =
+        parse({"weights", "info", "DEFAULT", "--format", "json"});
+    CHECK(info.outcome.settings.command == cli::Command::kWeightsInfo);
+    CHECK(info.outcome.settings.info_name == "DEFAULT");
+    CHECK(info.outcome.settings.format == "json");
+  }
+  SECTION("--help and --version exit 0 on stdout") {
+    const Parsed help = parse({"classify", "--help"});
+    CHECK_FALSE(help.outcome.run);
+    CHECK(help.outcome.exit_code == 0);
+    CHECK_THAT(help.out, Catch::Contains("--weights-file") &&
+                             Catch::Contains("RESNET_CLI_WEIGHTS_FILE"));
+    CHECK(help.err.empty());
+    const Parsed version = parse({"--version"});
+    CHECK(version.outcome.exit_code == 0);
+    CHECK_FALSE(version.out.empty());
+  }
+}
+
+TEST_CASE("invalid command lines exit 2 with one line on stderr", "[cli]") {
+  const std::vector<std::vector<std::string>> cases = {
+      {},
+      {"frobnicate"},
+      {"classify"},
+      {"classify", "a.jpg", "--bogus"},
+      {"classify", "a.jpg", "--topk", "0"},
+      {"classify", "a.jpg", "--topk", "many"},
+      {"classify", "a.jpg", "--format", "xml"},
+      {"classify", "a.jpg", "--output-type", "softmax"},
+      {"classify", "a.jpg", "--weights", "IMAGENET1K_V3"},
+      {"classify", "a.jpg", "--interpolation", "lanczos"},
+      {"classify", "a.jpg", "--mean", "0.5,0.5"},
+      {"classify", "a.jpg", "--std", "a,b,c"},
+      {"classify", "a.jpg", "--resize", "0"},
+      {"classify", "a.jpg", "--threads", "-1"},
+      {"classify", "a.jpg", "--exif", "rotate"},
+      {"preprocess", "a.jpg"},
+      {"preprocess", "a.jpg", "b.jpg", "-o", "x.npy"},
+      {"weights"},
+      {"weights", "info"},
+  };
+  for (const auto& args : cases) {
+    std::string joined;
+    for (const auto& arg : args) joined += arg + " ";
+    INFO("argv: " << joined);
+    const Parsed p = parse(args);
+    CHECK_FALSE(p.outcome.run);
+    CHECK(p.outcome.exit_code == kExitUsage);
+    CHECK_THAT(p.err, Catch::StartsWith("resnet-cli: "));
+    CHECK(std::count(p.err.begin(), p.err.end(), '\n') == 1);
+    CHECK(p.out.empty());
+  }
+}
+
+TEST_CASE("classify gives torchvision's logits for every test image",
+          "[cli][oracle]") {
+  for (const auto& [variant, weights] :
+       {std::pair{"v2", "IMAGENET1K_V2"}, std::pair{"v1", "IMAGENET1K_V1"}}) {
+    std::vector<std::string> args = {"classify",      "--format",  "json",
+                                     "--output-type", "logit",     "--topk",
+                                     "1000",          "--weights", weights};
+    const auto& images = testing::manifest().at("images");
+    for (const auto& image : images) {
+      args.push_back(fixture(image.at("file").get<std::string>()).string());
+    }
+    const testing::CommandResult result = run_cli(args, fixture_env());
+    INFO(result.err);
+    REQUIRE(result.exit_code == 0);
+    CHECK(result.err.empty());
+    const nlohmann::json records = nlohmann::json::parse(result.out);
+    REQUIRE(records.size() == images.size());
+    for (std::size_t i = 0; i < images.size(); ++i) {
+      const std::string name = base_name(images[i]);
+      INFO(variant << " " << name);
+      CHECK(records[i].at("path") ==
+            fixture(images[i].at("file").get<std::string>()).string());
+      const auto expected = testing::load_npy(fixture("ref/" + name + "." +
+                                                      variant + ".logits.npy"))
+                                .floats();
+      const testing::Difference difference =
+          testing::compare(logits_from_record(records[i]), expected);
+      INFO("max |difference| " << difference.max_abs << ", max |logit| "
+                               << difference.max_reference);
+      CHECK(difference.relative() <= 1e-4);
+    }
+  }
+}
+
+TEST_CASE("classify prints probabilities, best first, with ImageNet labels",
+          "[cli][oracle]") {
+  const auto image = fixture("images/photo_500x375.jpg");
+  const auto result =
+      run_cli({"classify", image.string(), "--format", "json"}, fixture_env());
+  REQUIRE(result.exit_code == 0);
+  const auto record = nlohmann::json::parse(result.out).at(0);
+  const auto expected =
+      testing::load_npy(fixture("ref/photo_500x375.jpg.v2.logits.npy"))
+          .floats();
+  const auto best =
+      std::max_element(expected.begin(), expected.end()) - expected.begin();
+  const auto& predictions = record.at("predictions");
+  REQUIRE(predictions.size() == 5);
+  CHECK(predictions[0].at("rank") == 1);
+  CHECK(predictions[0].at("index") == best);
+  CHECK(predictions[0].at("label") == testing::manifest()
+                                          .at("weights")
+                                          .at("IMAGENET1K_V2")
+                                          .at("categories")
+                                          .at(static_cast<std::size_t>(best)));
+  double previous = 1.0;
+  for (const auto& prediction : predictions) {
+    CHECK(prediction.at("score").get<double>() <= previous);
+    previous = prediction.at("score").get<double>();
+  }
+  // Text output: a readable table, results only on stdout.
+  const auto text =
+      run_cli({"classify", image.string(), "-k", "2"}, fixture_env());
+  CHECK(text.exit_code == 0);
+  CHECK_THAT(text.out, Catch::StartsWith(image.string() + "\n  rank  index"));
+  CHECK(std::count(text.out.begin(), text.out.end(), '\n') == 4);
+  CHECK(text.err.empty());
+}
+
+TEST_CASE("a bad input is recorded, the rest are classified, exit 1",
+          "[cli][oracle]") {
+  const auto folder = testing::temp_dir("bad-input");
+  const auto html = folder / "page.png";
+  std::ofstream(html) << "<html>not a png</html>";
+  const auto good = fixture("images/photo_500x375.jpg");
+  const auto result =
+      run_cli({"classify", "--format", "json", html.string(),
+               (folder / "missing.jpg").string(), good.string()},
+              fixture_env());
+  CHECK(result.exit_code == kExitInputFailed);
+  const auto records = nlohmann::json::parse(result.out);
+  REQUIRE(records.size() == 3);
+  CHECK(records[0].at("error").at("kind") == "unsupported_format");
+  CHECK(records[1].at("error").at("kind") == "not_found");
+  CHECK(records[2].at("predictions").size() == 5);
+  CHECK_THAT(result.err,
+             Catch::Contains("page.png") && Catch::Contains("missing.jpg"));
+}
+
+TEST_CASE("one image from stdin", "[cli][oracle]") {
+  std::ifstream in(fixture("images/gray_320x240.jpg"), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)),
+                          std::istreambuf_iterator<char>());
+  const auto result = run_cli({"classify", "-", "--format", "json",
+                               "--output-type", "logit", "--topk", "1000"},
+                              fixture_env(), bytes);
+  REQUIRE(result.exit_code == 0);
+  const auto record = nlohmann::json::parse(result.out).at(0);
+  CHECK(record.at("path") == "-");
+  const auto expected =
+      testing::load_npy(fixture("ref/gray_320x240.jpg.v2.logits.npy")).floats();
+  CHECK(testing::compare(logits_from_record(record), expected).relative() <=
+        1e-4);
+}
+
+TEST_CASE("weights and checkpoint errors exit 3 with a clear message",
+          "[cli][oracle]") {
+  const auto image = fixture("images/photo_500x375.jpg").string();
+  SECTION("weights not cached") {
+    const auto home = testing::temp_dir("empty-torch-home");
+    auto env = fixture_env();
+    env["TORCH_HOME"] = home.string();
+    const auto result = run_cli({"classify", image}, env);
+    CHECK(result.exit_code == kExitModel);
+    CHECK(result.out.empty());
+    CHECK_THAT(
+        result.err,
+        Catch::Contains(
+            "https://download.pytorch.org/models/resnet50-11ad3fa6.pth") &&
+            Catch::Contains(
+                (home / "hub/checkpoints/resnet50-11ad3fa6.pth").string()) &&
+            Catch::Contains("--weights-file"));
+  }
+  SECTION("a pickle naming os.system") {
+    const auto marker =
+        fixture(testing::manifest().at("checkpoints").at("evil_marker"));
+    std::filesystem::remove(marker);
+    for (const std::string key : {"evil_os_system", "evil_torch_save"}) {
+      const auto result = run_cli({"classify", image, "--weights-file",
+                                   checkpoint_fixture(key).string()},
+                                  fixture_env());
+      CHECK(result.exit_code == kExitModel);
+      CHECK_THAT(result.err,
+                 Catch::Contains("refusing global") &&
+                     Catch::Contains(checkpoint_fixture(key).string()));
+    }
+    CHECK_FALSE(std::filesystem::exists(marker));
+  }
+  SECTION("a ResNet18 state_dict") {
+    const auto result = run_cli({"classify", image, "--weights-file",
+                                 checkpoint_fixture("resnet18").string()},
+                                fixture_env());
+    CHECK(result.exit_code == kExitModel);
+    CHECK_THAT(result.err,
+               Catch::Contains("missing keys: layer1.0.conv3.weight") &&
+                   Catch::Contains("shape mismatch: layer1.0.conv1.weight") &&
+                   Catch::Contains("ResNet18"));
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+  }
+  SECTION("not a checkpoint") {
+    const auto result = run_cli({"classify", image, "--weights-file",
+                                 checkpoint_fixture("not_a_zip").string()},
+                                fixture_env());
+    CHECK(result.exit_code == kExitModel);
+    CHECK_THAT(result.err, Catch::Contains("not a PyTorch checkpoint"));
+  }
+  SECTION("CUDA on a CPU build") {
+#ifndef RESNET_CLI_TORCH_HAS_CUDA
+    const auto result =
+        run_cli({"classify", image, "--device", "cuda"}, fixture_env());
+    CHECK(result.exit_code == kExitModel);
+    CHECK_THAT(result.err, Catch::Contains("no CUDA support"));
+#endif
+  }
+}
+
+TEST_CASE("a fine-tuned head with its own labels", "[cli][oracle]") {
+  const auto folder = testing::temp_dir("labels");
+  const auto labels = folder / "labels.txt";
+  {
+    std::ofstream out(labels);
+    for (int i = 0; i < 10; ++i) out << "class number " << i << "\n";
+  }
+  const auto image = fixture("images/photo_500x375.jpg").string();
+  const auto weights = checkpoint_fixture("ten_classes").string();
+  const auto result = run_cli({"classify", image, "--weights-file", weights,
+                               "--labels", labels.string(), "--format", "json",
+                               "--output-type", "logit", "-k", "10"},
+                              fixture_env());
+  REQUIRE(result.exit_code == 0);
+  const auto predictions =
+      nlohmann::json::parse(result.out).at(0).at("predictions");
+  REQUIRE(predictions.size() == 10);
+  const auto expected =
+      testing::load_npy(fixture("ref/ten_classes.logits.npy")).floats();
+  for (const auto& prediction : predictions) {
+    const auto index = prediction.at("index").get<std::size_t>();
+    CHECK(prediction.at("label") == "class number " + std::to_string(index));
+    CHECK(prediction.at("score").get<double>() ==
+          Approx(expected[index]).margin(1e-3));
+  }
+  SECTION("a labels file of the wrong length is a usage error") {
+    const auto short_labels = folder / "short.txt";
+    std::ofstream(short_labels) << "a\nb\n";
+    const auto bad = run_cli({"classify", image, "--weights-file", weights,
+                              "--labels", short_labels.string()},
+                             fixture_env());
+    CHECK(bad.exit_code == kExitUsage);
+    CHECK_THAT(bad.err,
+               Catch::Contains("has 2 labels but the model has 10 classes"));
+  }
+}
+
+TEST_CASE("preprocess writes torchvision's tensor and PIL's crop",
+          "[cli][oracle]") {
+  const auto folder = testing::temp_dir("preprocess");
+  for (const auto& [variant, weights] :
+       {std::pair{"v2", "IMAGENET1K_V2"}, std::pair{"v1", "IMAGENET1K_V1"}}) {
+    const auto npy = folder / (std::string(variant) + ".npy");
+    const auto png = folder / (std::string(variant) + ".png");
+    const auto result = run_cli(
+        {"preprocess", fixture("images/photo_375x500.jpg").string(), "-o",
+         npy.string(), "--png", png.string(), "--weights", weights});
+    REQUIRE(result.exit_code == 0);
+    CHECK(result.out.empty());
+    const auto written = testing::load_npy(npy);
+    CHECK(written.shape == std::vector<std::int64_t>{1, 3, 224, 224});
+    CHECK(written.floats() ==
+          testing::load_npy(fixture(std::string("ref/photo_375x500.jpg.") +
+                                    variant + ".tensor.npy"))
+              .floats());
+    const RgbImage crop = decode_image_file(png);
+    const auto expected = testing::load_npy(
+        fixture(std::string("ref/photo_375x500.jpg.") + variant + ".crop.npy"));
+    CHECK(crop.pixels == expected.data);
+  }
+}
+
+TEST_CASE("weights list and info", "[cli][oracle]") {
+  const auto list = run_cli({"weights", "list"}, fixture_env());
+  CHECK(list.exit_code == 0);
+  CHECK_THAT(list.out, Catch::Contains("IMAGENET1K_V1") &&
+                           Catch::Contains("IMAGENET1K_V2") &&
+                           Catch::Contains("DEFAULT") &&
+                           Catch::Contains("yes"));
+  const auto info = run_cli(
+      {"weights", "info", "ResNet50_Weights.DEFAULT", "--format", "json"},
+      fixture_env());
+  REQUIRE(info.exit_code == 0);
+  const auto meta = nlohmann::json::parse(info.out);
+  const auto& expected = testing::manifest().at("weights").at("IMAGENET1K_V2");
+  CHECK(meta.at("name") == "IMAGENET1K_V2");
+  CHECK(meta.at("url") == expected.at("url"));
+  CHECK(meta.at("file_name") == "resnet50-11ad3fa6.pth");
+  CHECK(meta.at("num_params") == expected.at("num_params"));
+  CHECK(meta.at("transforms").at("resize_size") == 232);
+  CHECK(meta.at("categories") == expected.at("categories"));
+  CHECK(meta.at("cached") == true);
+  const auto unknown = run_cli({"weights", "info", "V9"});
+  CHECK(unknown.exit_code == kExitUsage);
+}

@@ -1,0 +1,144 @@
+// The weights registry, torch.hub's cache rules, and ResNet50's layout.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <optional>
+
+#include "resnet_cli/error.h"
+#include "resnet_cli/model_spec.h"
+#include "resnet_cli/weights.h"
+#include "test_support.h"
+
+using namespace resnet_cli;
+
+namespace {
+
+// Sets or clears environment variables for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::initializer_list<std::pair<const char*, const char*>> values) {
+    for (const auto& [name, value] : values) {
+      const char* old = std::getenv(name);
+      saved_.emplace_back(name,
+                          old ? std::optional<std::string>(old) : std::nullopt);
+      if (value) {
+        ::setenv(name, value, 1);
+      } else {
+        ::unsetenv(name);
+      }
+    }
+  }
+  ~ScopedEnv() {
+    for (const auto& [name, value] : saved_) {
+      if (value) {
+        ::setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        ::unsetenv(name.c_str());
+      }
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+}  // namespace
+
+TEST_CASE("weights names resolve as torchvision spells them", "[weights]") {
+  CHECK(find_weights("IMAGENET1K_V2").name == "IMAGENET1K_V2");
+  CHECK(find_weights("imagenet1k_v1").name == "IMAGENET1K_V1");
+  CHECK(find_weights("DEFAULT").name == "IMAGENET1K_V2");
+  CHECK(find_weights("default").name == "IMAGENET1K_V2");
+  CHECK(find_weights("ResNet50_Weights.IMAGENET1K_V1").name == "IMAGENET1K_V1");
+  CHECK(find_weights("resnet50_weights.DEFAULT").name == "IMAGENET1K_V2");
+  try {
+    find_weights("IMAGENET1K_V3");
+    FAIL("accepted an unknown name");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::kUsage);
+    CHECK_THAT(e.what(),
+               Catch::Contains("IMAGENET1K_V3") &&
+                   Catch::Contains("IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT"));
+  }
+}
+
+TEST_CASE("registry entries carry torchvision's meta", "[weights]") {
+  const WeightsInfo& v1 = find_weights("IMAGENET1K_V1");
+  const WeightsInfo& v2 = find_weights("IMAGENET1K_V2");
+  CHECK(v1.file_name == "resnet50-0676ba61.pth");
+  CHECK(v2.file_name == "resnet50-11ad3fa6.pth");
+  CHECK(v1.transforms.resize_size == 256);
+  CHECK(v2.transforms.resize_size == 232);
+  CHECK(v1.transforms.crop_size == 224);
+  CHECK(v2.gflops == 4.089);
+  CHECK(v1.file_size_mb == 97.781);
+  CHECK(v2.file_size_mb == 97.79);
+  CHECK(imagenet_categories().size() == 1000);
+}
+
+TEST_CASE("torch.hub's hash prefix rule", "[weights]") {
+  CHECK(hash_prefix_from_file_name("resnet50-11ad3fa6.pth") == "11ad3fa6");
+  CHECK(hash_prefix_from_file_name("resnet50-0676ba61.pth") == "0676ba61");
+  CHECK(hash_prefix_from_file_name("my-model-deadbeef.pth") == "deadbeef");
+  CHECK(hash_prefix_from_file_name("model.pth").empty());
+  CHECK(hash_prefix_from_file_name("resnet50-XYZ.pth").empty());
+  CHECK(hash_prefix_from_file_name("resnet50-abc").empty());  // no extension
+}
+
+TEST_CASE("the cache folder follows TORCH_HOME, XDG_CACHE_HOME, HOME",
+          "[weights]") {
+  {
+    ScopedEnv env{{"TORCH_HOME", "/opt/th"}, {"XDG_CACHE_HOME", "/xdg"}};
+    CHECK(hub_checkpoint_dir() == "/opt/th/hub/checkpoints");
+  }
+  {
+    ScopedEnv env{{"TORCH_HOME", nullptr}, {"XDG_CACHE_HOME", "/xdg"}};
+    CHECK(hub_checkpoint_dir() == "/xdg/torch/hub/checkpoints");
+  }
+  {
+    ScopedEnv env{{"TORCH_HOME", nullptr},
+                  {"XDG_CACHE_HOME", nullptr},
+                  {"HOME", "/home/u"}};
+    CHECK(hub_checkpoint_dir() == "/home/u/.cache/torch/hub/checkpoints");
+    CHECK(cached_weights_path(find_weights("DEFAULT")) ==
+          "/home/u/.cache/torch/hub/checkpoints/resnet50-11ad3fa6.pth");
+  }
+}
+
+TEST_CASE("ResNet50's parameter layout", "[weights]") {
+  CHECK(resnet50_num_params(1000) == 25557032);
+  const auto specs = resnet50_parameter_specs(1000);
+  // 53 convolutions + 53 BatchNorms x 5 entries + fc weight and bias.
+  CHECK(specs.size() == 53 + 53 * 5 + 2);
+  CHECK(specs.front().name == "conv1.weight");
+  CHECK(specs.back().name == "fc.bias");
+}
+
+TEST_CASE("the registry agrees with Debian's torchvision",
+          "[weights][oracle]") {
+  const nlohmann::json& meta = testing::manifest().at("weights");
+  CHECK(testing::manifest().at("default_weights") ==
+        find_weights("DEFAULT").name);
+  for (const WeightsInfo& weights : all_weights()) {
+    INFO(weights.name);
+    const nlohmann::json& expected = meta.at(weights.name);
+    CHECK(expected.at("url") == weights.url);
+    CHECK(expected.at("num_params") == weights.num_params);
+    CHECK(expected.at("acc@1").get<double>() == Approx(weights.acc1));
+    CHECK(expected.at("acc@5").get<double>() == Approx(weights.acc5));
+    CHECK(expected.at("recipe") == weights.recipe);
+    CHECK(expected.at("resize_size") == weights.transforms.resize_size);
+    CHECK(expected.at("crop_size") == weights.transforms.crop_size);
+    CHECK(expected.at("interpolation") ==
+          std::string(interpolation_name(weights.transforms.interpolation)));
+    for (int c = 0; c < 3; ++c) {
+      CHECK(static_cast<float>(expected.at("mean")[c].get<double>()) ==
+            weights.transforms.mean[c]);
+      CHECK(static_cast<float>(expected.at("std")[c].get<double>()) ==
+            weights.transforms.std[c]);
+    }
+    CHECK(expected.at("categories").get<std::vector<std::string>>() ==
+          imagenet_categories());
+  }
+  CHECK(testing::manifest().at("resnet50_num_params") ==
+        resnet50_num_params(1000));
+}
