@@ -201,7 +201,7 @@ class ResNet50 final : public Model {
 
   at::Tensor conv(const at::Tensor& x, const Conv& c) const {
     if (use_mkldnn_) {
-      return at::mkldnn_convolution(x, c.weight, c10::nullopt,
+      return at::mkldnn_convolution(x, c.weight, /*bias=*/{},
                                     {c.padding, c.padding},
                                     {c.stride, c.stride}, {1, 1}, 1);
     }
