@@ -13,7 +13,7 @@
 namespace {
 
 void setup_logging(int verbosity) {
-  auto logger = spdlog::stderr_logger_st("resnet-cli");
+  auto logger = spdlog::stderr_logger_mt("resnet-cli");
   logger->set_pattern("resnet-cli: %^%l%$: %v");
   switch (verbosity) {
     case -1:
@@ -36,6 +36,7 @@ void setup_logging(int verbosity) {
 
 int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
+  std::cin.tie(nullptr);  // stdin may be read on another thread than stdout
   resnet_cli::cli::ParseOutcome parsed =
       resnet_cli::cli::parse_command_line(argc, argv, std::cout, std::cerr);
   if (!parsed.run) return parsed.exit_code;

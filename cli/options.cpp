@@ -40,6 +40,13 @@ Binder value(T Settings::*member) {
   };
 }
 
+Binder flag(bool Settings::*member) {
+  return [member](CLI::App& app, Settings& settings, const std::string& flags,
+                  const std::string& help) {
+    return app.add_flag(flags, settings.*member, help);
+  };
+}
+
 Binder one_of(std::string Settings::*member, std::vector<std::string> choices) {
   return [member, choices](CLI::App& app, Settings& settings,
                            const std::string& flags, const std::string& help) {
@@ -53,9 +60,11 @@ Binder number(int Settings::*member, int minimum, int maximum) {
   return [member, minimum, maximum](CLI::App& app, Settings& settings,
                                     const std::string& flags,
                                     const std::string& help) {
-    return app.add_option(flags, settings.*member, help)
-        ->capture_default_str()
-        ->check(CLI::Range(minimum, maximum));
+    CLI::Option* option = app.add_option(flags, settings.*member, help)
+                              ->check(CLI::Range(minimum, maximum));
+    // 0 means "decide for me"; the help text says what that is.
+    if (settings.*member != 0) option->capture_default_str();
+    return option;
   };
 }
 
@@ -76,15 +85,55 @@ const std::vector<OptionSpec>& option_table() {
        kOnClassify, value(&Settings::labels_file)},
       {"-k,--topk", "RESNET_CLI_TOPK", "Number of classes to report per image",
        kOnClassify, number(&Settings::topk, 1, 1 << 20)},
-      {"--output-type", nullptr,
-       "prob: softmax probabilities; logit: raw model outputs", kOnClassify,
-       one_of(&Settings::output_type, {"prob", "logit"})},
+      {"--output-type", "RESNET_CLI_OUTPUT_TYPE",
+       "prob: softmax probabilities; logit: raw model outputs; embedding: the "
+       "2048 pooled features",
+       kOnClassify,
+       one_of(&Settings::output_type, {"prob", "logit", "embedding"})},
       {"-f,--format", "RESNET_CLI_FORMAT",
-       "Output format: text, json (one array) or jsonl (a line per image)",
-       kOnClassify, one_of(&Settings::format, {"text", "json", "jsonl"})},
+       "Output format: text, json (one array), jsonl (a line per image), csv "
+       "(RFC 4180) or tsv",
+       kOnClassify,
+       one_of(&Settings::format, {"text", "json", "jsonl", "csv", "tsv"})},
+      {"-o,--output", nullptr,
+       "Write results to FILE instead of stdout (replaced only when complete; "
+       "jsonl appends as it goes)",
+       kOnClassify, value(&Settings::output_file)},
+      {"--resume", nullptr,
+       "With --output FILE --format jsonl: skip inputs FILE already records",
+       kOnClassify, flag(&Settings::resume)},
+      {"--files-from", nullptr,
+       "Read input paths from FILE, one a line ('-' for stdin)", kOnClassify,
+       value(&Settings::files_from)},
+      {"-0,--null", nullptr, "--files-from entries end in NUL (find -print0)",
+       kOnClassify, flag(&Settings::null_separated)},
+      {"--ext", "RESNET_CLI_EXT",
+       "Extensions picked up in folders, e.g. jpg,png (default: every format "
+       "resnet-cli reads)",
+       kOnClassify, value(&Settings::extensions)},
+      {"-L,--follow", nullptr,
+       "Follow symbolic links to folders while scanning (loops are reported)",
+       kOnClassify, flag(&Settings::follow)},
+      {"--shard", "RESNET_CLI_SHARD",
+       "I/N: only the inputs of shard I of N (0 <= I < N), chosen by a hash "
+       "of the path",
+       kOnClassify, value(&Settings::shard)},
       {"-t,--threads", "RESNET_CLI_THREADS",
-       "Inference threads (0: one per available core)", kOnClassify,
+       "Threads for inference (0: one per available core)", kOnClassify,
        number(&Settings::threads, 0, 1024)},
+      {"-b,--batch-size", "RESNET_CLI_BATCH_SIZE",
+       "Images per forward pass (0: 1 on CPU, 32 on CUDA)", kOnClassify,
+       number(&Settings::batch_size, 0, 4096)},
+      {"--decode-threads", "RESNET_CLI_DECODE_THREADS",
+       "Threads decoding and preprocessing (0: one per inference thread)",
+       kOnClassify, number(&Settings::decode_threads, 0, 1024)},
+      {"--unordered", nullptr,
+       "Write records as they finish instead of in input order", kOnClassify,
+       flag(&Settings::unordered)},
+      {"--progress", "RESNET_CLI_PROGRESS",
+       "Progress and summary on stderr: auto (when it is a terminal), always, "
+       "never",
+       kOnClassify, one_of(&Settings::progress, {"auto", "always", "never"})},
       {"--device", "RESNET_CLI_DEVICE", "cpu, cuda or cuda:N", kOnClassify,
        value(&Settings::device)},
       {"--resize", nullptr,
@@ -105,6 +154,12 @@ const std::vector<OptionSpec>& option_table() {
        "EXIF orientation: ignore (as PIL and torchvision do) or apply",
        kOnClassify | kOnPreprocess,
        one_of(&Settings::exif, {"ignore", "apply"})},
+      {"--max-pixels", "RESNET_CLI_MAX_PIXELS",
+       "Refuse images with more pixels, before decoding (Pillow's limit)",
+       kOnClassify | kOnPreprocess, value(&Settings::max_pixels)},
+      {"--allow-truncated", nullptr,
+       "Decode truncated JPEGs (rest grey) with a warning instead of failing",
+       kOnClassify | kOnPreprocess, flag(&Settings::allow_truncated)},
       {"-o,--output", nullptr, "Write the model input here (float32 .npy)",
        kOnPreprocess, value(&Settings::npy_output)},
       {"--png", nullptr, "Also write the uint8 RGB crop here (PNG)",
@@ -168,16 +223,32 @@ TransformOverrides transform_overrides(const Settings& settings) {
 void finish_settings(Settings& settings) {
   DecodeOptions decode;
   decode.apply_exif_orientation = settings.exif == "apply";
+  decode.allow_truncated = settings.allow_truncated;
+  decode.max_pixels = settings.max_pixels;
   const TransformOverrides overrides = transform_overrides(settings);
   find_weights(settings.weights);  // an unknown name is a usage error now
 
   ClassifySettings& classify = settings.classify;
-  classify.inputs = settings.inputs;
+  classify.input.paths = settings.inputs;
+  classify.input.files_from = settings.files_from;
+  classify.input.null_separated = settings.null_separated;
+  if (!settings.extensions.empty()) {
+    classify.input.extensions = parse_extensions(settings.extensions);
+  }
+  classify.input.follow_symlinks = settings.follow;
+  if (!settings.shard.empty())
+    classify.input.shard = parse_shard(settings.shard);
+  classify.resume = settings.resume;
+  classify.output_file = settings.output_file;
+  classify.batch_size = settings.batch_size;
+  classify.decode_threads = settings.decode_threads;
+  classify.ordered = !settings.unordered;
+  classify.progress = parse_progress_mode(settings.progress);
   classify.weights = settings.weights;
   classify.weights_file = settings.weights_file;
   classify.labels_file = settings.labels_file;
   classify.topk = settings.topk;
-  classify.score_type = parse_score_type(settings.output_type);
+  classify.output_type = parse_output_type(settings.output_type);
   if (settings.command == Command::kClassify) {
     classify.format = parse_output_format(settings.format);
   }
@@ -217,10 +288,9 @@ ParseOutcome parse_command_line(int argc, const char* const* argv,
 
   CLI::App* classify = app.add_subcommand(
       "classify", "Classify images; prints the top-k ImageNet classes of each");
-  classify
-      ->add_option("inputs", settings.inputs,
-                   "Image files; '-' reads one image from stdin")
-      ->required();
+  classify->add_option("inputs", settings.inputs,
+                       "Image files and folders (scanned recursively); '-' "
+                       "reads one image from stdin");
   attach_options(*classify, settings, kOnClassify);
 
   CLI::App* preprocess = app.add_subcommand(
@@ -240,6 +310,12 @@ ParseOutcome parse_command_line(int argc, const char* const* argv,
   weights_info->add_option("name", settings.info_name, "e.g. IMAGENET1K_V2")
       ->required();
   attach_options(*weights_info, settings, kOnWeightsInfo);
+
+  // -v and -q work after the command name too.
+  for (CLI::App* command :
+       {classify, preprocess, weights, weights_list, weights_info}) {
+    command->fallthrough();
+  }
 
   try {
     app.parse(argc, argv);
@@ -262,6 +338,11 @@ ParseOutcome parse_command_line(int argc, const char* const* argv,
   if (weights_info->parsed()) settings.command = Command::kWeightsInfo;
 
   try {
+    if (settings.command == Command::kClassify && settings.inputs.empty() &&
+        settings.files_from.empty()) {
+      throw Error(ErrorKind::kUsage,
+                  "classify: give images, folders or --files-from FILE");
+    }
     if (settings.command == Command::kPreprocess &&
         settings.npy_output.empty() && settings.png_output.empty()) {
       throw Error(ErrorKind::kUsage,

@@ -2,6 +2,7 @@
 // its help text and environment variable (see options.cpp).
 #pragma once
 
+#include <cstdint>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -43,6 +44,19 @@ struct Settings {
   std::string exif = "ignore";
   std::string npy_output;
   std::string png_output;
+  std::string output_file;
+  std::string files_from;
+  bool null_separated = false;
+  std::string extensions;
+  bool follow = false;
+  std::string shard;
+  bool resume = false;
+  int batch_size = 0;
+  int decode_threads = 0;
+  bool unordered = false;
+  std::string progress = "auto";
+  bool allow_truncated = false;
+  std::uint64_t max_pixels = 89'478'485;
 
   // weights info
   std::string info_name;

@@ -1,9 +1,14 @@
 #include "resnet_cli/classify.h"
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstring>
-#include <new>
+#include <fstream>
 #include <ostream>
 
 #include "resnet_cli/checkpoint.h"
@@ -13,14 +18,6 @@
 namespace resnet_cli {
 
 namespace {
-
-RgbImage decode_input(const std::string& input, const DecodeOptions& options) {
-  if (input == "-") {
-    const std::vector<std::uint8_t> bytes = read_stdin();
-    return decode_image_bytes(bytes.data(), bytes.size(), "-", options);
-  }
-  return decode_image_file(input, options);
-}
 
 std::vector<std::string> load_labels(const std::string& labels_file,
                                      std::int64_t num_classes) {
@@ -45,6 +42,136 @@ std::vector<std::string> load_labels(const std::string& labels_file,
   return labels;
 }
 
+// SIGINT asks the pipeline to start nothing new; what is in flight finishes
+// and is written. A second SIGINT ends the process as usual.
+std::atomic<bool> g_interrupted{false};
+
+void on_interrupt(int) { g_interrupted = true; }
+
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    g_interrupted = false;
+    struct sigaction action {};
+    action.sa_handler = on_interrupt;
+    sigemptyset(&action.sa_mask);
+    // No SA_RESTART: a read of --files-from on a terminal returns, so the
+    // input ends there.
+    action.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &action, &previous_);
+  }
+  ~InterruptGuard() { sigaction(SIGINT, &previous_, nullptr); }
+
+ private:
+  struct sigaction previous_ {};
+};
+
+// Progress on stderr when it is a terminal (or --progress always), and the
+// closing summary; per-input warnings go through here so that they do not
+// tear the progress line.
+class Progress {
+ public:
+  explicit Progress(ProgressMode mode)
+      : enabled_(mode == ProgressMode::kAlways ||
+                 (mode == ProgressMode::kAuto && ::isatty(STDERR_FILENO))),
+        start_(Clock::now()) {}
+
+  void warn(const std::string& message) {
+    clear_line();
+    spdlog::warn("{}", message);
+  }
+
+  void update(const PipelineStats& stats) {
+    if (!enabled_) return;
+    const auto now = Clock::now();
+    if (now - last_draw_ < std::chrono::milliseconds(100)) return;
+    last_draw_ = now;
+    std::fprintf(stderr, "\r\033[K%llu done, %llu failed, %.1f img/s",
+                 static_cast<unsigned long long>(stats.ok + stats.failed),
+                 static_cast<unsigned long long>(stats.failed), rate(stats));
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+
+  void finish(const PipelineStats& stats, bool interrupted) {
+    const double seconds = elapsed();
+    char line[200];
+    std::snprintf(line, sizeof line,
+                  "%s%llu inputs: %llu ok, %llu failed, %.1f s, %.1f img/s",
+                  interrupted ? "interrupted after " : "",
+                  static_cast<unsigned long long>(stats.ok + stats.failed),
+                  static_cast<unsigned long long>(stats.ok),
+                  static_cast<unsigned long long>(stats.failed), seconds,
+                  rate(stats));
+    clear_line();
+    if (enabled_) {
+      std::fprintf(stderr, "resnet-cli: %s\n", line);
+    } else {
+      spdlog::info("{}", line);
+    }
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  double elapsed() const {
+    return std::chrono::duration<double>(Clock::now() - start_).count();
+  }
+  double rate(const PipelineStats& stats) const {
+    const double seconds = elapsed();
+    return seconds > 0 ? static_cast<double>(stats.ok + stats.failed) / seconds
+                       : 0;
+  }
+  void clear_line() {
+    if (drawn_) {
+      std::fprintf(stderr, "\r\033[K");
+      std::fflush(stderr);
+      drawn_ = false;
+    }
+  }
+
+  bool enabled_;
+  Clock::time_point start_;
+  Clock::time_point last_draw_{};
+  bool drawn_ = false;
+};
+
+// --resume: the paths a JSON Lines output already records. A last line
+// without its newline (the run was killed while writing it) is cut off, so
+// that appending starts on a clean line.
+std::shared_ptr<std::unordered_set<std::string>> recorded_paths(
+    const std::string& output_file) {
+  auto paths = std::make_shared<std::unordered_set<std::string>>();
+  std::ifstream in(output_file, std::ios::binary);
+  if (!in) return paths;  // nothing recorded yet
+  std::string line;
+  std::uint64_t complete_bytes = 0;
+  while (std::getline(in, line)) {
+    if (in.eof()) break;  // no newline: an interrupted write
+    complete_bytes += line.size() + 1;
+    const std::string path = record_path_from_json(line);
+    if (!path.empty()) paths->insert(path);
+  }
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(output_file, ec);
+  if (!ec && size > complete_bytes) {
+    spdlog::warn("{}: dropping an incomplete last line ({} bytes)", output_file,
+                 size - complete_bytes);
+    std::filesystem::resize_file(output_file, complete_bytes, ec);
+    if (ec) {
+      throw Error(ErrorKind::kOutput,
+                  output_file +
+                      ": cannot cut the incomplete last line: " + ec.message());
+    }
+  }
+  return paths;
+}
+
+bool is_directory(const std::string& path) {
+  struct stat info {};
+  return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+}
+
 }  // namespace
 
 TransformSpec effective_transform(const WeightsInfo& weights,
@@ -62,8 +189,9 @@ TransformSpec effective_transform(const WeightsInfo& weights,
     throw Error(ErrorKind::kUsage, "--crop must be between 1 and 4096");
   }
   for (float value : spec.std) {
-    if (!(value != 0.0f))
+    if (!(value != 0.0f)) {
       throw Error(ErrorKind::kUsage, "--std values must not be 0");
+    }
   }
   return spec;
 }
@@ -88,11 +216,97 @@ std::filesystem::path resolve_weights_file(const WeightsInfo& weights,
                   "FILE");
 }
 
+ProgressMode parse_progress_mode(std::string_view text) {
+  if (text == "auto") return ProgressMode::kAuto;
+  if (text == "always") return ProgressMode::kAlways;
+  if (text == "never") return ProgressMode::kNever;
+  throw Error(ErrorKind::kUsage, "unknown --progress '" + std::string(text) +
+                                     "' (expected auto, always or never)");
+}
+
+PipelineOptions plan_pipeline(const ClassifySettings& settings,
+                              bool single_input, int available_cores) {
+  const int threads =
+      settings.model.threads > 0 ? settings.model.threads : available_cores;
+  const bool cuda = settings.model.device.rfind("cuda", 0) == 0;
+  PipelineOptions plan;
+  plan.ordered = settings.ordered;
+  if (cuda || single_input) {
+    plan.workers = 1;
+    plan.threads_per_worker = threads;
+  } else {
+    plan.workers = threads;
+    plan.threads_per_worker = 1;
+  }
+  plan.batch_size =
+      settings.batch_size > 0 ? settings.batch_size : (cuda ? 32 : 1);
+  plan.decode_threads = settings.decode_threads > 0
+                            ? settings.decode_threads
+                            : (single_input ? 1 : std::max(1, threads));
+  return plan;
+}
+
 int run_classify(const ClassifySettings& settings, std::ostream& out) {
   const WeightsInfo& weights = find_weights(settings.weights);
-  const TransformSpec spec = effective_transform(weights, settings.transform);
+  const TransformSpec transform =
+      effective_transform(weights, settings.transform);
   if (settings.topk < 1)
     throw Error(ErrorKind::kUsage, "--topk must be at least 1");
+  const bool jsonl_file =
+      settings.format == OutputFormat::kJsonl && !settings.output_file.empty();
+  if (settings.resume && !jsonl_file) {
+    throw Error(ErrorKind::kUsage,
+                "--resume needs --output FILE with --format jsonl");
+  }
+  InputOptions input = settings.input;
+  const bool stdin_image = std::find(input.paths.begin(), input.paths.end(),
+                                     std::string("-")) != input.paths.end();
+  if (stdin_image && input.files_from == "-") {
+    throw Error(
+        ErrorKind::kUsage,
+        "'-' (an image on stdin) and --files-from - cannot share stdin");
+  }
+  if (input.paths.empty() && input.files_from.empty()) {
+    throw Error(ErrorKind::kUsage,
+                "no inputs (give files, folders or --files-from)");
+  }
+
+  // The output is checked before the model loads, so that a mistake there
+  // costs no time.
+  std::unique_ptr<AtomicFile> atomic_output;
+  std::ofstream appended_output;
+  std::ostream* destination = &out;
+  if (jsonl_file) {
+    std::error_code ec;
+    const bool has_records =
+        std::filesystem::exists(settings.output_file, ec) &&
+        std::filesystem::file_size(settings.output_file, ec) > 0;
+    if (settings.resume) {
+      input.skip = recorded_paths(settings.output_file);
+      if (!input.skip->empty()) {
+        spdlog::info("{}: {} inputs already recorded, skipping them",
+                     settings.output_file, input.skip->size());
+      }
+    } else if (has_records) {
+      throw Error(ErrorKind::kUsage,
+                  settings.output_file +
+                      ": already holds records; continue it with --resume, or "
+                      "remove it");
+    }
+    appended_output.open(settings.output_file,
+                         std::ios::binary | std::ios::app);
+    if (!appended_output) {
+      throw Error(ErrorKind::kOutput,
+                  settings.output_file +
+                      ": cannot open for writing: " + std::strerror(errno));
+    }
+    destination = &appended_output;
+  } else if (!settings.output_file.empty()) {
+    atomic_output = std::make_unique<AtomicFile>(settings.output_file);
+    destination = &atomic_output->stream();
+  }
+  const std::string destination_name =
+      settings.output_file.empty() ? "standard output" : settings.output_file;
 
   std::unique_ptr<Model> model;
   {
@@ -100,40 +314,69 @@ int run_classify(const ClassifySettings& settings, std::ostream& out) {
         resolve_weights_file(weights, settings.weights_file));
     model = Model::load(checkpoint, settings.model);
   }
-  const std::int64_t num_classes = model->num_classes();
   const std::vector<std::string> labels =
-      load_labels(settings.labels_file, num_classes);
+      load_labels(settings.labels_file, model->num_classes());
 
-  auto writer = make_record_writer(settings.format, settings.score_type, out);
-  std::vector<float> input(3 * static_cast<std::size_t>(spec.crop_size) *
-                           spec.crop_size);
-  std::vector<float> logits(static_cast<std::size_t>(num_classes));
-  bool any_failed = false;
-  for (const std::string& path : settings.inputs) {
-    Record record;
-    record.path = path;
-    try {
-      try {
-        const RgbImage image = decode_input(path, settings.decode);
-        preprocess(image, spec, input.data());
-      } catch (const std::bad_alloc&) {
-        throw Error(ErrorKind::kTooLarge, path + ": out of memory decoding it");
-      }
-      model->forward(input.data(), 1, spec.crop_size, spec.crop_size,
-                     logits.data());
-      record.predictions =
-          top_predictions(logits.data(), num_classes, settings.topk,
-                          settings.score_type, labels);
-    } catch (const Error& e) {
-      if (!is_input_error(e.kind())) throw;
-      record.error = RecordError{e.kind(), e.what()};
-      spdlog::warn("{}", e.what());
-      any_failed = true;
-    }
-    writer->write(record);
-  }
+  WriterOptions writer_options;
+  writer_options.format = settings.format;
+  writer_options.output_type = settings.output_type;
+  writer_options.topk = static_cast<int>(
+      std::min<std::int64_t>(settings.topk, model->num_classes()));
+  auto writer = make_record_writer(writer_options, *destination);
+
+  ClassifyJob job;
+  job.model = model.get();
+  job.transform = transform;
+  job.decode = settings.decode;
+  job.output_type = settings.output_type;
+  job.topk = settings.topk;
+  job.labels = &labels;
+  const bool single_input = input.paths.size() == 1 &&
+                            input.files_from.empty() &&
+                            !is_directory(input.paths[0]);
+  const PipelineOptions plan =
+      plan_pipeline(settings, single_input, available_cores());
+  spdlog::debug(
+      "pipeline: {} workers x {} threads, {} decode threads, batch {}",
+      plan.workers, plan.threads_per_worker, plan.decode_threads,
+      plan.batch_size);
+
+  InputScanner scanner(input);
+  Progress progress(settings.progress);
+  PipelineStats running;
+  InterruptGuard interrupt_guard;
+  const PipelineStats stats = run_pipeline(
+      scanner, job, plan,
+      [&](Record&& record) {
+        if (record.error) progress.warn(record.error->message);
+        writer->write(record);
+        if (!*destination) {
+          throw Error(
+              ErrorKind::kOutput,
+              destination_name + ": write failed: " + std::strerror(errno));
+        }
+        (record.error ? running.failed : running.ok)++;
+        progress.update(running);
+      },
+      g_interrupted);
+  const bool interrupted = g_interrupted;
   writer->finish();
-  return any_failed ? kExitInputFailed : kExitOk;
+  if (!*destination) {
+    throw Error(ErrorKind::kOutput,
+                destination_name + ": write failed: " + std::strerror(errno));
+  }
+  if (atomic_output) {
+    if (interrupted) {
+      spdlog::warn(
+          "interrupted: {} left as it was (--format jsonl writes as it goes)",
+          settings.output_file);
+    } else {
+      atomic_output->commit();
+    }
+  }
+  progress.finish(stats, interrupted);
+  if (interrupted) return 130;
+  return stats.failed > 0 ? kExitInputFailed : kExitOk;
 }
 
 void write_npy_float32(const std::filesystem::path& path,
@@ -142,12 +385,11 @@ void write_npy_float32(const std::filesystem::path& path,
   std::string shape_text = "(";
   std::size_t count = 1;
   for (std::size_t i = 0; i < shape.size(); ++i) {
-    shape_text += std::to_string(shape[i]) + (shape.size() == 1      ? ",)"
-                                              : i + 1 < shape.size() ? ", "
-                                                                     : ")");
+    shape_text += std::to_string(shape[i]);
+    shape_text += shape.size() == 1 ? "," : (i + 1 < shape.size() ? ", " : "");
     count *= static_cast<std::size_t>(shape[i]);
   }
-  if (shape.empty()) shape_text += ")";
+  shape_text += ")";
   std::string header =
       "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_text + ", }";
   // Magic, version 1.0, header length; the header is padded with spaces and
@@ -171,7 +413,7 @@ void write_npy_float32(const std::filesystem::path& path,
 void run_preprocess(const PreprocessSettings& settings) {
   const WeightsInfo& weights = find_weights(settings.weights);
   const TransformSpec spec = effective_transform(weights, settings.transform);
-  const RgbImage image = decode_input(settings.input, settings.decode);
+  const RgbImage image = decode_image_input(settings.input, settings.decode);
   const RgbImage crop = resize_center_crop(image, spec);
   if (!settings.npy_output.empty()) {
     std::vector<float> chw(3 * static_cast<std::size_t>(crop.width) *

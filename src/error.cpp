@@ -18,6 +18,8 @@ std::string_view error_kind_name(ErrorKind kind) {
       return "decode";
     case ErrorKind::kTooLarge:
       return "too_large";
+    case ErrorKind::kSymlinkLoop:
+      return "symlink_loop";
     case ErrorKind::kIo:
       return "io";
     case ErrorKind::kUsage:
@@ -45,6 +47,7 @@ bool is_input_error(ErrorKind kind) {
     case ErrorKind::kUnsupportedFormat:
     case ErrorKind::kDecode:
     case ErrorKind::kTooLarge:
+    case ErrorKind::kSymlinkLoop:
     case ErrorKind::kIo:
       return true;
     default:

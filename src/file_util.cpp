@@ -102,57 +102,68 @@ AtomicFile::AtomicFile(std::filesystem::path destination)
   std::string pattern =
       (folder / ("." + destination_.filename().string() + ".tmp-XXXXXX"))
           .string();
-  fd_ = ::mkstemp(pattern.data());
-  if (fd_ < 0) {
+  const int fd = ::mkstemp(pattern.data());
+  if (fd < 0) {
     throw Error(ErrorKind::kOutput, destination_.string() +
                                         ": cannot create a file beside it: " +
                                         std::strerror(errno));
   }
+  ::close(fd);
   temporary_ = pattern;
+  stream_.open(temporary_, std::ios::binary | std::ios::trunc);
+  if (!stream_) {
+    const int saved = errno;
+    ::unlink(temporary_.c_str());
+    throw Error(ErrorKind::kOutput,
+                destination_.string() +
+                    ": cannot write beside it: " + std::strerror(saved));
+  }
 }
 
 AtomicFile::~AtomicFile() {
-  if (fd_ >= 0) {
-    ::close(fd_);
+  if (!committed_) {
+    stream_.close();
     ::unlink(temporary_.c_str());
   }
 }
 
 void AtomicFile::write(const void* data, std::size_t size) {
-  const auto* bytes = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t written = ::write(fd_, bytes, size);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      throw Error(
-          ErrorKind::kOutput,
-          destination_.string() + ": write failed: " + std::strerror(errno));
-    }
-    bytes += written;
-    size -= static_cast<std::size_t>(written);
+  stream_.write(static_cast<const char*>(data),
+                static_cast<std::streamsize>(size));
+  if (!stream_) {
+    throw Error(ErrorKind::kOutput, destination_.string() + ": write failed: " +
+                                        std::strerror(errno));
   }
 }
 
 void AtomicFile::commit() {
+  stream_.flush();
+  const bool written = static_cast<bool>(stream_);
+  const int write_error = errno;
+  stream_.close();
+  if (!written || stream_.fail()) {
+    throw Error(ErrorKind::kOutput,
+                destination_.string() + ": write failed: " +
+                    std::strerror(written ? errno : write_error));
+  }
   // mkstemp creates 0600; give the file the permissions a plain open would.
   const mode_t mask = ::umask(0);
   ::umask(mask);
-  ::fchmod(fd_, 0666 & ~mask);
-  if (::fsync(fd_) != 0 || ::close(fd_) != 0) {
+  ::chmod(temporary_.c_str(), 0666 & ~mask);
+  const int fd = ::open(temporary_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
     const int saved = errno;
-    fd_ = -1;
-    ::unlink(temporary_.c_str());
+    if (fd >= 0) ::close(fd);
     throw Error(ErrorKind::kOutput, destination_.string() + ": write failed: " +
                                         std::strerror(saved));
   }
-  fd_ = -1;
+  ::close(fd);
   if (::rename(temporary_.c_str(), destination_.c_str()) != 0) {
-    const int saved = errno;
-    ::unlink(temporary_.c_str());
     throw Error(
         ErrorKind::kOutput,
-        destination_.string() + ": cannot replace: " + std::strerror(saved));
+        destination_.string() + ": cannot replace: " + std::strerror(errno));
   }
+  committed_ = true;
 }
 
 void write_file_atomically(const std::filesystem::path& path,

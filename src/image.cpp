@@ -1,15 +1,14 @@
 #include "resnet_cli/image.h"
 
-#include <jpeglib.h>
+#include <spdlog/spdlog.h>
 
-#include <csetjmp>
-#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <opencv2/core.hpp>
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "jpeg_decode.h"
 #include "resnet_cli/error.h"
 #include "resnet_cli/exif.h"
 #include "resnet_cli/file_util.h"
@@ -96,107 +95,6 @@ RgbImage mat_to_rgb(const cv::Mat& mat, bool gray_has_alpha,
     }
   }
   return image;
-}
-
-// CMYK JPEGs are decoded with libjpeg directly: OpenCV converts them to BGR
-// with its own rounding, which differs from Pillow's by one level. libjpeg is
-// the library OpenCV itself decodes with.
-struct JpegErrorManager {
-  jpeg_error_mgr manager;
-  std::jmp_buf jump;
-  char message[JMSG_LENGTH_MAX];
-};
-
-void jpeg_error_exit(j_common_ptr info) {
-  auto* errors = reinterpret_cast<JpegErrorManager*>(info->err);
-  (*info->err->format_message)(info, errors->message);
-  std::longjmp(errors->jump, 1);
-}
-
-void jpeg_quiet(j_common_ptr, int) {}
-
-struct JpegDecoder {
-  jpeg_decompress_struct info{};
-  JpegErrorManager errors{};
-
-  JpegDecoder() {
-    info.err = jpeg_std_error(&errors.manager);
-    errors.manager.error_exit = jpeg_error_exit;
-    errors.manager.emit_message = jpeg_quiet;
-    jpeg_create_decompress(&info);
-  }
-  ~JpegDecoder() { jpeg_destroy_decompress(&info); }
-};
-
-// Reads the header; false (with errors.message) on failure. No C++ object
-// with a destructor lives in this frame, so longjmp is safe.
-bool jpeg_read_header_safely(JpegDecoder& decoder, const std::uint8_t* data,
-                             std::size_t size) {
-  if (setjmp(decoder.errors.jump)) return false;
-  jpeg_mem_src(&decoder.info, data, static_cast<unsigned long>(size));
-  jpeg_read_header(&decoder.info, TRUE);
-  return true;
-}
-
-// Decodes into `cmyk` (width * height * 4 bytes), as Pillow asks libjpeg for
-// it: out_color_space CMYK, default DCT method and upsampling.
-bool jpeg_read_cmyk_safely(JpegDecoder& decoder, std::uint8_t* cmyk) {
-  if (setjmp(decoder.errors.jump)) return false;
-  decoder.info.out_color_space = JCS_CMYK;
-  jpeg_start_decompress(&decoder.info);
-  const std::size_t stride =
-      static_cast<std::size_t>(decoder.info.output_width) * 4;
-  while (decoder.info.output_scanline < decoder.info.output_height) {
-    JSAMPROW row = cmyk + decoder.info.output_scanline * stride;
-    jpeg_read_scanlines(&decoder.info, &row, 1);
-  }
-  jpeg_finish_decompress(&decoder.info);
-  return true;
-}
-
-// Pillow's MULDIV255: a * b / 255, rounded.
-inline int muldiv255(int a, int b) {
-  const int t = a * b + 128;
-  return ((t >> 8) + t) >> 8;
-}
-
-// Returns false when the JPEG is not CMYK (OpenCV handles those).
-bool decode_cmyk_jpeg(const std::uint8_t* data, std::size_t size,
-                      const std::string& name, RgbImage& image) {
-  JpegDecoder decoder;
-  if (!jpeg_read_header_safely(decoder, data, size)) {
-    throw Error(ErrorKind::kDecode,
-                name + ": cannot decode JPEG: " + decoder.errors.message);
-  }
-  if (decoder.info.jpeg_color_space != JCS_CMYK &&
-      decoder.info.jpeg_color_space != JCS_YCCK) {
-    return false;
-  }
-  std::vector<std::uint8_t> cmyk(
-      static_cast<std::size_t>(decoder.info.image_width) *
-      decoder.info.image_height * 4);
-  if (!jpeg_read_cmyk_safely(decoder, cmyk.data())) {
-    throw Error(ErrorKind::kDecode,
-                name + ": cannot decode JPEG: " + decoder.errors.message);
-  }
-  image.width = static_cast<int>(decoder.info.output_width);
-  image.height = static_cast<int>(decoder.info.output_height);
-  image.pixels.resize(static_cast<std::size_t>(image.width) * image.height * 3);
-  // Pillow reads CMYK JPEGs as "CMYK;I" (Adobe's inverted values) and
-  // converts with cmyk2rgb: R = (255 - K) - C * (255 - K) / 255, rounded.
-  for (std::size_t i = 0,
-                   n = static_cast<std::size_t>(image.width) * image.height;
-       i < n; ++i) {
-    const std::uint8_t* in = cmyk.data() + i * 4;
-    const int not_k = in[3];  // inverted K is 255 - K
-    for (int c = 0; c < 3; ++c) {
-      const int ink = 255 - in[c];
-      const int value = not_k - muldiv255(ink, not_k);
-      image.pixels[i * 3 + c] =
-          static_cast<std::uint8_t>(value < 0 ? 0 : value);
-    }
-  }
-  return true;
 }
 
 }  // namespace
@@ -293,10 +191,18 @@ RgbImage decode_image_bytes(const std::uint8_t* data, std::size_t size,
           ? jpeg_exif_orientation(data, size)
           : 1;
   if (format == ImageFormat::kJpeg) {
-    RgbImage cmyk;
-    if (decode_cmyk_jpeg(data, size, name, cmyk)) {
-      return apply_exif_orientation(std::move(cmyk), orientation);
+    detail::JpegImage jpeg =
+        detail::decode_jpeg(data, size, name, options.max_pixels);
+    if (jpeg.truncated) {
+      if (!options.allow_truncated) {
+        throw Error(ErrorKind::kDecode,
+                    name +
+                        ": truncated JPEG: the data ends before the image "
+                        "(--allow-truncated decodes what is there)");
+      }
+      spdlog::warn("{}: truncated JPEG, the missing part is grey", name);
     }
+    return apply_exif_orientation(std::move(jpeg.image), orientation);
   }
   const int flags =
       cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH | cv::IMREAD_IGNORE_ORIENTATION;
@@ -325,6 +231,15 @@ RgbImage decode_image_file(const std::filesystem::path& path,
                            const DecodeOptions& options) {
   const std::vector<std::uint8_t> bytes = read_input_file(path);
   return decode_image_bytes(bytes.data(), bytes.size(), path.string(), options);
+}
+
+RgbImage decode_image_input(const std::string& path,
+                            const DecodeOptions& options) {
+  if (path == "-") {
+    const std::vector<std::uint8_t> bytes = read_stdin();
+    return decode_image_bytes(bytes.data(), bytes.size(), "-", options);
+  }
+  return decode_image_file(path, options);
 }
 
 void write_png(const RgbImage& image, const std::filesystem::path& path) {

@@ -150,6 +150,10 @@ class ResNet50 final : public Model {
     checkpoint_ = nullptr;  // only needed while loading
   }
 
+  void bind_thread(int threads) const override {
+    at::set_num_threads(threads > 0 ? threads : available_cores());
+  }
+
   std::int64_t num_classes() const override { return num_classes_; }
   std::string device() const override { return device_.str(); }
 

@@ -12,6 +12,7 @@
 using namespace resnet_cli;
 using testing::checkpoint_fixture;
 using testing::fixture;
+using testing::fixture_env;
 using testing::run_cli;
 
 namespace {
@@ -34,14 +35,6 @@ Parsed parse(std::vector<std::string> args) {
   parsed.out = out.str();
   parsed.err = err.str();
   return parsed;
-}
-
-std::map<std::string, std::string> fixture_env() {
-  return {{"TORCH_HOME", fixture("torch_home").string()},
-          {"RESNET_CLI_WEIGHTS", ""},
-          {"RESNET_CLI_WEIGHTS_FILE", ""},
-          {"RESNET_CLI_TOPK", ""},
-          {"RESNET_CLI_FORMAT", ""}};
 }
 
 std::string base_name(const nlohmann::json& image) {
@@ -71,11 +64,11 @@ TEST_CASE("valid command lines parse", "[cli]") {
     REQUIRE(p.outcome.run);
     const ClassifySettings& s = p.outcome.settings.classify;
     CHECK(p.outcome.settings.command == cli::Command::kClassify);
-    CHECK(s.inputs == std::vector<std::string>{"a.jpg"});
+    CHECK(s.input.paths == std::vector<std::string>{"a.jpg"});
     CHECK(s.weights == "DEFAULT");
     CHECK(s.topk == 5);
     CHECK(s.format == OutputFormat::kText);
-    CHECK(s.score_type == ScoreType::kProbability);
+    CHECK(s.output_type == OutputType::kProbability);
     CHECK(s.model.device == "cpu");
     CHECK_FALSE(s.decode.apply_exif_orientation);
     CHECK_FALSE(s.transform.resize_size);
@@ -115,11 +108,11 @@ TEST_CASE("valid command lines parse", "[cli]") {
                             "names.txt"});
     REQUIRE(p.outcome.run);
     const ClassifySettings& s = p.outcome.settings.classify;
-    CHECK(s.inputs == std::vector<std::string>{"a.jpg", "-", "b.png"});
+    CHECK(s.input.paths == std::vector<std::string>{"a.jpg", "-", "b.png"});
     CHECK(s.weights == "ResNet50_Weights.IMAGENET1K_V1");
     CHECK(s.weights_file == "w.pth");
     CHECK(s.topk == 3);
-    CHECK(s.score_type == ScoreType::kLogit);
+    CHECK(s.output_type == OutputType::kLogit);
     CHECK(s.format == OutputFormat::kJson);
     CHECK(s.model.threads == 1);
     CHECK(s.model.device == "cuda:0");

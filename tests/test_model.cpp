@@ -23,7 +23,16 @@ std::string base_name(const nlohmann::json& image) {
       .string();
 }
 
-std::unique_ptr<Model> load(const std::string& key, ModelOptions options = {}) {
+// One thread: ctest runs tests side by side, and OpenMP teams sharing cores
+// stall at their barriers.
+ModelOptions one_thread() {
+  ModelOptions options;
+  options.threads = 1;
+  return options;
+}
+
+std::unique_ptr<Model> load(const std::string& key,
+                            ModelOptions options = one_thread()) {
   const Checkpoint checkpoint(checkpoint_fixture(key));
   return Model::load(checkpoint, options);
 }

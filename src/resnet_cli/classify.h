@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "resnet_cli/image.h"
+#include "resnet_cli/inputs.h"
 #include "resnet_cli/model.h"
 #include "resnet_cli/output.h"
+#include "resnet_cli/pipeline.h"
 #include "resnet_cli/weights.h"
 
 namespace resnet_cli {
@@ -35,22 +37,39 @@ TransformSpec effective_transform(const WeightsInfo& weights,
 std::filesystem::path resolve_weights_file(const WeightsInfo& weights,
                                            const std::string& weights_file);
 
+enum class ProgressMode { kAuto, kAlways, kNever };
+// "auto", "always", "never"; throws Error(kUsage).
+ProgressMode parse_progress_mode(std::string_view text);
+
 struct ClassifySettings {
-  std::vector<std::string> inputs;  // files, or "-" for stdin's bytes
+  InputOptions input;   // paths, folders, --files-from, --shard, ...
+  bool resume = false;  // skip inputs already recorded in output_file
   std::string weights = "DEFAULT";
   std::string weights_file;  // empty: torch.hub's cache
   std::string labels_file;   // empty: ImageNet's categories
   int topk = 5;
-  ScoreType score_type = ScoreType::kProbability;
+  OutputType output_type = OutputType::kProbability;
   OutputFormat format = OutputFormat::kText;
+  std::string output_file;  // empty: stdout
   TransformOverrides transform;
   DecodeOptions decode;
-  ModelOptions model;
+  ModelOptions model;      // threads: cores for inference, 0 = all available
+  int batch_size = 0;      // 0: 1 on CPU, 32 on CUDA
+  int decode_threads = 0;  // 0: one per inference thread
+  bool ordered = true;
+  ProgressMode progress = ProgressMode::kAuto;
 };
 
-// Classifies every input and writes one record each to `out`. Returns
-// kExitOk, or kExitInputFailed when any input failed. Setup failures
-// (weights, checkpoint, device, labels) throw Error.
+// How the pipeline uses the cores. On CPU, one image gets every thread;
+// several images get one single-threaded worker per thread (no OpenMP
+// barriers, no oversubscription). On CUDA, one worker feeds the GPU.
+PipelineOptions plan_pipeline(const ClassifySettings& settings,
+                              bool single_input, int available_cores);
+
+// Classifies every input and writes one record each to `out` (or to
+// settings.output_file). Returns kExitOk, kExitInputFailed when any input
+// failed, or 130 when interrupted by SIGINT. Setup failures (weights,
+// checkpoint, device, labels, output file) throw Error.
 int run_classify(const ClassifySettings& settings, std::ostream& out);
 
 struct PreprocessSettings {

@@ -21,6 +21,7 @@ enum class ErrorKind {
   kUnsupportedFormat,
   kDecode,
   kTooLarge,
+  kSymlinkLoop,
   kIo,
   // Fatal errors: the run stops.
   kUsage,

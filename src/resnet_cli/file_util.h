@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,20 +22,23 @@ std::vector<std::uint8_t> read_stdin();
 // file where a good one was. Destroying it uncommitted removes the temporary.
 class AtomicFile {
  public:
+  // Throws Error(kOutput) naming the destination.
   explicit AtomicFile(std::filesystem::path destination);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
 
-  // Throws Error(kOutput) naming the destination.
+  std::ostream& stream() { return stream_; }
   void write(const void* data, std::size_t size);
   void write(std::string_view text) { write(text.data(), text.size()); }
+  // Flushes, syncs and renames; throws Error(kOutput) on any failure.
   void commit();
 
  private:
   std::filesystem::path destination_;
   std::filesystem::path temporary_;
-  int fd_ = -1;
+  std::ofstream stream_;
+  bool committed_ = false;
 };
 
 // Writes `bytes` to `path` through an AtomicFile.

@@ -34,6 +34,11 @@ class Model {
                                      const ModelOptions& options);
   virtual ~Model() = default;
 
+  // Makes LibTorch in the calling thread use `threads` intra-op threads.
+  // OpenMP's thread count is per thread: every thread that runs forward()
+  // calls this first, so that workers never oversubscribe the cores.
+  virtual void bind_thread(int threads) const = 0;
+
   virtual std::int64_t num_classes() const = 0;
   virtual std::string device() const = 0;
 

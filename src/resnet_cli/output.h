@@ -2,7 +2,9 @@
 //
 // Every input gives exactly one record: predictions (or an embedding) when
 // it worked, an error kind and message when it did not. Writers only format;
-// they never decide what a result is.
+// they never decide what a result is. Paths are written as given, byte for
+// byte where the format allows (CSV, TSV, text); JSON, which must be UTF-8,
+// adds "path_base64" with the exact bytes when a path is not valid UTF-8.
 #pragma once
 
 #include <cstdint>
@@ -17,12 +19,13 @@
 
 namespace resnet_cli {
 
-enum class OutputFormat { kText, kJson, kJsonl };
-enum class ScoreType { kProbability, kLogit };
+enum class OutputFormat { kText, kJson, kJsonl, kCsv, kTsv };
+enum class OutputType { kProbability, kLogit, kEmbedding };
 
-// "text", "json", "jsonl" (any case); throws Error(kUsage).
+// "text", "json", "jsonl", "csv", "tsv" (any case); throws Error(kUsage).
 OutputFormat parse_output_format(std::string_view text);
-ScoreType parse_score_type(std::string_view text);  // "prob", "logit"
+// "prob", "logit", "embedding"; throws Error(kUsage).
+OutputType parse_output_type(std::string_view text);
 
 struct Prediction {
   int rank = 0;            // 1 = best
@@ -39,6 +42,7 @@ struct RecordError {
 struct Record {
   std::string path;  // as the user gave it ("-" for stdin)
   std::vector<Prediction> predictions;
+  std::vector<float> embedding;  // --output-type embedding
   std::optional<RecordError> error;
 };
 
@@ -48,7 +52,7 @@ struct Record {
 // case missing labels read as the index.
 std::vector<Prediction> top_predictions(const float* logits,
                                         std::int64_t num_classes, int k,
-                                        ScoreType score_type,
+                                        OutputType output_type,
                                         const std::vector<std::string>& labels);
 
 class RecordWriter {
@@ -59,9 +63,21 @@ class RecordWriter {
   virtual void finish() = 0;
 };
 
-std::unique_ptr<RecordWriter> make_record_writer(OutputFormat format,
-                                                 ScoreType score_type,
+struct WriterOptions {
+  OutputFormat format = OutputFormat::kText;
+  OutputType output_type = OutputType::kProbability;
+  int topk = 5;               // columns of CSV and TSV
+  int embedding_size = 2048;  // columns of CSV and TSV embeddings
+};
+
+// Writes to `out`, flushing after every record so that a pipe reader sees
+// each record as soon as it is done.
+std::unique_ptr<RecordWriter> make_record_writer(const WriterOptions& options,
                                                  std::ostream& out);
+
+// The path a JSON record names: "path_base64" decoded when present, else
+// "path". Used by --resume to read back what a run recorded.
+std::string record_path_from_json(std::string_view json_line);
 
 // The score as JSON writes it: the shortest decimal that reads back as the
 // same float32, so logits keep all their precision and no noise.

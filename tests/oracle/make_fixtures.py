@@ -295,6 +295,104 @@ def make_images(out):
 
 
 # --------------------------------------------------------------------------
+# A folder tree for the batch tests
+
+TREE_EXTENSIONS = (".jpg", ".JPEG", ".png", ".PNG", ".webp", ".bmp", ".jpeg", ".tif")
+TREE_FOLDERS = ("a", "a/b", "a/b/c", "d", "d/e", "f g", "h")
+# What resnet-cli picks up in folders by default (lower case).
+SCANNED = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".tif",
+           ".tiff", ".webp", ".pbm", ".pgm", ".ppm", ".pnm", ".jp2", ".gif"}
+
+
+def make_tree(out):
+    """320 small images in nested folders, broken files, awkward names and
+    symbolic links; tree.json lists every input in scan order with the
+    record it must give (ok or an error kind)."""
+    import shutil
+    root = os.path.join(out, "tree").encode()
+    if os.path.lexists(root):
+        shutil.rmtree(root)
+    expected = {}
+
+    def write_image(relative, width, height, seed, mode="RGB"):
+        path = os.path.join(root, relative)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        image = Image.fromarray(natural_image(width, height, seed), "RGB")
+        if mode != "RGB":
+            image = image.convert(mode)
+        fmt = {b".jpg": "JPEG", b".jpeg": "JPEG", b".png": "PNG", b".webp": "WEBP",
+               b".bmp": "BMP", b".tif": "TIFF", b".gif": "GIF"}[os.path.splitext(relative)[1].lower()]
+        with open(path, "wb") as f:
+            image.save(f, format=fmt)
+        expected[relative] = "ok"
+
+    for i in range(320):
+        folder = TREE_FOLDERS[i % len(TREE_FOLDERS)]
+        extension = TREE_EXTENSIONS[i % len(TREE_EXTENSIONS)]
+        write_image(f"{folder}/img_{i:04d}{extension}".encode(),
+                    32 + (i * 37) % 130, 32 + (i * 53) % 130, 3000 + i)
+
+    def write_bytes(relative, data, outcome):
+        path = os.path.join(root, relative)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        expected[relative] = outcome
+
+    write_bytes(b"broken/empty.jpg", b"", "empty_file")
+    write_bytes(b"broken/random.jpg", bytes(np.random.default_rng(5).integers(
+        0, 256, 4000, dtype=np.uint8)).replace(b"\xff", b"\x00"), "unsupported_format")
+    write_bytes(b"broken/page.png", b"<!DOCTYPE html><html><body>Not an image</body></html>\n",
+                "unsupported_format")
+    buffer = io.BytesIO()
+    Image.fromarray(natural_image(300, 200, 77), "RGB").save(buffer, "JPEG", quality=90)
+    write_bytes(b"broken/truncated.jpg", buffer.getvalue()[: len(buffer.getvalue()) * 6 // 10],
+                "decode")
+    buffer = io.BytesIO()
+    Image.fromarray(natural_image(64, 48, 78), "RGB").convert("P").save(buffer, "GIF")
+    write_bytes(b"broken/anim.gif", buffer.getvalue(), "unsupported_format")
+    os.symlink(b"does-not-exist.jpg", os.path.join(root, b"broken/dangling.jpg"))
+    expected[b"broken/dangling.jpg"] = "not_found"
+
+    for k, name in enumerate([b"with\nnewline.jpg", b'quote"s.jpg', b"comma,name.jpg",
+                              "\u00fcn\u00efc\u00f8d\u00e9 \u65e5\u672c.jpg".encode(),
+                              b"latin1-\xe9.jpg", b"tab\tname.png", b"back\\slash.png",
+                              b"UPPER.JPG"]):
+        write_image(b"names/" + name, 70, 50, 4000 + k)
+    write_image(b"folder.jpg/inner.png", 60, 60, 4100)
+
+    # Not inputs: other extensions, and links to folders (not followed).
+    write_bytes(b"notes.txt", b"not an image\n", None)
+    os.symlink(b"a", os.path.join(root, b"linked"))
+    os.symlink(b"..", os.path.join(root, b"a/b/loop"))
+    del expected[b"notes.txt"]
+
+    # Scan order: names sorted as bytes, folders entered where they sort.
+    order = []
+
+    def walk(folder):
+        for name in sorted(os.listdir(os.path.join(root, folder) if folder else root)):
+            relative = folder + b"/" + name if folder else name
+            path = os.path.join(root, relative)
+            if os.path.islink(path) and os.path.isdir(path):
+                continue
+            if os.path.isdir(path) and not os.path.islink(path):
+                walk(relative)
+            elif os.path.splitext(name)[1].lower().decode("latin-1") in SCANNED:
+                order.append(relative)
+
+    walk(b"")
+    assert sorted(order) == sorted(expected), set(order) ^ set(expected)
+    import base64
+    tree = {"root": "tree",
+            "inputs": [{"path_base64": base64.b64encode(p).decode(),
+                        "expect": expected[p]} for p in order]}
+    with open(os.path.join(out, "tree.json"), "w") as f:
+        json.dump(tree, f, indent=0)
+    return len(order)
+
+
+# --------------------------------------------------------------------------
 # References
 
 
@@ -321,6 +419,7 @@ def main():
     model = calibrated_resnet50()
     checkpoints = make_checkpoints(out, model)
     images = make_images(out)
+    tree_inputs = make_tree(out)
     ref = os.path.join(out, "ref")
 
     variants = {
@@ -418,7 +517,8 @@ def main():
     with open(stamp + ".tmp", "w") as f:
         json.dump(manifest, f, indent=1)
     os.replace(stamp + ".tmp", stamp)
-    print(f"made {len(entries)} images and {len(checkpoints)} checkpoints in {out}")
+    print(f"made {len(entries)} images, {tree_inputs} tree inputs and "
+          f"{len(checkpoints)} checkpoints in {out}")
     return 0
 
 

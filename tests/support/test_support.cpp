@@ -19,7 +19,7 @@ namespace resnet_cli::testing {
 
 namespace {
 
-std::string read_all(const std::filesystem::path& path) {
+std::string read_all_bytes(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + path.string());
   std::ostringstream buffer;
@@ -57,7 +57,7 @@ std::filesystem::path fixture(const std::string& relative) {
 
 const nlohmann::json& manifest() {
   static const nlohmann::json parsed =
-      nlohmann::json::parse(read_all(fixture("manifest.json")));
+      nlohmann::json::parse(read_all_bytes(fixture("manifest.json")));
   return parsed;
 }
 
@@ -80,7 +80,7 @@ std::vector<float> NpyArray::floats() const {
 }
 
 NpyArray load_npy(const std::filesystem::path& path) {
-  const std::string bytes = read_all(path);
+  const std::string bytes = read_all_bytes(path);
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) {
     throw std::runtime_error(path.string() + ": not a .npy file");
   }
@@ -131,17 +131,10 @@ std::filesystem::path temp_dir(const std::string& name) {
   return path;
 }
 
-CommandResult run_cli(const std::vector<std::string>& args,
-                      const std::map<std::string, std::string>& env,
-                      const std::string& stdin_data) {
-  const auto folder = temp_dir("run");
-  const auto out_path = folder / "stdout";
-  const auto err_path = folder / "stderr";
-  const auto in_path = folder / "stdin";
-  {
-    std::ofstream in(in_path, std::ios::binary);
-    in << stdin_data;
-  }
+namespace {
+
+std::vector<std::string> environment_with(
+    const std::map<std::string, std::string>& env) {
   std::map<std::string, std::string> environment;
   for (char** entry = environ; *entry; ++entry) {
     const std::string text = *entry;
@@ -157,13 +150,20 @@ CommandResult run_cli(const std::vector<std::string>& args,
       environment[key] = value;
     }
   }
-  std::vector<std::string> env_strings;
-  for (const auto& [key, value] : environment)
-    env_strings.push_back(key + "=" + value);
+  std::vector<std::string> out;
+  for (const auto& [key, value] : environment) out.push_back(key + "=" + value);
+  return out;
+}
+
+int spawn(const std::vector<std::string>& args,
+          const std::map<std::string, std::string>& env,
+          const std::filesystem::path& stdin_path,
+          const std::filesystem::path& stdout_path,
+          const std::filesystem::path& stderr_path) {
+  std::vector<std::string> env_strings = environment_with(env);
   std::vector<char*> envp;
   for (std::string& text : env_strings) envp.push_back(text.data());
   envp.push_back(nullptr);
-
   std::vector<std::string> argv_strings = {RESNET_CLI_BINARY};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -173,11 +173,11 @@ CommandResult run_cli(const std::vector<std::string>& args,
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    const int in = ::open(in_path.c_str(), O_RDONLY);
+    const int in = ::open(stdin_path.c_str(), O_RDONLY);
     const int out =
-        ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ::open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int err =
-        ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (in < 0 || out < 0 || err < 0) ::_exit(126);
     ::dup2(in, 0);
     ::dup2(out, 1);
@@ -185,15 +185,62 @@ CommandResult run_cli(const std::vector<std::string>& args,
     ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
+  return pid;
+}
+
+}  // namespace
+
+int spawn_cli(const std::vector<std::string>& args,
+              const std::map<std::string, std::string>& env,
+              const std::filesystem::path& stdout_path,
+              const std::filesystem::path& stderr_path) {
+  return spawn(args, env, "/dev/null", stdout_path, stderr_path);
+}
+
+int wait_cli(int pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) throw std::runtime_error("waitpid failed");
   }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::map<std::string, std::string> fixture_env() {
+  std::map<std::string, std::string> env = {
+      {"TORCH_HOME", fixture("torch_home").string()}};
+  for (char** entry = environ; *entry; ++entry) {
+    const std::string text = *entry;
+    if (text.rfind("RESNET_CLI_", 0) == 0)
+      env[text.substr(0, text.find('='))] = "";
+  }
+  return env;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  return read_all_bytes(path);
+}
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+CommandResult run_cli(const std::vector<std::string>& args,
+                      const std::map<std::string, std::string>& env,
+                      const std::string& stdin_data) {
+  const auto folder = temp_dir("run");
+  const auto in_path = folder / "stdin";
+  {
+    std::ofstream in(in_path, std::ios::binary);
+    in << stdin_data;
+  }
+  const int pid =
+      spawn(args, env, in_path, folder / "stdout", folder / "stderr");
   CommandResult result;
-  result.exit_code =
-      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = read_all(out_path);
-  result.err = read_all(err_path);
+  result.exit_code = wait_cli(pid);
+  result.out = read_all_bytes(folder / "stdout");
+  result.err = read_all_bytes(folder / "stderr");
   return result;
 }
 

@@ -40,6 +40,22 @@ CommandResult run_cli(const std::vector<std::string>& args,
                       const std::map<std::string, std::string>& env = {},
                       const std::string& stdin_data = "");
 
+// Starts resnet-cli in the background with stdout and stderr going to the
+// given files (stdin from /dev/null); returns its pid.
+int spawn_cli(const std::vector<std::string>& args,
+              const std::map<std::string, std::string>& env,
+              const std::filesystem::path& stdout_path,
+              const std::filesystem::path& stderr_path);
+// Waits for a spawned process; its exit code, or 128 + signal.
+int wait_cli(int pid);
+
+// The environment tests run resnet-cli in: the fixture checkpoint in
+// torch.hub's cache, and none of the user's RESNET_CLI_* settings.
+std::map<std::string, std::string> fixture_env();
+
+std::string read_file(const std::filesystem::path& path);
+void write_text(const std::filesystem::path& path, const std::string& text);
+
 // A fresh empty folder, removed at exit.
 std::filesystem::path temp_dir(const std::string& name);
 

@@ -1,0 +1,54 @@
+// The batch pipeline: inputs are decoded and preprocessed on worker threads,
+// classified in batches by inference workers, and handed back in input order
+// (or as they finish). The number of inputs in flight is bounded, so memory
+// stays flat however many inputs there are.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "resnet_cli/image.h"
+#include "resnet_cli/inputs.h"
+#include "resnet_cli/model.h"
+#include "resnet_cli/output.h"
+#include "resnet_cli/weights.h"
+
+namespace resnet_cli {
+
+struct PipelineOptions {
+  int workers = 1;             // inference workers, each with its own batches
+  int threads_per_worker = 1;  // LibTorch intra-op threads of each worker
+  int decode_threads = 1;      // threads decoding and preprocessing
+  int batch_size = 1;          // largest batch a worker runs
+  bool ordered = true;         // false: records in completion order
+};
+
+// What to compute for each image.
+struct ClassifyJob {
+  Model* model = nullptr;
+  TransformSpec transform;
+  DecodeOptions decode;
+  OutputType output_type = OutputType::kProbability;
+  int topk = 5;
+  const std::vector<std::string>* labels = nullptr;
+};
+
+struct PipelineStats {
+  std::uint64_t ok = 0;
+  std::uint64_t failed = 0;
+};
+
+// Classifies every input `scanner` yields and calls `deliver` (always from the
+// calling thread) with one record per input. When `stop` becomes true no new
+// input is started; those already started are still delivered. A fatal error
+// (Error of a non-input kind, e.g. inference failing) stops the pipeline and
+// is rethrown after every thread has finished.
+PipelineStats run_pipeline(InputScanner& scanner, const ClassifyJob& job,
+                           const PipelineOptions& options,
+                           const std::function<void(Record&&)>& deliver,
+                           const std::atomic<bool>& stop);
+
+}  // namespace resnet_cli
