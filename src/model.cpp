@@ -1,9 +1,10 @@
 #include "resnet_cli/model.h"
 
+#include <sched.h>
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
-#include <sched.h>
 #include <torch/cuda.h>
 
 #include <cctype>
@@ -28,7 +29,21 @@ int available_cores() {
   return hardware > 0 ? static_cast<int>(hardware) : 1;
 }
 
+bool cpu_has_native_bf16() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16");
+}
+
+Precision parse_precision(std::string_view text) {
+  if (text == "fp32") return Precision::kFloat32;
+  if (text == "bf16") return Precision::kBFloat16;
+  throw Error(ErrorKind::kUsage, "unknown precision '" + std::string(text) +
+                                     "' (expected fp32 or bf16)");
+}
+
 namespace {
+
+constexpr double kBatchNormEpsilon = 1e-5;  // torchvision's BatchNorm2d
 
 at::ScalarType to_aten(pickle::ScalarType type) {
   switch (type) {
@@ -72,8 +87,8 @@ at::Device parse_device(const std::string& text) {
              lower.size() < 9) {
     index = std::stoi(lower.substr(5));
   } else {
-    throw Error(ErrorKind::kUsage,
-                "unknown device '" + text + "' (expected cpu, cuda or cuda:N)");
+    throw Error(ErrorKind::kUsage, "unknown device '" + text +
+                                       "' (expected cpu, cuda or cuda:N)");
   }
   if (!at::hasCUDA()) {
     throw Error(ErrorKind::kDevice,
@@ -90,63 +105,82 @@ at::Device parse_device(const std::string& text) {
   return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
-struct Conv {
+// A convolution with its BatchNorm: either folded (weight and bias prepared
+// for the path), or kept apart for the reference path.
+struct ConvUnit {
   at::Tensor weight;
+  at::Tensor bias;  // folded paths only
+  at::Tensor bn_weight, bn_bias, bn_mean, bn_var;  // reference path only
   std::int64_t stride = 1;
   std::int64_t padding = 0;
 };
 
-struct BatchNorm {
-  at::Tensor weight, bias, running_mean, running_var;
-};
-
 struct Bottleneck {
-  Conv conv1, conv2, conv3;
-  BatchNorm bn1, bn2, bn3;
+  ConvUnit conv1, conv2, conv3;
   bool has_downsample = false;
-  Conv downsample;
-  BatchNorm downsample_bn;
+  ConvUnit downsample;
 };
 
 class ResNet50 final : public Model {
  public:
   ResNet50(const Checkpoint& checkpoint, const ModelOptions& options)
-      : checkpoint_(&checkpoint), device_(parse_device(options.device)) {
+      : checkpoint_(&checkpoint),
+        device_(parse_device(options.device)),
+        precision_(options.precision),
+        path_(options.path) {
     check_resnet50_state_dict(checkpoint);
     num_classes_ = checkpoint_num_classes(checkpoint);
-    const int threads =
-        options.threads > 0 ? options.threads : available_cores();
-    at::set_num_threads(threads);
+    bind_thread(options.threads);
+    if (path_ == ModelPath::kReference && precision_ != Precision::kFloat32) {
+      throw Error(ErrorKind::kUsage, "the reference path runs in fp32 only");
+    }
     // oneDNN for every convolution: ATen's own choice sends 1x1 convolutions
     // at one thread and small batches to a path that calls the reference
     // BLAS, ~15x slower here.
-    use_mkldnn_ = device_.is_cpu() && at::hasMKLDNN();
-
-    conv1_ = load_conv("conv1", 2, 3);
-    bn1_ = load_batch_norm("bn1");
-    for (int stage = 0; stage < 4; ++stage) {
-      for (int index = 0; index < kResNet50Blocks[stage]; ++index) {
-        const std::string prefix =
-            "layer" + std::to_string(stage + 1) + "." + std::to_string(index);
-        const std::int64_t stride = (stage > 0 && index == 0) ? 2 : 1;
-        Bottleneck block;
-        block.conv1 = load_conv(prefix + ".conv1", 1, 0);
-        block.bn1 = load_batch_norm(prefix + ".bn1");
-        // torchvision (ResNet v1.5) strides the 3x3 convolution.
-        block.conv2 = load_conv(prefix + ".conv2", stride, 1);
-        block.bn2 = load_batch_norm(prefix + ".bn2");
-        block.conv3 = load_conv(prefix + ".conv3", 1, 0);
-        block.bn3 = load_batch_norm(prefix + ".bn3");
-        if (index == 0) {
-          block.has_downsample = true;
-          block.downsample = load_conv(prefix + ".downsample.0", stride, 0);
-          block.downsample_bn = load_batch_norm(prefix + ".downsample.1");
-        }
-        blocks_.push_back(std::move(block));
-      }
+    mkldnn_ = device_.is_cpu() && at::hasMKLDNN();
+    if (precision_ == Precision::kBFloat16 && device_.is_cpu() &&
+        !(mkldnn_ && cpu_has_native_bf16())) {
+      throw Error(ErrorKind::kDevice,
+                  "--precision bf16: this CPU has no native bf16 (AVX512-BF16); "
+                  "use --precision fp32");
     }
-    fc_weight_ = load_tensor("fc.weight");
-    fc_bias_ = load_tensor("fc.bias");
+    blocked_ = mkldnn_ && path_ == ModelPath::kOptimized;
+    dtype_ = precision_ == Precision::kBFloat16 ? at::kBFloat16 : at::kFloat;
+
+    try {
+      c10::InferenceMode guard;
+      conv1_ = load_unit("conv1", "bn1", 2, 3);
+      for (int stage = 0; stage < 4; ++stage) {
+        for (int index = 0; index < kResNet50Blocks[stage]; ++index) {
+          const std::string prefix = "layer" + std::to_string(stage + 1) + "." +
+                                     std::to_string(index);
+          const std::int64_t stride = (stage > 0 && index == 0) ? 2 : 1;
+          Bottleneck block;
+          block.conv1 = load_unit(prefix + ".conv1", prefix + ".bn1", 1, 0);
+          // torchvision (ResNet v1.5) strides the 3x3 convolution.
+          block.conv2 = load_unit(prefix + ".conv2", prefix + ".bn2", stride, 1);
+          block.conv3 = load_unit(prefix + ".conv3", prefix + ".bn3", 1, 0);
+          if (index == 0) {
+            block.has_downsample = true;
+            block.downsample = load_unit(prefix + ".downsample.0",
+                                         prefix + ".downsample.1", stride, 0);
+          }
+          blocks_.push_back(std::move(block));
+        }
+      }
+      fc_weight_ = load_tensor("fc.weight");
+      fc_bias_ = load_tensor("fc.bias");
+      if (blocked_) {
+        fc_weight_ = fc_weight_.to_mkldnn(dtype_);
+      } else {
+        fc_weight_ = fc_weight_.to(device_, dtype_);
+        fc_bias_ = fc_bias_.to(device_, dtype_);
+      }
+    } catch (const c10::Error& e) {
+      throw Error(ErrorKind::kModel,
+                  checkpoint.path().string() + ": cannot prepare the model: " +
+                      first_line(e.what_without_backtrace()));
+    }
     checkpoint_ = nullptr;  // only needed while loading
   }
 
@@ -158,17 +192,18 @@ class ResNet50 final : public Model {
   std::string device() const override { return device_.str(); }
 
   void forward(const float* input, std::int64_t batch, std::int64_t height,
-               std::int64_t width, float* logits) override {
+               std::int64_t width, float* logits) const override {
     run(input, batch, height, width, logits, /*logits_wanted=*/true);
   }
 
   void features(const float* input, std::int64_t batch, std::int64_t height,
-                std::int64_t width, float* features) override {
+                std::int64_t width, float* features) const override {
     run(input, batch, height, width, features, /*logits_wanted=*/false);
   }
 
  private:
-  at::Tensor load_tensor(const std::string& name) {
+  // One state_dict entry as a dense float32 tensor on the CPU.
+  at::Tensor load_tensor(const std::string& name) const {
     const CheckpointTensor* entry = checkpoint_->find(name);
     if (!entry) {
       throw Error(ErrorKind::kCheckpoint,
@@ -184,7 +219,7 @@ class ResNet50 final : public Model {
       at::Tensor owned =
           at::empty(entry->sizes, at::TensorOptions().dtype(at::kFloat));
       owned.copy_(view);
-      return owned.to(device_);
+      return owned;
     } catch (const c10::Error& e) {
       throw Error(ErrorKind::kCheckpoint,
                   checkpoint_->path().string() + ": cannot load " + name +
@@ -192,74 +227,118 @@ class ResNet50 final : public Model {
     }
   }
 
-  Conv load_conv(const std::string& name, std::int64_t stride,
-                 std::int64_t padding) {
-    return Conv{load_tensor(name + ".weight"), stride, padding};
-  }
-
-  BatchNorm load_batch_norm(const std::string& name) {
-    return BatchNorm{load_tensor(name + ".weight"), load_tensor(name + ".bias"),
-                     load_tensor(name + ".running_mean"),
-                     load_tensor(name + ".running_var")};
-  }
-
-  at::Tensor conv(const at::Tensor& x, const Conv& c) const {
-    if (use_mkldnn_) {
-      return at::mkldnn_convolution(x, c.weight, /*bias=*/{},
-                                    {c.padding, c.padding},
-                                    {c.stride, c.stride}, {1, 1}, 1);
+  ConvUnit load_unit(const std::string& conv, const std::string& bn,
+                     std::int64_t stride, std::int64_t padding) const {
+    ConvUnit unit;
+    unit.stride = stride;
+    unit.padding = padding;
+    at::Tensor weight = load_tensor(conv + ".weight");
+    at::Tensor gamma = load_tensor(bn + ".weight");
+    at::Tensor beta = load_tensor(bn + ".bias");
+    at::Tensor mean = load_tensor(bn + ".running_mean");
+    at::Tensor var = load_tensor(bn + ".running_var");
+    if (path_ == ModelPath::kReference) {
+      unit.weight = weight.to(device_);
+      unit.bn_weight = gamma.to(device_);
+      unit.bn_bias = beta.to(device_);
+      unit.bn_mean = mean.to(device_);
+      unit.bn_var = var.to(device_);
+      return unit;
     }
-    return at::conv2d(x, c.weight, {}, {c.stride, c.stride},
-                      {c.padding, c.padding});
+    // BatchNorm folded into the convolution, in double so that folding adds
+    // no rounding of its own: w' = w * g / sqrt(v + eps), b' = b - m * g /
+    // sqrt(v + eps).
+    const at::Tensor scale =
+        gamma.to(at::kDouble) / (var.to(at::kDouble) + kBatchNormEpsilon).sqrt();
+    at::Tensor folded_weight =
+        (weight.to(at::kDouble) * scale.view({-1, 1, 1, 1})).to(at::kFloat);
+    at::Tensor folded_bias =
+        (beta.to(at::kDouble) - mean.to(at::kDouble) * scale).to(at::kFloat);
+    if (blocked_) {
+      // Reordered once into the layout oneDNN's convolution wants.
+      unit.weight = at::mkldnn_reorder_conv2d_weight(
+          folded_weight.to_mkldnn(dtype_), {padding, padding}, {stride, stride},
+          {1, 1}, 1);
+      unit.bias = folded_bias;
+    } else {
+      unit.weight = folded_weight.to(device_, dtype_);
+      unit.bias = folded_bias.to(device_, dtype_);
+    }
+    return unit;
   }
 
-  static at::Tensor batch_norm(const at::Tensor& x, const BatchNorm& bn) {
-    return at::batch_norm(x, bn.weight, bn.bias, bn.running_mean,
-                          bn.running_var, /*training=*/false, 0.1, 1e-5,
-                          /*cudnn_enabled=*/true);
+  at::Tensor conv(const at::Tensor& x, const ConvUnit& unit) const {
+    if (mkldnn_) {
+      return at::mkldnn_convolution(
+          x, unit.weight, unit.bias.defined() ? unit.bias : at::Tensor(),
+          {unit.padding, unit.padding}, {unit.stride, unit.stride}, {1, 1}, 1);
+    }
+    return at::conv2d(x, unit.weight,
+                      unit.bias.defined() ? unit.bias : at::Tensor(),
+                      {unit.stride, unit.stride}, {unit.padding, unit.padding});
   }
 
+  // Convolution and its BatchNorm.
+  at::Tensor conv_bn(const at::Tensor& x, const ConvUnit& unit) const {
+    at::Tensor y = conv(x, unit);
+    if (path_ != ModelPath::kReference) return y;
+    return at::batch_norm(y, unit.bn_weight, unit.bn_bias, unit.bn_mean,
+                          unit.bn_var, /*training=*/false, 0.1,
+                          kBatchNormEpsilon, /*cudnn_enabled=*/true);
+  }
+
+  // The pooled 2048 features, [batch, 2048], dense.
   at::Tensor pooled(const at::Tensor& input) const {
-    at::Tensor x = batch_norm(conv(input, conv1_), bn1_).relu_();
+    at::Tensor x = conv_bn(input, conv1_).relu_();
     x = at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
     for (const Bottleneck& block : blocks_) {
-      at::Tensor out = batch_norm(conv(x, block.conv1), block.bn1).relu_();
-      out = batch_norm(conv(out, block.conv2), block.bn2).relu_();
-      out = batch_norm(conv(out, block.conv3), block.bn3);
+      at::Tensor out = conv_bn(x, block.conv1).relu_();
+      out = conv_bn(out, block.conv2).relu_();
+      out = conv_bn(out, block.conv3);
       const at::Tensor identity =
-          block.has_downsample
-              ? batch_norm(conv(x, block.downsample), block.downsample_bn)
-              : x;
+          block.has_downsample ? conv_bn(x, block.downsample) : x;
       x = out.add_(identity).relu_();
     }
-    return at::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+    x = at::adaptive_avg_pool2d(x, {1, 1});
+    if (x.is_mkldnn()) x = x.to_dense();
+    return x.flatten(1);
   }
 
   void run(const float* input, std::int64_t batch, std::int64_t height,
-           std::int64_t width, float* out, bool logits_wanted) {
+           std::int64_t width, float* out, bool logits_wanted) const {
     try {
       c10::InferenceMode guard;
       at::Tensor x = at::from_blob(const_cast<float*>(input),
-                                   {batch, 3, height, width}, at::kFloat)
-                         .to(device_);
+                                   {batch, 3, height, width}, at::kFloat);
+      x = blocked_ ? x.to_mkldnn(dtype_) : x.to(device_, dtype_);
       at::Tensor result = pooled(x);
-      if (logits_wanted) result = at::linear(result, fc_weight_, fc_bias_);
-      result = result.to(at::kCPU).contiguous();
+      if (logits_wanted) {
+        if (blocked_) {
+          result = at::mkldnn_linear(result.to_mkldnn(dtype_), fc_weight_,
+                                     fc_bias_.to(dtype_))
+                       .to_dense();
+        } else {
+          result = at::linear(result, fc_weight_, fc_bias_);
+        }
+      }
+      result = result.to(at::kCPU, at::kFloat).contiguous();
       std::memcpy(out, result.data_ptr<float>(),
                   static_cast<std::size_t>(result.numel()) * sizeof(float));
     } catch (const c10::Error& e) {
-      throw Error(
-          ErrorKind::kModel,
-          "inference failed: " + first_line(e.what_without_backtrace()));
+      throw Error(ErrorKind::kModel, "inference failed: " +
+                                         first_line(e.what_without_backtrace()));
     }
   }
 
   const Checkpoint* checkpoint_;
   at::Device device_;
-  bool use_mkldnn_ = false;
+  Precision precision_;
+  ModelPath path_;
+  at::ScalarType dtype_ = at::kFloat;
+  bool mkldnn_ = false;   // convolutions through oneDNN
+  bool blocked_ = false;  // weights and activations in oneDNN's layout
   std::int64_t num_classes_ = 0;
-  Conv conv1_;
-  BatchNorm bn1_;
+  ConvUnit conv1_;
   std::vector<Bottleneck> blocks_;
   at::Tensor fc_weight_, fc_bias_;
 };

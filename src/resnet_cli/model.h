@@ -10,26 +10,48 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace resnet_cli {
 
 class Checkpoint;
+
+enum class Precision { kFloat32, kBFloat16 };
+// "fp32", "bf16"; throws Error(kUsage).
+Precision parse_precision(std::string_view text);
+
+// How the layers run.
+enum class ModelPath {
+  // BatchNorm folded into the convolutions, weights reordered once into
+  // oneDNN's blocked layout, activations kept in it: the fast CPU path.
+  kOptimized,
+  // torchvision's computation, layer by layer (convolution, then BatchNorm
+  // on running statistics): what the optimized path is tested against.
+  kReference,
+};
 
 struct ModelOptions {
   // Intra-op threads for LibTorch; 0 = one per available core.
   int threads = 0;
   // "cpu", "cuda" or "cuda:N".
   std::string device = "cpu";
+  Precision precision = Precision::kFloat32;
+  ModelPath path = ModelPath::kOptimized;
 };
 
 // The cores this process may run on (sched_getaffinity), at least 1.
 int available_cores();
 
+// Whether this CPU runs bf16 convolutions natively (AVX512-BF16 or AMX).
+bool cpu_has_native_bf16();
+
 class Model {
  public:
   // Checks the checkpoint strictly against ResNet50 (missing, unexpected and
-  // mis-shaped keys are errors) and loads it tensor by tensor. Throws
-  // Error(kCheckpoint) for the file, Error(kDevice) for the device.
+  // mis-shaped keys are errors) and loads it layer by layer, so that only
+  // one layer's temporaries exist beside the prepared weights. Throws
+  // Error(kCheckpoint) for the file, Error(kDevice) for the device or a
+  // precision it cannot run.
   static std::unique_ptr<Model> load(const Checkpoint& checkpoint,
                                      const ModelOptions& options);
   virtual ~Model() = default;
@@ -46,12 +68,12 @@ class Model {
   // num_classes() floats.
   virtual void forward(const float* input, std::int64_t batch,
                        std::int64_t height, std::int64_t width,
-                       float* logits) = 0;
+                       float* logits) const = 0;
 
   // Like forward, but writes the pooled features (batch x 2048) that feed fc.
   virtual void features(const float* input, std::int64_t batch,
                         std::int64_t height, std::int64_t width,
-                        float* features) = 0;
+                        float* features) const = 0;
 };
 
 }  // namespace resnet_cli

@@ -45,15 +45,21 @@ def script_hash():
 def calibrated_resnet50():
     """A ResNet50 that behaves like a trained one without being one: BatchNorm
     statistics measured (train mode) on photo-like images, affine parameters
-    randomized, and an fc layer centred on the mean feature so that logits
-    spread over a few units and the top class changes from image to image."""
+    randomized, each block's last BatchNorm scaled down as training leaves
+    it (so that, as in a trained network, the identity path carries the
+    signal and small input changes stay small), and an fc layer centred on
+    the mean feature so that logits spread over a few units and the top class
+    changes from image to image."""
     torch.manual_seed(SEED)
     model = resnet50()
-    for module in model.modules():
+    for name, module in model.named_modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.momentum = None  # cumulative average
             with torch.no_grad():
-                module.weight.uniform_(0.7, 1.3)
+                if name.endswith("bn3"):
+                    module.weight.uniform_(0.05, 0.3)
+                else:
+                    module.weight.uniform_(0.7, 1.3)
                 module.bias.uniform_(-0.2, 0.2)
     transform = ResNet50_Weights.IMAGENET1K_V2.transforms()
     batch = torch.stack([
