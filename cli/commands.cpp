@@ -1,9 +1,11 @@
 #include "commands.h"
 
 #include <cstdio>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "resnet_cli/download.h"
 #include "resnet_cli/error.h"
 #include "resnet_cli/weights.h"
 
@@ -89,6 +91,118 @@ void print_weights_info(const Settings& settings, std::ostream& out) {
       << ", ...)\n";
 }
 
+// weights download: the path of the cached file on stdout, progress and the
+// summary on stderr.
+void download_weights(const Settings& settings, std::ostream& out) {
+  std::string url;
+  std::filesystem::path destination;
+  if (!settings.weights_url.empty()) {
+    url = settings.weights_url;
+    destination = cached_url_path(url);
+  } else {
+    const WeightsInfo& weights = find_weights(settings.weights_target);
+    url = mirror_url(weights.url, settings.fetch.mirror);
+    destination = cached_weights_path(weights);
+  }
+  std::error_code ec;
+  if (!settings.force && std::filesystem::is_regular_file(destination, ec)) {
+    if (settings.verbosity >= 0) {
+      std::cerr << "resnet-cli: already cached: " << destination.string()
+                << " (not downloaded again; --force does, weights verify "
+                   "checks it)\n";
+    }
+  } else {
+    download_file(url, destination,
+                  hash_prefix_from_file_name(destination.filename().string()),
+                  settings.fetch.download);
+  }
+  out << destination.string() << "\n";
+}
+
+// The files `weights verify` checks: one NAME's cached file, one FILE, or
+// every cached registry file.
+std::vector<std::filesystem::path> files_to_verify(const std::string& target) {
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  if (target.empty()) {
+    for (const WeightsInfo& weights : all_weights()) {
+      const auto path = cached_weights_path(weights);
+      if (std::filesystem::is_regular_file(path, ec)) files.push_back(path);
+    }
+    return files;
+  }
+  const WeightsInfo* weights = nullptr;
+  try {
+    weights = &find_weights(target);
+  } catch (const Error&) {
+    // Not a registry name: a file.
+  }
+  if (weights) {
+    const auto path = cached_weights_path(*weights);
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      throw Error(ErrorKind::kWeights,
+                  "weights " + weights->name + " are not cached at " +
+                      path.string() + " (resnet-cli weights download " +
+                      weights->name + " fetches them)");
+    }
+    files.push_back(path);
+    return files;
+  }
+  if (!std::filesystem::exists(target, ec)) {
+    throw Error(ErrorKind::kWeights,
+                target + ": no such file, and not a weights name");
+  }
+  files.emplace_back(target);
+  return files;
+}
+
+// weights verify: hashes each file whole and compares with its name's
+// prefix; throws Error(kWeights) after the report when any does not match.
+void verify_weights(const Settings& settings, std::ostream& out) {
+  const auto files = files_to_verify(settings.weights_target);
+  if (files.empty() && settings.verbosity >= 0) {
+    std::cerr << "resnet-cli: no registry weights are cached in "
+              << hub_checkpoint_dir().string() << "\n";
+  }
+  nlohmann::json report = nlohmann::json::array();
+  std::vector<std::string> mismatched;
+  for (const auto& path : files) {
+    const HashCheck check = check_file_hash(path);
+    if (!check.matches()) mismatched.push_back(path.string());
+    if (settings.format == "json") {
+      report.push_back(
+          {{"path", path.string()},
+           {"sha256", check.sha256},
+           {"expected_prefix", check.expected_prefix},
+           {"matches", check.has_prefix() ? nlohmann::json(check.matches())
+                                          : nlohmann::json(nullptr)}});
+      continue;
+    }
+    out << path.string() << ": ";
+    if (!check.has_prefix()) {
+      out << "no hash in the name to check against, sha256 " << check.sha256;
+    } else if (check.matches()) {
+      out << "OK, sha256 " << check.sha256 << " starts with "
+          << check.expected_prefix;
+    } else {
+      out << "MISMATCH, sha256 " << check.sha256 << " does not start with "
+          << check.expected_prefix;
+    }
+    out << "\n";
+  }
+  if (settings.format == "json") out << report.dump(2) << "\n";
+  if (!mismatched.empty()) {
+    std::string names;
+    for (const auto& name : mismatched) {
+      names += (names.empty() ? "" : ", ") + name;
+    }
+    throw Error(ErrorKind::kWeights,
+                names +
+                    ": SHA-256 does not start with the hash in the file "
+                    "name (damaged, or not what the name says)");
+  }
+}
+
 }  // namespace
 
 int run_command(const Settings& settings, std::ostream& out) {
@@ -103,6 +217,16 @@ int run_command(const Settings& settings, std::ostream& out) {
       return kExitOk;
     case Command::kWeightsInfo:
       print_weights_info(settings, out);
+      return kExitOk;
+    case Command::kWeightsDownload:
+      download_weights(settings, out);
+      return kExitOk;
+    case Command::kWeightsPath:
+      out << cached_weights_path(find_weights(settings.weights_target)).string()
+          << "\n";
+      return kExitOk;
+    case Command::kWeightsVerify:
+      verify_weights(settings, out);
       return kExitOk;
     case Command::kNone:
       break;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <ostream>
 
+#include "resnet_cli/download.h"
 #include "resnet_cli/error.h"
 
 #ifndef RESNET_CLI_VERSION
@@ -19,6 +20,9 @@ enum CommandBit : unsigned {
   kOnClassify = 1u << 0,
   kOnPreprocess = 1u << 1,
   kOnWeightsInfo = 1u << 2,
+  kOnWeightsDownload = 1u << 3,
+  kOnWeightsPath = 1u << 4,
+  kOnWeightsVerify = 1u << 5,
 };
 
 using Binder = std::function<CLI::Option*(
@@ -80,6 +84,43 @@ const std::vector<OptionSpec>& option_table() {
        "Checkpoint written by torch.save(model.state_dict()) (default: "
        "torch.hub's cached file for --weights)",
        kOnClassify, value(&Settings::weights_file)},
+      {"--weights-url", "RESNET_CLI_WEIGHTS_URL",
+       "Checkpoint URL, e.g. fine-tuned weights you host: downloaded once "
+       "into torch.hub's cache and hash-checked as "
+       "load_state_dict_from_url(url, check_hash=True) does. --weights "
+       "still chooses the transforms",
+       kOnClassify, value(&Settings::weights_url)},
+      {"--url", nullptr,
+       "Download this URL instead of a registry entry, into torch.hub's "
+       "cache under its file name",
+       kOnWeightsDownload, value(&Settings::weights_url)},
+      {"--mirror", "RESNET_CLI_MIRROR",
+       "Base URL that replaces torchvision's https://download.pytorch.org/"
+       "models/ (http, https or file)",
+       kOnClassify | kOnWeightsDownload, value(&Settings::mirror)},
+      {"--offline", "RESNET_CLI_OFFLINE",
+       "Never download; weights that are not cached are an error", kOnClassify,
+       flag(&Settings::offline)},
+      {"--verify", "RESNET_CLI_VERIFY",
+       "Re-check a cached file's SHA-256 against the hash in its name before "
+       "use (torch.hub never does)",
+       kOnClassify, flag(&Settings::verify)},
+      {"--force", nullptr,
+       "Download even when cached; the cached file stays until the new one is "
+       "verified",
+       kOnWeightsDownload, flag(&Settings::force)},
+      {"--retries", "RESNET_CLI_RETRIES",
+       "Download retries after connection errors, short bodies and HTTP 5xx "
+       "(never after 4xx)",
+       kOnClassify | kOnWeightsDownload, number(&Settings::retries, 0, 100)},
+      {"--retry-delay", "RESNET_CLI_RETRY_DELAY_MS",
+       "Wait before the first download retry, milliseconds; doubles each time",
+       kOnClassify | kOnWeightsDownload,
+       number(&Settings::retry_delay_ms, 0, 600000)},
+      {"--stall-timeout", "RESNET_CLI_STALL_TIMEOUT",
+       "Abort a download attempt that receives nothing for this many seconds",
+       kOnClassify | kOnWeightsDownload,
+       number(&Settings::stall_timeout_s, 1, 86400)},
       {"--labels", "RESNET_CLI_LABELS",
        "Class names, one a line, for a fine-tuned model (default: ImageNet's)",
        kOnClassify, value(&Settings::labels_file)},
@@ -164,7 +205,7 @@ const std::vector<OptionSpec>& option_table() {
        kOnPreprocess, value(&Settings::npy_output)},
       {"--png", nullptr, "Also write the uint8 RGB crop here (PNG)",
        kOnPreprocess, value(&Settings::png_output)},
-      {"--format", nullptr, "text or json", kOnWeightsInfo,
+      {"--format", nullptr, "text or json", kOnWeightsInfo | kOnWeightsVerify,
        one_of(&Settings::format, {"text", "json"})},
   };
   return table;
@@ -219,8 +260,40 @@ TransformOverrides transform_overrides(const Settings& settings) {
   return overrides;
 }
 
+// Combinations that each option alone cannot check.
+void check_weights_options(const Settings& settings) {
+  if (!settings.weights_file.empty() && !settings.weights_url.empty()) {
+    throw Error(ErrorKind::kUsage,
+                "give --weights-file or --weights-url, not both");
+  }
+  if (!settings.weights_url.empty()) url_file_name(settings.weights_url);
+  if (!settings.mirror.empty() &&
+      settings.mirror.find("://") == std::string::npos) {
+    throw Error(ErrorKind::kUsage,
+                "--mirror '" + settings.mirror +
+                    "': expected a base URL such as http://host/models/");
+  }
+  switch (settings.command) {
+    case Command::kWeightsDownload:
+      if (settings.weights_target.empty() == settings.weights_url.empty()) {
+        throw Error(ErrorKind::kUsage,
+                    "weights download: give a NAME or --url URL (one of them)");
+      }
+      if (!settings.weights_target.empty()) {
+        find_weights(settings.weights_target);
+      }
+      break;
+    case Command::kWeightsPath:
+      find_weights(settings.weights_target);
+      break;
+    default:
+      break;
+  }
+}
+
 // Copies the shared options into the settings of the chosen command.
 void finish_settings(Settings& settings) {
+  check_weights_options(settings);
   DecodeOptions decode;
   decode.apply_exif_orientation = settings.exif == "apply";
   decode.allow_truncated = settings.allow_truncated;
@@ -257,6 +330,17 @@ void finish_settings(Settings& settings) {
   classify.model.threads = settings.threads;
   classify.model.device = settings.device;
 
+  FetchOptions& fetch = settings.fetch;
+  fetch.mirror = settings.mirror;
+  fetch.offline = settings.offline;
+  fetch.verify = settings.verify;
+  fetch.download.retries = settings.retries;
+  fetch.download.retry_delay_ms = settings.retry_delay_ms;
+  fetch.download.stall_timeout_s = settings.stall_timeout_s;
+  fetch.download.progress = settings.verbosity >= 0;
+  classify.weights_url = settings.weights_url;
+  classify.fetch = fetch;
+
   PreprocessSettings& preprocess = settings.preprocess;
   preprocess.input = settings.inputs.empty() ? "" : settings.inputs.front();
   preprocess.weights = settings.weights;
@@ -281,7 +365,8 @@ ParseOutcome parse_command_line(int argc, const char* const* argv,
   app.require_subcommand(1);
   app.footer(
       "Exit codes: 0 all inputs ok, 1 some input failed, 2 usage error, "
-      "3 model, weights, checkpoint or device error, 4 output not written.");
+      "3 model, weights, download, checkpoint or device error, 4 output not "
+      "written.");
   auto* verbose =
       app.add_flag("-v,--verbose", "More log output on stderr (repeatable)");
   auto* quiet = app.add_flag("-q,--quiet", "Only errors on stderr");
@@ -310,6 +395,26 @@ ParseOutcome parse_command_line(int argc, const char* const* argv,
   weights_info->add_option("name", settings.info_name, "e.g. IMAGENET1K_V2")
       ->required();
   attach_options(*weights_info, settings, kOnWeightsInfo);
+  CLI::App* weights_download = weights->add_subcommand(
+      "download",
+      "Download one entry (or --url) into torch.hub's cache, hash-checked; "
+      "prints the cached file's path");
+  weights_download->add_option("name", settings.weights_target,
+                               "e.g. IMAGENET1K_V2");
+  attach_options(*weights_download, settings, kOnWeightsDownload);
+  CLI::App* weights_path = weights->add_subcommand(
+      "path", "Print where an entry is (or would be) cached");
+  weights_path->add_option("name", settings.weights_target, "e.g. DEFAULT")
+      ->required();
+  attach_options(*weights_path, settings, kOnWeightsPath);
+  CLI::App* weights_verify = weights->add_subcommand(
+      "verify",
+      "Hash cached files (or FILE) and check the SHA-256 against the hash in "
+      "the file name; exit 3 on a mismatch");
+  weights_verify->add_option(
+      "target", settings.weights_target,
+      "A registry NAME or a FILE (default: every cached registry file)");
+  attach_options(*weights_verify, settings, kOnWeightsVerify);
 
   // -v and -q work after the command name too.
   for (CLI::App* command :
@@ -336,6 +441,9 @@ ParseOutcome parse_command_line(int argc, const char* const* argv,
   if (preprocess->parsed()) settings.command = Command::kPreprocess;
   if (weights_list->parsed()) settings.command = Command::kWeightsList;
   if (weights_info->parsed()) settings.command = Command::kWeightsInfo;
+  if (weights_download->parsed()) settings.command = Command::kWeightsDownload;
+  if (weights_path->parsed()) settings.command = Command::kWeightsPath;
+  if (weights_verify->parsed()) settings.command = Command::kWeightsVerify;
 
   try {
     if (settings.command == Command::kClassify && settings.inputs.empty() &&

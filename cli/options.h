@@ -17,6 +17,9 @@ enum class Command {
   kPreprocess,
   kWeightsList,
   kWeightsInfo,
+  kWeightsDownload,
+  kWeightsPath,
+  kWeightsVerify,
 };
 
 // Everything the command line can set. Options shared by several commands
@@ -30,6 +33,7 @@ struct Settings {
   std::vector<std::string> inputs;
   std::string weights = "DEFAULT";
   std::string weights_file;
+  std::string weights_url;  // classify --weights-url, weights download --url
   std::string labels_file;
   int topk = 5;
   std::string output_type = "prob";
@@ -58,12 +62,25 @@ struct Settings {
   bool allow_truncated = false;
   std::uint64_t max_pixels = 89'478'485;
 
+  // Fetching weights (classify, weights download).
+  std::string mirror;
+  bool offline = false;
+  bool verify = false;
+  int retries = DownloadOptions{}.retries;
+  int retry_delay_ms = DownloadOptions{}.retry_delay_ms;
+  int stall_timeout_s = DownloadOptions{}.stall_timeout_s;
+
   // weights info
   std::string info_name;
+
+  // weights download / path / verify
+  std::string weights_target;  // NAME (or FILE for verify); may be empty
+  bool force = false;          // weights download: even when cached
 
   // Filled from the above by parse_command_line.
   ClassifySettings classify;
   PreprocessSettings preprocess;
+  FetchOptions fetch;  // also in classify.fetch
 };
 
 struct ParseOutcome {

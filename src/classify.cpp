@@ -12,6 +12,7 @@
 #include <ostream>
 
 #include "resnet_cli/checkpoint.h"
+#include "resnet_cli/download.h"
 #include "resnet_cli/error.h"
 #include "resnet_cli/file_util.h"
 
@@ -172,6 +173,59 @@ bool is_directory(const std::string& path) {
   return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
 }
 
+// --verify: torch.hub trusts a cached file forever; this re-hashes it.
+void verify_weights_file(const std::filesystem::path& path) {
+  const HashCheck check = check_file_hash(path);
+  if (!check.has_prefix()) {
+    spdlog::warn(
+        "{}: --verify: its name carries no hash to check against (sha256 {})",
+        path.string(), check.sha256);
+    return;
+  }
+  if (!check.matches()) {
+    throw Error(ErrorKind::kWeights,
+                path.string() + ": SHA-256 " + check.sha256 +
+                    " does not start with " + check.expected_prefix +
+                    ", the hash in its name: the file is damaged or not what "
+                    "its name says (delete it to download it again)");
+  }
+  spdlog::info("{}: sha256 {} verified", path.string(), check.sha256);
+}
+
+// The cached file for `url`, downloaded into the cache first when missing.
+std::filesystem::path fetch_into_cache(const std::string& what,
+                                       const std::string& url,
+                                       const std::filesystem::path& cached,
+                                       const FetchOptions& fetch) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(cached, ec)) {
+    if (fetch.verify) verify_weights_file(cached);
+    return cached;
+  }
+  if (fetch.offline) {
+    throw Error(ErrorKind::kWeights,
+                what + " are not cached at " + cached.string() +
+                    " and downloads are off (--offline, RESNET_CLI_OFFLINE); "
+                    "download " +
+                    url +
+                    " to that path (as torch.hub does), or pass "
+                    "--weights-file FILE");
+  }
+  try {
+    download_file(url, cached,
+                  hash_prefix_from_file_name(cached.filename().string()),
+                  fetch.download);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kDownload) throw;
+    throw Error(ErrorKind::kDownload,
+                what + " are not cached at " + cached.string() + " and " +
+                    e.what() +
+                    "; put the file at that path (as torch.hub does), or "
+                    "pass --weights-file FILE");
+  }
+  return cached;
+}
+
 }  // namespace
 
 TransformSpec effective_transform(const WeightsInfo& weights,
@@ -197,23 +251,25 @@ TransformSpec effective_transform(const WeightsInfo& weights,
 }
 
 std::filesystem::path resolve_weights_file(const WeightsInfo& weights,
-                                           const std::string& weights_file) {
+                                           const std::string& weights_file,
+                                           const std::string& weights_url,
+                                           const FetchOptions& fetch) {
   if (!weights_file.empty()) {
     std::error_code ec;
     if (!std::filesystem::exists(weights_file, ec)) {
       throw Error(ErrorKind::kWeights,
                   weights_file + ": weights file not found (--weights-file)");
     }
+    if (fetch.verify) verify_weights_file(weights_file);
     return weights_file;
   }
-  const std::filesystem::path cached = cached_weights_path(weights);
-  std::error_code ec;
-  if (std::filesystem::is_regular_file(cached, ec)) return cached;
-  throw Error(ErrorKind::kWeights,
-              "weights " + weights.name + " are not cached at " +
-                  cached.string() + "; download " + weights.url +
-                  " to that path (as torch.hub does), or pass --weights-file "
-                  "FILE");
+  if (!weights_url.empty()) {
+    return fetch_into_cache("weights from --weights-url", weights_url,
+                            cached_url_path(weights_url), fetch);
+  }
+  return fetch_into_cache("weights " + weights.name,
+                          mirror_url(weights.url, fetch.mirror),
+                          cached_weights_path(weights), fetch);
 }
 
 ProgressMode parse_progress_mode(std::string_view text) {
@@ -310,8 +366,8 @@ int run_classify(const ClassifySettings& settings, std::ostream& out) {
 
   std::unique_ptr<Model> model;
   {
-    const Checkpoint checkpoint(
-        resolve_weights_file(weights, settings.weights_file));
+    const Checkpoint checkpoint(resolve_weights_file(
+        weights, settings.weights_file, settings.weights_url, settings.fetch));
     model = Model::load(checkpoint, settings.model);
   }
   const std::vector<std::string> labels =

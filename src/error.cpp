@@ -26,6 +26,8 @@ std::string_view error_kind_name(ErrorKind kind) {
       return "usage";
     case ErrorKind::kWeights:
       return "weights";
+    case ErrorKind::kDownload:
+      return "download";
     case ErrorKind::kCheckpoint:
       return "checkpoint";
     case ErrorKind::kModel:

@@ -1,10 +1,9 @@
 #include "resnet_cli/model.h"
 
-#include <sched.h>
-
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
+#include <sched.h>
 #include <torch/cuda.h>
 
 #include <cctype>
@@ -87,8 +86,8 @@ at::Device parse_device(const std::string& text) {
              lower.size() < 9) {
     index = std::stoi(lower.substr(5));
   } else {
-    throw Error(ErrorKind::kUsage, "unknown device '" + text +
-                                       "' (expected cpu, cuda or cuda:N)");
+    throw Error(ErrorKind::kUsage,
+                "unknown device '" + text + "' (expected cpu, cuda or cuda:N)");
   }
   if (!at::hasCUDA()) {
     throw Error(ErrorKind::kDevice,
@@ -109,7 +108,7 @@ at::Device parse_device(const std::string& text) {
 // for the path), or kept apart for the reference path.
 struct ConvUnit {
   at::Tensor weight;
-  at::Tensor bias;  // folded paths only
+  at::Tensor bias;                                 // folded paths only
   at::Tensor bn_weight, bn_bias, bn_mean, bn_var;  // reference path only
   std::int64_t stride = 1;
   std::int64_t padding = 0;
@@ -140,9 +139,10 @@ class ResNet50 final : public Model {
     mkldnn_ = device_.is_cpu() && at::hasMKLDNN();
     if (precision_ == Precision::kBFloat16 && device_.is_cpu() &&
         !(mkldnn_ && cpu_has_native_bf16())) {
-      throw Error(ErrorKind::kDevice,
-                  "--precision bf16: this CPU has no native bf16 (AVX512-BF16); "
-                  "use --precision fp32");
+      throw Error(
+          ErrorKind::kDevice,
+          "--precision bf16: this CPU has no native bf16 (AVX512-BF16); "
+          "use --precision fp32");
     }
     blocked_ = mkldnn_ && path_ == ModelPath::kOptimized;
     dtype_ = precision_ == Precision::kBFloat16 ? at::kBFloat16 : at::kFloat;
@@ -152,13 +152,14 @@ class ResNet50 final : public Model {
       conv1_ = load_unit("conv1", "bn1", 2, 3);
       for (int stage = 0; stage < 4; ++stage) {
         for (int index = 0; index < kResNet50Blocks[stage]; ++index) {
-          const std::string prefix = "layer" + std::to_string(stage + 1) + "." +
-                                     std::to_string(index);
+          const std::string prefix =
+              "layer" + std::to_string(stage + 1) + "." + std::to_string(index);
           const std::int64_t stride = (stage > 0 && index == 0) ? 2 : 1;
           Bottleneck block;
           block.conv1 = load_unit(prefix + ".conv1", prefix + ".bn1", 1, 0);
           // torchvision (ResNet v1.5) strides the 3x3 convolution.
-          block.conv2 = load_unit(prefix + ".conv2", prefix + ".bn2", stride, 1);
+          block.conv2 =
+              load_unit(prefix + ".conv2", prefix + ".bn2", stride, 1);
           block.conv3 = load_unit(prefix + ".conv3", prefix + ".bn3", 1, 0);
           if (index == 0) {
             block.has_downsample = true;
@@ -248,8 +249,8 @@ class ResNet50 final : public Model {
     // BatchNorm folded into the convolution, in double so that folding adds
     // no rounding of its own: w' = w * g / sqrt(v + eps), b' = b - m * g /
     // sqrt(v + eps).
-    const at::Tensor scale =
-        gamma.to(at::kDouble) / (var.to(at::kDouble) + kBatchNormEpsilon).sqrt();
+    const at::Tensor scale = gamma.to(at::kDouble) /
+                             (var.to(at::kDouble) + kBatchNormEpsilon).sqrt();
     at::Tensor folded_weight =
         (weight.to(at::kDouble) * scale.view({-1, 1, 1, 1})).to(at::kFloat);
     at::Tensor folded_bias =
@@ -325,8 +326,9 @@ class ResNet50 final : public Model {
       std::memcpy(out, result.data_ptr<float>(),
                   static_cast<std::size_t>(result.numel()) * sizeof(float));
     } catch (const c10::Error& e) {
-      throw Error(ErrorKind::kModel, "inference failed: " +
-                                         first_line(e.what_without_backtrace()));
+      throw Error(
+          ErrorKind::kModel,
+          "inference failed: " + first_line(e.what_without_backtrace()));
     }
   }
 

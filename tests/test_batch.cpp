@@ -392,11 +392,10 @@ TEST_CASE("a run killed halfway resumes and records every input once",
                                       "128",      "--crop",    "112",
                                       "-t",       "1",         "--format",
                                       "jsonl",    "--output",  output.string()};
-  const int pid = testing::spawn_cli(command, fixture_env(), folder / "out",
-                                     folder / "err");
+  testing::CliProcess killed(command, fixture_env(), {});
   wait_for_lines(output, 100);
-  ::kill(pid, SIGKILL);
-  CHECK(testing::wait_cli(pid) == 128 + SIGKILL);
+  killed.send_signal(SIGKILL);
+  CHECK(killed.wait().exit_code == 128 + SIGKILL);
   const std::size_t before = count_lines(output);
   CHECK(before < tree_inputs().size());
 
@@ -424,15 +423,14 @@ TEST_CASE("a run killed halfway resumes and records every input once",
 
 TEST_CASE("SIGINT writes what is done, closes the JSON and exits 130",
           "[batch][oracle]") {
-  const auto folder = testing::temp_dir("interrupt");
-  const int pid =
-      testing::spawn_cli({"classify", tree_root(), "--resize", "128", "--crop",
-                          "112", "-t", "1", "--format", "json"},
-                         fixture_env(), folder / "out", folder / "err");
-  wait_for_lines(folder / "out", 30);
-  ::kill(pid, SIGINT);
-  CHECK(testing::wait_cli(pid) == 130);
-  const auto seen = parse_json(testing::read_file(folder / "out"));
+  testing::CliProcess process({"classify", tree_root(), "--resize", "128",
+                               "--crop", "112", "-t", "1", "--format", "json"},
+                              fixture_env(), {});
+  wait_for_lines(process.stdout_path(), 30);
+  process.send_signal(SIGINT);
+  const auto result = process.wait();
+  CHECK(result.exit_code == 130);
+  const auto seen = parse_json(result.out);
   const auto expected = expected_records();
   CHECK(seen.size() >= 30);
   CHECK(seen.size() < expected.size());

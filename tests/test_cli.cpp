@@ -124,6 +124,77 @@ TEST_CASE("valid command lines parse", "[cli]") {
     CHECK(s.decode.apply_exif_orientation);
     CHECK(s.labels_file == "names.txt");
   }
+  SECTION("download options") {
+    const Parsed defaults = parse({"classify", "a.jpg"});
+    REQUIRE(defaults.outcome.run);
+    const ClassifySettings& d = defaults.outcome.settings.classify;
+    CHECK(d.weights_url.empty());
+    CHECK(d.fetch.mirror.empty());
+    CHECK_FALSE(d.fetch.offline);
+    CHECK_FALSE(d.fetch.verify);
+    CHECK(d.fetch.download.retries == 3);
+    CHECK(d.fetch.download.retry_delay_ms == 500);
+    CHECK(d.fetch.download.stall_timeout_s == 30);
+    CHECK(d.fetch.download.progress);
+
+    const Parsed p = parse({"-q", "classify", "a.jpg", "--weights-url",
+                            "https://h.example/m-0123abcd.pth", "--mirror",
+                            "http://mirror.lan/models/", "--offline",
+                            "--verify", "--retries", "0", "--retry-delay", "20",
+                            "--stall-timeout", "5"});
+    INFO(p.err);
+    REQUIRE(p.outcome.run);
+    const ClassifySettings& s = p.outcome.settings.classify;
+    CHECK(s.weights_url == "https://h.example/m-0123abcd.pth");
+    CHECK(s.fetch.mirror == "http://mirror.lan/models/");
+    CHECK(s.fetch.offline);
+    CHECK(s.fetch.verify);
+    CHECK(s.fetch.download.retries == 0);
+    CHECK(s.fetch.download.retry_delay_ms == 20);
+    CHECK(s.fetch.download.stall_timeout_s == 5);
+    CHECK_FALSE(s.fetch.download.progress);  // -q
+  }
+  SECTION("download settings from the environment") {
+    ::setenv("RESNET_CLI_OFFLINE", "1", 1);
+    ::setenv("RESNET_CLI_MIRROR", "file:///srv/models", 1);
+    ::setenv("RESNET_CLI_RETRY_DELAY_MS", "10", 1);
+    const Parsed on = parse({"classify", "a.jpg"});
+    ::setenv("RESNET_CLI_OFFLINE", "0", 1);
+    const Parsed off = parse({"classify", "a.jpg"});
+    ::unsetenv("RESNET_CLI_OFFLINE");
+    ::unsetenv("RESNET_CLI_MIRROR");
+    ::unsetenv("RESNET_CLI_RETRY_DELAY_MS");
+    REQUIRE(on.outcome.run);
+    CHECK(on.outcome.settings.classify.fetch.offline);
+    CHECK(on.outcome.settings.classify.fetch.mirror == "file:///srv/models");
+    CHECK(on.outcome.settings.classify.fetch.download.retry_delay_ms == 10);
+    REQUIRE(off.outcome.run);
+    CHECK_FALSE(off.outcome.settings.classify.fetch.offline);
+  }
+  SECTION("weights download, path and verify") {
+    const Parsed by_name = parse({"weights", "download", "IMAGENET1K_V1",
+                                  "--mirror", "http://m/", "--force"});
+    REQUIRE(by_name.outcome.run);
+    CHECK(by_name.outcome.settings.command == cli::Command::kWeightsDownload);
+    CHECK(by_name.outcome.settings.weights_target == "IMAGENET1K_V1");
+    CHECK(by_name.outcome.settings.fetch.mirror == "http://m/");
+    CHECK(by_name.outcome.settings.force);
+    const Parsed by_url =
+        parse({"weights", "download", "--url", "http://h/m-12ab.pth"});
+    REQUIRE(by_url.outcome.run);
+    CHECK(by_url.outcome.settings.weights_url == "http://h/m-12ab.pth");
+    CHECK(by_url.outcome.settings.weights_target.empty());
+    const Parsed path = parse({"weights", "path", "default"});
+    CHECK(path.outcome.settings.command == cli::Command::kWeightsPath);
+    CHECK(path.outcome.settings.weights_target == "default");
+    const Parsed verify_all = parse({"weights", "verify"});
+    CHECK(verify_all.outcome.settings.command == cli::Command::kWeightsVerify);
+    CHECK(verify_all.outcome.settings.weights_target.empty());
+    const Parsed verify_file =
+        parse({"weights", "verify", "my.pth", "--format", "json"});
+    CHECK(verify_file.outcome.settings.weights_target == "my.pth");
+    CHECK(verify_file.outcome.settings.format == "json");
+  }
   SECTION("environment variables give defaults, flags win") {
     ::setenv("RESNET_CLI_TOPK", "7", 1);
     ::setenv("RESNET_CLI_WEIGHTS", "IMAGENET1K_V1", 1);
@@ -188,6 +259,26 @@ TEST_CASE("invalid command lines exit 2 with one line on stderr", "[cli]") {
       {"preprocess", "a.jpg", "b.jpg", "-o", "x.npy"},
       {"weights"},
       {"weights", "info"},
+      {"classify", "a.jpg", "--weights-file", "w.pth", "--weights-url",
+       "http://h/m.pth"},
+      {"classify", "a.jpg", "--weights-url", "http://h/"},
+      {"classify", "a.jpg", "--mirror", "mirror.lan/models"},
+      {"classify", "a.jpg", "--retries", "-1"},
+      {"classify", "a.jpg", "--retry-delay", "soon"},
+      {"classify", "a.jpg", "--stall-timeout", "0"},
+      {"classify", "a.jpg", "--force"},
+      {"classify", "a.jpg", "--url", "http://h/m.pth"},
+      {"preprocess", "a.jpg", "-o", "x.npy", "--weights-url", "http://h/m.pth"},
+      {"preprocess", "a.jpg", "-o", "x.npy", "--offline"},
+      {"weights", "download"},
+      {"weights", "download", "DEFAULT", "--url", "http://h/m.pth"},
+      {"weights", "download", "IMAGENET1K_V3"},
+      {"weights", "download", "--url", "http://h/"},
+      {"weights", "download", "DEFAULT", "--offline"},
+      {"weights", "path"},
+      {"weights", "path", "IMAGENET1K_V3"},
+      {"weights", "verify", "a.pth", "b.pth"},
+      {"weights", "verify", "--format", "xml"},
   };
   for (const auto& args : cases) {
     std::string joined;
@@ -310,13 +401,14 @@ TEST_CASE("one image from stdin", "[cli][oracle]") {
 TEST_CASE("weights and checkpoint errors exit 3 with a clear message",
           "[cli][oracle]") {
   const auto image = fixture("images/photo_500x375.jpg").string();
-  SECTION("weights not cached") {
+  SECTION("weights not cached, downloads off") {
     const auto home = testing::temp_dir("empty-torch-home");
     auto env = fixture_env();
     env["TORCH_HOME"] = home.string();
     const auto result = run_cli({"classify", image}, env);
     CHECK(result.exit_code == kExitModel);
     CHECK(result.out.empty());
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
     CHECK_THAT(
         result.err,
         Catch::Contains(

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "resnet_cli/download.h"
 #include "resnet_cli/image.h"
 #include "resnet_cli/inputs.h"
 #include "resnet_cli/model.h"
@@ -31,11 +32,29 @@ struct TransformOverrides {
 TransformSpec effective_transform(const WeightsInfo& weights,
                                   const TransformOverrides& overrides);
 
-// `weights_file` when given (it must exist), else torch.hub's cached file for
-// `weights`. Throws Error(kWeights) naming the URL, the cache path and
-// --weights-file when nothing is there.
+// How a checkpoint that --weights-file does not give is found and fetched.
+struct FetchOptions {
+  std::string mirror;    // replaces kTorchvisionDownloadBase; empty: none
+  bool offline = false;  // never download: a file not cached is an error
+  bool verify = false;   // re-hash a cached file against its name's prefix
+  DownloadOptions download;
+};
+
+// The checkpoint to load, in this order:
+// - `weights_file` when given (it must exist);
+// - `weights_url` when given: torch.hub's cached file for that URL,
+//   downloaded first when missing (load_state_dict_from_url with
+//   check_hash=True);
+// - torch.hub's cached file for `weights`, downloaded from its URL (or the
+//   mirror's) first when missing.
+// With fetch.offline a missing file throws Error(kWeights); a failed
+// download throws Error(kDownload); both name the URL, the cache path and
+// --weights-file. With fetch.verify a cached file whose SHA-256 does not
+// start with its name's prefix throws Error(kWeights).
 std::filesystem::path resolve_weights_file(const WeightsInfo& weights,
-                                           const std::string& weights_file);
+                                           const std::string& weights_file,
+                                           const std::string& weights_url = "",
+                                           const FetchOptions& fetch = {});
 
 enum class ProgressMode { kAuto, kAlways, kNever };
 // "auto", "always", "never"; throws Error(kUsage).
@@ -46,7 +65,9 @@ struct ClassifySettings {
   bool resume = false;  // skip inputs already recorded in output_file
   std::string weights = "DEFAULT";
   std::string weights_file;  // empty: torch.hub's cache
-  std::string labels_file;   // empty: ImageNet's categories
+  std::string weights_url;   // empty: the registry's URL for `weights`
+  FetchOptions fetch;
+  std::string labels_file;  // empty: ImageNet's categories
   int topk = 5;
   OutputType output_type = OutputType::kProbability;
   OutputFormat format = OutputFormat::kText;

@@ -26,6 +26,7 @@ enum class ErrorKind {
   // Fatal errors: the run stops.
   kUsage,
   kWeights,
+  kDownload,  // fetching weights: network, HTTP, hash, cache folder
   kCheckpoint,
   kModel,
   kDevice,

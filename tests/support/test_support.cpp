@@ -1,10 +1,22 @@
 #include "test_support.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -12,6 +24,7 @@
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 extern char** environ;
 
@@ -19,7 +32,7 @@ namespace resnet_cli::testing {
 
 namespace {
 
-std::string read_all_bytes(const std::filesystem::path& path) {
+std::string read_all(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + path.string());
   std::ostringstream buffer;
@@ -57,7 +70,7 @@ std::filesystem::path fixture(const std::string& relative) {
 
 const nlohmann::json& manifest() {
   static const nlohmann::json parsed =
-      nlohmann::json::parse(read_all_bytes(fixture("manifest.json")));
+      nlohmann::json::parse(read_all(fixture("manifest.json")));
   return parsed;
 }
 
@@ -80,7 +93,7 @@ std::vector<float> NpyArray::floats() const {
 }
 
 NpyArray load_npy(const std::filesystem::path& path) {
-  const std::string bytes = read_all_bytes(path);
+  const std::string bytes = read_all(path);
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) {
     throw std::runtime_error(path.string() + ": not a .npy file");
   }
@@ -150,74 +163,161 @@ std::vector<std::string> environment_with(
       environment[key] = value;
     }
   }
-  std::vector<std::string> out;
-  for (const auto& [key, value] : environment) out.push_back(key + "=" + value);
+  std::vector<std::string> strings;
+  for (const auto& [key, value] : environment) {
+    strings.push_back(key + "=" + value);
+  }
+  return strings;
+}
+
+std::vector<char*> pointers(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (std::string& text : strings) out.push_back(text.data());
+  out.push_back(nullptr);
   return out;
 }
 
-int spawn(const std::vector<std::string>& args,
-          const std::map<std::string, std::string>& env,
-          const std::filesystem::path& stdin_path,
-          const std::filesystem::path& stdout_path,
-          const std::filesystem::path& stderr_path) {
-  std::vector<std::string> env_strings = environment_with(env);
-  std::vector<char*> envp;
-  for (std::string& text : env_strings) envp.push_back(text.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_strings = {RESNET_CLI_BINARY};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& text : argv_strings) argv.push_back(text.data());
-  argv.push_back(nullptr);
-
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    const int in = ::open(stdin_path.c_str(), O_RDONLY);
-    const int out =
-        ::open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err =
-        ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (in < 0 || out < 0 || err < 0) ::_exit(126);
-    ::dup2(in, 0);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    ::execve(argv[0], argv.data(), envp.data());
-    ::_exit(127);
+// In the child, before exec: what RunOptions asks of the process itself.
+void apply_child_limits(const RunOptions& options) {
+  if (options.max_file_bytes >= 0) {
+    // Past the limit write() fails with EFBIG instead of killing the process.
+    ::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{static_cast<rlim_t>(options.max_file_bytes),
+                       static_cast<rlim_t>(options.max_file_bytes)};
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(125);
   }
-  return pid;
+  if (options.without_permission_override && ::geteuid() == 0) {
+    // Dropped from the bounding set, they are not regained at exec.
+    if (::prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, 0, 0, 0) != 0 ||
+        ::prctl(PR_CAPBSET_DROP, CAP_DAC_READ_SEARCH, 0, 0, 0) != 0) {
+      ::_exit(125);
+    }
+  }
 }
 
 }  // namespace
 
-int spawn_cli(const std::vector<std::string>& args,
-              const std::map<std::string, std::string>& env,
-              const std::filesystem::path& stdout_path,
-              const std::filesystem::path& stderr_path) {
-  return spawn(args, env, "/dev/null", stdout_path, stderr_path);
+CliProcess::CliProcess(const std::vector<std::string>& args,
+                       const std::map<std::string, std::string>& env,
+                       const RunOptions& options)
+    : timeout_s_(options.timeout_s), folder_(temp_dir("run")) {
+  const auto out_path = folder_ / "stdout";
+  const auto err_path = folder_ / "stderr";
+  const auto in_path = folder_ / "stdin";
+  {
+    std::ofstream in(in_path, std::ios::binary);
+    in << options.stdin_data;
+  }
+  std::vector<std::string> env_strings = environment_with(env);
+  std::vector<char*> envp = pointers(env_strings);
+  std::vector<std::string> argv_strings = {RESNET_CLI_BINARY};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv = pointers(argv_strings);
+
+  int terminal_side = -1;
+  if (options.stderr_on_terminal) {
+    terminal_ = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (terminal_ < 0 || ::grantpt(terminal_) != 0 ||
+        ::unlockpt(terminal_) != 0) {
+      throw std::runtime_error("cannot open a pseudo-terminal");
+    }
+    terminal_side = ::open(::ptsname(terminal_), O_RDWR | O_NOCTTY);
+    if (terminal_side < 0) throw std::runtime_error("cannot open pty slave");
+    termios mode{};
+    ::tcgetattr(terminal_side, &mode);
+    ::cfmakeraw(&mode);
+    ::tcsetattr(terminal_side, TCSANOW, &mode);
+  }
+
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    const int in = ::open(in_path.c_str(), O_RDONLY);
+    const int out =
+        ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err =
+        terminal_side >= 0
+            ? terminal_side
+            : ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in < 0 || out < 0 || err < 0) ::_exit(126);
+    ::dup2(in, 0);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    apply_child_limits(options);
+    ::execve(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  if (terminal_side >= 0) ::close(terminal_side);
 }
 
-int wait_cli(int pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw std::runtime_error("waitpid failed");
+CliProcess::~CliProcess() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
   }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (terminal_ >= 0) ::close(terminal_);
+}
+
+void CliProcess::send_signal(int signal_number) const {
+  if (pid_ > 0) ::kill(pid_, signal_number);
+}
+
+CommandResult CliProcess::wait() {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s_);
+  int status = 0;
+  for (;;) {
+    if (terminal_ >= 0) {
+      // Drained as it comes, so that the child never blocks on a full pty.
+      pollfd poll_fd{terminal_, POLLIN, 0};
+      if (::poll(&poll_fd, 1, 20) > 0) {
+        char buffer[4096];
+        const ssize_t got = ::read(terminal_, buffer, sizeof buffer);
+        if (got > 0) terminal_output_.append(buffer, got);
+      }
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) break;
+    if (done < 0 && errno != EINTR) throw std::runtime_error("waitpid failed");
+    if (timeout_s_ > 0 && std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid_, SIGKILL);
+    }
+  }
+  pid_ = -1;
+  if (terminal_ >= 0) {
+    char buffer[4096];
+    pollfd poll_fd{terminal_, POLLIN, 0};
+    while (::poll(&poll_fd, 1, 0) > 0) {
+      const ssize_t got = ::read(terminal_, buffer, sizeof buffer);
+      if (got <= 0) break;
+      terminal_output_.append(buffer, got);
+    }
+  }
+  CommandResult result;
+  result.exit_code =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = read_all(folder_ / "stdout");
+  result.err = terminal_ >= 0 ? terminal_output_ : read_all(folder_ / "stderr");
+  return result;
 }
 
 std::map<std::string, std::string> fixture_env() {
-  std::map<std::string, std::string> env = {
-      {"TORCH_HOME", fixture("torch_home").string()}};
+  std::map<std::string, std::string> env;
   for (char** entry = environ; *entry; ++entry) {
     const std::string text = *entry;
     if (text.rfind("RESNET_CLI_", 0) == 0)
       env[text.substr(0, text.find('='))] = "";
   }
+  env["TORCH_HOME"] = fixture("torch_home").string();
+  env["RESNET_CLI_OFFLINE"] = "1";  // no test may reach the internet
   return env;
 }
 
 std::string read_file(const std::filesystem::path& path) {
-  return read_all_bytes(path);
+  return read_all(path);
 }
 
 void write_text(const std::filesystem::path& path, const std::string& text) {
@@ -229,19 +329,114 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
 CommandResult run_cli(const std::vector<std::string>& args,
                       const std::map<std::string, std::string>& env,
                       const std::string& stdin_data) {
-  const auto folder = temp_dir("run");
-  const auto in_path = folder / "stdin";
-  {
-    std::ofstream in(in_path, std::ios::binary);
-    in << stdin_data;
+  RunOptions options;
+  options.stdin_data = stdin_data;
+  return CliProcess(args, env, options).wait();
+}
+
+HttpServer::HttpServer(const std::filesystem::path& root) {
+  stats_file_ = temp_dir("http-server") / "stats.json";
+  int port_pipe[2];
+  if (::pipe2(port_pipe, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe failed");
   }
-  const int pid =
-      spawn(args, env, in_path, folder / "stdout", folder / "stderr");
-  CommandResult result;
-  result.exit_code = wait_cli(pid);
-  result.out = read_all_bytes(folder / "stdout");
-  result.err = read_all_bytes(folder / "stderr");
-  return result;
+  std::vector<std::string> argv_strings = {RESNET_CLI_TEST_PYTHON,
+                                           RESNET_CLI_HTTP_SERVER_SCRIPT,
+                                           root.string(), stats_file_.string()};
+  std::vector<char*> argv = pointers(argv_strings);
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    ::dup2(port_pipe[1], 1);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(port_pipe[1]);
+  std::string line;
+  pollfd poll_fd{port_pipe[0], POLLIN, 0};
+  while (line.find('\n') == std::string::npos &&
+         ::poll(&poll_fd, 1, 30000) > 0) {
+    char buffer[64];
+    const ssize_t got = ::read(port_pipe[0], buffer, sizeof buffer);
+    if (got <= 0) break;
+    line.append(buffer, got);
+  }
+  ::close(port_pipe[0]);
+  port_ = std::atoi(line.c_str());
+  if (port_ <= 0) {
+    stop();
+    throw std::runtime_error("tests/http_server.py did not start");
+  }
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+std::string HttpServer::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + "/" + path;
+}
+
+nlohmann::json HttpServer::stats() const {
+  return nlohmann::json::parse(read_all(stats_file_));
+}
+
+int HttpServer::requests(const std::string& path) const {
+  const nlohmann::json counts = stats().at("requests");
+  return counts.contains(path) ? counts.at(path).get<int>() : 0;
+}
+
+int HttpServer::total_requests() const {
+  int total = 0;
+  const nlohmann::json counts = stats().at("requests");
+  for (const auto& [path, count] : counts.items()) total += count.get<int>();
+  return total;
+}
+
+int closed_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  if (fd < 0 ||
+      ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+    throw std::runtime_error("cannot find a free port");
+  }
+  // Bound but never listening: connections are refused while it stays open;
+  // the port is kept for the rest of the test process.
+  static std::vector<int> kept;
+  kept.push_back(fd);
+  return ntohs(address.sin_port);
+}
+
+std::vector<std::string> list_dir(const std::filesystem::path& folder) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string sha256sum(const std::filesystem::path& path) {
+  const std::string command = "sha256sum < '" + path.string() + "'";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) throw std::runtime_error("cannot run sha256sum");
+  char digest[65] = "";
+  const std::size_t got = std::fread(digest, 1, 64, pipe);
+  ::pclose(pipe);
+  if (got != 64)
+    throw std::runtime_error("sha256sum failed on " + path.string());
+  return digest;
 }
 
 Difference compare(const std::vector<float>& actual,

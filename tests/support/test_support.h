@@ -40,17 +40,83 @@ CommandResult run_cli(const std::vector<std::string>& args,
                       const std::map<std::string, std::string>& env = {},
                       const std::string& stdin_data = "");
 
-// Starts resnet-cli in the background with stdout and stderr going to the
-// given files (stdin from /dev/null); returns its pid.
-int spawn_cli(const std::vector<std::string>& args,
-              const std::map<std::string, std::string>& env,
-              const std::filesystem::path& stdout_path,
-              const std::filesystem::path& stderr_path);
-// Waits for a spawned process; its exit code, or 128 + signal.
-int wait_cli(int pid);
+// How start_cli runs the binary, beyond run_cli's arguments.
+struct RunOptions {
+  std::string stdin_data;
+  // Killed (SIGKILL) after this many seconds, a guard against a hang; 0: none.
+  int timeout_s = 0;
+  // stderr is a pseudo-terminal (raw mode: no "\r\n" translation).
+  bool stderr_on_terminal = false;
+  // RLIMIT_FSIZE, bytes: writing past it fails with EFBIG; < 0: no limit.
+  long long max_file_bytes = -1;
+  // When run as root, the child loses CAP_DAC_OVERRIDE and
+  // CAP_DAC_READ_SEARCH, so file modes apply to it as to any other user.
+  bool without_permission_override = false;
+};
+
+// resnet-cli running in the background; wait() collects it. Destroying it
+// unwaited kills it.
+class CliProcess {
+ public:
+  CliProcess(const std::vector<std::string>& args,
+             const std::map<std::string, std::string>& env,
+             const RunOptions& options);
+  ~CliProcess();
+  CliProcess(const CliProcess&) = delete;
+  CliProcess& operator=(const CliProcess&) = delete;
+
+  int pid() const { return pid_; }
+  // Where its stdout goes, to watch while it runs.
+  std::filesystem::path stdout_path() const { return folder_ / "stdout"; }
+  void send_signal(int signal_number) const;
+  CommandResult wait();
+
+ private:
+  int pid_ = -1;
+  int terminal_ = -1;  // the pseudo-terminal's master side, when stderr is one
+  int timeout_s_ = 0;
+  std::filesystem::path folder_;
+  std::string terminal_output_;
+};
+
+// A tests/http_server.py serving the files in `root` on 127.0.0.1 (see that
+// script for the misbehaviours a URL path selects).
+class HttpServer {
+ public:
+  explicit HttpServer(const std::filesystem::path& root);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  int port() const { return port_; }
+  // "http://127.0.0.1:<port>/" + path
+  std::string url(const std::string& path) const;
+  // {"requests": {path: count}, "peak_in_flight": {path: n}, "proxied": n}
+  nlohmann::json stats() const;
+  // Requests so far for one path ("/ok/x.pth"), 0 when none.
+  int requests(const std::string& path) const;
+  int total_requests() const;
+  // Kills the server; connections to its port are refused from then on.
+  void stop();
+
+ private:
+  int pid_ = -1;
+  int port_ = 0;
+  std::filesystem::path stats_file_;
+};
+
+// A port on 127.0.0.1 that nothing listens on: connecting is refused.
+int closed_port();
+
+// The names in a folder, sorted; empty when it does not exist.
+std::vector<std::string> list_dir(const std::filesystem::path& folder);
+
+// SHA-256 of a file, lowercase hex, computed by coreutils' sha256sum (not by
+// the code under test).
+std::string sha256sum(const std::filesystem::path& path);
 
 // The environment tests run resnet-cli in: the fixture checkpoint in
-// torch.hub's cache, and none of the user's RESNET_CLI_* settings.
+// torch.hub's cache, downloads off, none of the user's RESNET_CLI_* settings.
 std::map<std::string, std::string> fixture_env();
 
 std::string read_file(const std::filesystem::path& path);
