@@ -225,6 +225,8 @@ int run_command(const Settings& settings, std::ostream& out) {
       out << cached_weights_path(find_weights(settings.weights_target)).string()
           << "\n";
       return kExitOk;
+    case Command::kBench:
+      return run_bench(settings.bench, out);
     case Command::kWeightsVerify:
       verify_weights(settings, out);
       return kExitOk;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "resnet_cli/bench.h"
 #include "resnet_cli/classify.h"
 
 namespace resnet_cli::cli {
@@ -20,6 +21,7 @@ enum class Command {
   kWeightsDownload,
   kWeightsPath,
   kWeightsVerify,
+  kBench,
 };
 
 // Everything the command line can set. Options shared by several commands
@@ -59,6 +61,9 @@ struct Settings {
   int decode_threads = 0;
   bool unordered = false;
   std::string progress = "auto";
+  std::string precision = "fp32";
+  int iterations = 20;
+  int warmup = 3;
   bool allow_truncated = false;
   std::uint64_t max_pixels = 89'478'485;
 
@@ -80,6 +85,7 @@ struct Settings {
   // Filled from the above by parse_command_line.
   ClassifySettings classify;
   PreprocessSettings preprocess;
+  BenchSettings bench;
   FetchOptions fetch;  // also in classify.fetch
 };
 

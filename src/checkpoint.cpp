@@ -254,6 +254,7 @@ class ZipSource final : public Checkpoint::Source {
     bytes.data = static_cast<const std::uint8_t*>(owner->get());
     bytes.size = size;
     bytes.owner = owner;
+    bytes.private_copy = true;
     return bytes;
   }
 

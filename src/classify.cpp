@@ -294,8 +294,13 @@ PipelineOptions plan_pipeline(const ClassifySettings& settings,
     plan.workers = threads;
     plan.threads_per_worker = 1;
   }
-  plan.batch_size =
-      settings.batch_size > 0 ? settings.batch_size : (cuda ? 32 : 1);
+  // On CPU a worker runs two images per pass when it has them: the weights
+  // then stream through the cache once for both (measured: 51 against 46
+  // img/s on 2 cores). One image alone runs as soon as it is ready.
+  plan.batch_size = settings.batch_size > 0 ? settings.batch_size
+                    : cuda                  ? 32
+                    : single_input          ? 1
+                                            : 2;
   plan.decode_threads = settings.decode_threads > 0
                             ? settings.decode_threads
                             : (single_input ? 1 : std::max(1, threads));

@@ -1,6 +1,7 @@
 #include "resnet_cli/pipeline.h"
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -118,6 +119,21 @@ Record error_record(const std::string& path, const Error& error) {
   return record;
 }
 
+// Adds up seconds from several threads.
+class StageClock {
+ public:
+  void add(std::chrono::steady_clock::duration elapsed) {
+    nanoseconds_ +=
+        std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
+  }
+  double seconds() const {
+    return static_cast<double>(nanoseconds_.load()) * 1e-9;
+  }
+
+ private:
+  std::atomic<std::int64_t> nanoseconds_{0};
+};
+
 class Pipeline {
  public:
   Pipeline(InputScanner& scanner, const ClassifyJob& job,
@@ -148,6 +164,10 @@ class Pipeline {
     }
     for (std::thread& thread : threads) thread.join();
     if (fatal_) std::rethrow_exception(fatal_);
+    stats.decode_seconds = decode_clock_.seconds();
+    stats.preprocess_seconds = preprocess_clock_.seconds();
+    stats.inference_seconds = inference_clock_.seconds();
+    stats.output_seconds = output_clock_.seconds();
     return stats;
   }
 
@@ -208,8 +228,12 @@ class Pipeline {
           prepared.sequence = task.sequence;
           prepared.path = task.path;
           prepared.tensor.resize(3 * static_cast<std::size_t>(crop) * crop);
+          const auto start = std::chrono::steady_clock::now();
           const RgbImage image = decode_image_input(task.path, job_.decode);
+          const auto decoded = std::chrono::steady_clock::now();
+          decode_clock_.add(decoded - start);
           preprocess(image, job_.transform, prepared.tensor.data());
+          preprocess_clock_.add(std::chrono::steady_clock::now() - decoded);
           prepared_.push(std::move(prepared));
         } catch (const std::bad_alloc&) {
           throw Error(ErrorKind::kTooLarge,
@@ -263,6 +287,7 @@ class Pipeline {
           data = input.data();
         }
         const auto count = static_cast<std::int64_t>(batch.size());
+        const auto start = std::chrono::steady_clock::now();
         if (embedding) {
           job_.model->features(data, count, crop, crop, output.data());
         } else {
@@ -282,6 +307,7 @@ class Pipeline {
           }
           completions_.push(std::move(completion));
         }
+        inference_clock_.add(std::chrono::steady_clock::now() - start);
       }
     } catch (...) {
       fail(std::current_exception());
@@ -295,7 +321,9 @@ class Pipeline {
     std::uint64_t delivered = 0;
     auto hand_over = [&](Record&& record) {
       (record.error ? stats.failed : stats.ok)++;
+      const auto start = std::chrono::steady_clock::now();
       deliver(std::move(record));
+      output_clock_.add(std::chrono::steady_clock::now() - start);
       ++delivered;
       slots_.release();
     };
@@ -332,6 +360,7 @@ class Pipeline {
   Queue<Prepared> prepared_;
   Queue<Completion> completions_;
   std::atomic<int> active_decoders_{0};
+  StageClock decode_clock_, preprocess_clock_, inference_clock_, output_clock_;
   std::atomic<bool> failed_{false};
   std::mutex fatal_mutex_;
   std::exception_ptr fatal_;

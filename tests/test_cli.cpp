@@ -255,6 +255,10 @@ TEST_CASE("invalid command lines exit 2 with one line on stderr", "[cli]") {
       {"classify", "a.jpg", "--resize", "0"},
       {"classify", "a.jpg", "--threads", "-1"},
       {"classify", "a.jpg", "--exif", "rotate"},
+      {"classify", "a.jpg", "--precision", "fp16"},
+      {"classify", "a.jpg", "--shard", "3/3"},
+      {"classify", "a.jpg", "--progress", "sometimes"},
+      {"bench", "--iterations", "0"},
       {"preprocess", "a.jpg"},
       {"preprocess", "a.jpg", "b.jpg", "-o", "x.npy"},
       {"weights"},
@@ -544,4 +548,24 @@ TEST_CASE("weights list and info", "[cli][oracle]") {
   CHECK(meta.at("cached") == true);
   const auto unknown = run_cli({"weights", "info", "V9"});
   CHECK(unknown.exit_code == kExitUsage);
+}
+
+TEST_CASE("bench reports forward-only and pipeline rates", "[cli][oracle]") {
+  const auto result = run_cli(
+      {"bench", fixture("images").string(), "--format", "json", "--iterations",
+       "2", "--warmup", "1", "--resize", "64", "--crop", "56"},
+      fixture_env());
+  REQUIRE(result.exit_code == 0);
+  const auto report = nlohmann::json::parse(result.out);
+  CHECK(report.at("precision") == "fp32");
+  CHECK(report.at("crop") == 56);
+  CHECK(report.at("forward").at("images_per_second").get<double>() > 0);
+  CHECK(report.at("forward").at("latency_ms").at("p95").get<double>() >=
+        report.at("forward").at("latency_ms").at("p50").get<double>());
+  const auto& pipeline = report.at("pipeline");
+  CHECK(pipeline.at("images") == testing::manifest().at("images").size());
+  CHECK(pipeline.at("failed") == 0);
+  for (const char* stage : {"decode", "preprocess", "inference", "output"}) {
+    CHECK(pipeline.at("stage_seconds").at(stage).get<double>() > 0);
+  }
 }

@@ -36,6 +36,10 @@ struct StorageBytes {
   const std::uint8_t* data = nullptr;
   std::size_t size = 0;
   std::shared_ptr<const void> owner;  // keeps `data` alive
+  // A copy made for this call alone, which the caller may modify in place
+  // (zip records are read into fresh buffers; legacy storages are the
+  // read-only mapping of the file).
+  bool private_copy = false;
 };
 
 class Checkpoint {

@@ -75,7 +75,7 @@ struct ClassifySettings {
   TransformOverrides transform;
   DecodeOptions decode;
   ModelOptions model;      // threads: cores for inference, 0 = all available
-  int batch_size = 0;      // 0: 1 on CPU, 32 on CUDA
+  int batch_size = 0;      // 0: 2 on CPU (1 for one image), 32 on CUDA
   int decode_threads = 0;  // 0: one per inference thread
   bool ordered = true;
   ProgressMode progress = ProgressMode::kAuto;

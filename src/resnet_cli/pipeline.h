@@ -39,6 +39,11 @@ struct ClassifyJob {
 struct PipelineStats {
   std::uint64_t ok = 0;
   std::uint64_t failed = 0;
+  // Time spent in each stage, summed over the threads that ran it.
+  double decode_seconds = 0;      // reading and decoding files
+  double preprocess_seconds = 0;  // resize, crop, normalize
+  double inference_seconds = 0;   // forward passes and top-k
+  double output_seconds = 0;      // delivering records (formatting, writing)
 };
 
 // Classifies every input `scanner` yields and calls `deliver` (always from the
