@@ -170,19 +170,20 @@ RgbImage resample_window(const RgbImage& in, int out_width, int out_height,
   out.width = window.width();
   out.height = window.height();
   out.pixels.resize(static_cast<std::size_t>(out.width) * out.height * 3);
+  // Row by row into a row of accumulators: the same sums as Pillow's, in an
+  // order the compiler vectorizes.
   const std::size_t stride = static_cast<std::size_t>(temp.width) * 3;
+  std::vector<std::int32_t> sums(stride);
   for (int i = 0; i < out.height; ++i) {
     const std::int32_t* k = vertical.weights_of(i);
-    const std::uint8_t* base = temp.row(vertical.start[i] - row_first);
-    std::uint8_t* dst = out.row(i);
-    for (std::size_t c = 0; c < stride; ++c) {
-      std::int32_t sum = 1 << (kPrecisionBits - 1);
-      const std::uint8_t* p = base + c;
-      for (int t = 0; t < vertical.count[i]; ++t, p += stride) {
-        sum += *p * k[t];
-      }
-      dst[c] = clip8(sum);
+    std::fill(sums.begin(), sums.end(), 1 << (kPrecisionBits - 1));
+    for (int t = 0; t < vertical.count[i]; ++t) {
+      const std::uint8_t* source = temp.row(vertical.start[i] - row_first + t);
+      const std::int32_t weight = k[t];
+      for (std::size_t c = 0; c < stride; ++c) sums[c] += source[c] * weight;
     }
+    std::uint8_t* dst = out.row(i);
+    for (std::size_t c = 0; c < stride; ++c) dst[c] = clip8(sums[c]);
   }
   return out;
 }
