@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # build
   cmake make g++ pkg-config ccache
-  libtorch-dev libopencv-dev libjpeg-dev libcli11-dev libspdlog-dev
+  libtorch-dev libopencv-dev libjpeg-dev libpng-dev libcli11-dev libspdlog-dev
   nlohmann-json3-dev libcurl4-openssl-dev libssl-dev
   # tests: Catch2, and the oracle (Debian's torchvision at /usr/bin/python3)
   catch2 python3-torchvision python3-pil python3-numpy

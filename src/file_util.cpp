@@ -19,8 +19,9 @@ namespace {
   switch (error) {
     case ENOENT:
     case ENOTDIR:
-    case ELOOP:
       throw Error(ErrorKind::kNotFound, path.string() + ": " + reason);
+    case ELOOP:
+      throw Error(ErrorKind::kSymlinkLoop, path.string() + ": " + reason);
     case EACCES:
     case EPERM:
       throw Error(ErrorKind::kPermissionDenied, path.string() + ": " + reason);

@@ -3,12 +3,16 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <iostream>
 #include <limits>
+#include <mutex>
 #include <opencv2/core.hpp>
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <streambuf>
 
 #include "jpeg_decode.h"
+#include "png_decode.h"
 #include "resnet_cli/error.h"
 #include "resnet_cli/exif.h"
 #include "resnet_cli/file_util.h"
@@ -16,11 +20,6 @@
 namespace resnet_cli {
 
 namespace {
-
-bool starts_with(const std::uint8_t* data, std::size_t size, const char* magic,
-                 std::size_t length) {
-  return size >= length && std::memcmp(data, magic, length) == 0;
-}
 
 // OpenCV logs decoder trouble straight to stderr; resnet-cli reports errors
 // itself, once, naming the file.
@@ -40,14 +39,7 @@ std::string first_line(const std::string& text) {
   return line;
 }
 
-// PNG colour type from the IHDR chunk, or -1.
-int png_color_type(const std::uint8_t* data, std::size_t size) {
-  if (size < 26 || std::memcmp(data + 12, "IHDR", 4) != 0) return -1;
-  return data[25];
-}
-
-RgbImage mat_to_rgb(const cv::Mat& mat, bool gray_has_alpha,
-                    const std::string& name) {
+RgbImage mat_to_rgb(const cv::Mat& mat, const std::string& name) {
   const int channels = mat.channels();
   const int depth = mat.depth();
   if ((depth != CV_8U && depth != CV_16U) ||
@@ -81,11 +73,10 @@ RgbImage mat_to_rgb(const cv::Mat& mat, bool gray_has_alpha,
       const std::uint16_t* in = mat.ptr<std::uint16_t>(y);
       for (int x = 0; x < mat.cols; ++x, out += 3, in += channels) {
         if (channels == 1) {
-          // Pillow opens 16-bit gray as mode "I" and convert("RGB") clips
-          // it; 16-bit gray+alpha becomes "LA" through its high byte.
+          // Pillow opens 16-bit gray as mode "I" and convert("RGB") clips.
           const std::uint16_t v = in[0];
-          out[0] = out[1] = out[2] = static_cast<std::uint8_t>(
-              gray_has_alpha ? v >> 8 : (v > 255 ? 255 : v));
+          out[0] = out[1] = out[2] =
+              static_cast<std::uint8_t>(v > 255 ? 255 : v);
         } else {  // Pillow's RGB;16 unpackers keep the high byte
           out[0] = static_cast<std::uint8_t>(in[2] >> 8);
           out[1] = static_cast<std::uint8_t>(in[1] >> 8);
@@ -97,69 +88,62 @@ RgbImage mat_to_rgb(const cv::Mat& mat, bool gray_has_alpha,
   return image;
 }
 
+void check_pixel_count(const ImageSize& size, const std::string& name,
+                       std::uint64_t max_pixels) {
+  if (size.width == 0 || size.height == 0) {
+    throw Error(ErrorKind::kDecode,
+                name + ": the header declares an empty image");
+  }
+  if (size.width > max_pixels || size.height > max_pixels ||
+      size.width * size.height > max_pixels) {
+    throw Error(ErrorKind::kTooLarge, name + ": " + std::to_string(size.width) +
+                                          "x" + std::to_string(size.height) +
+                                          " pixels is more than the limit of " +
+                                          std::to_string(max_pixels) +
+                                          " (--max-pixels)");
+  }
+}
+
+// OpenCV's imdecode prints a decoder's exception to std::cerr before
+// returning an empty image; resnet-cli reports that failure itself, once.
+// std::cerr is silenced while any thread decodes (resnet-cli writes its own
+// messages through stderr's FILE, never through std::cerr meanwhile).
+class QuietCerr {
+ public:
+  QuietCerr() {
+    std::lock_guard<std::mutex> lock(mutex());
+    if (active()++ == 0) saved() = std::cerr.rdbuf(&null_buffer());
+  }
+  ~QuietCerr() {
+    std::lock_guard<std::mutex> lock(mutex());
+    if (--active() == 0) std::cerr.rdbuf(saved());
+  }
+  QuietCerr(const QuietCerr&) = delete;
+  QuietCerr& operator=(const QuietCerr&) = delete;
+
+ private:
+  struct NullBuffer : std::streambuf {
+    int overflow(int c) override { return c; }
+  };
+  static std::mutex& mutex() {
+    static std::mutex instance;
+    return instance;
+  }
+  static int& active() {
+    static int count = 0;
+    return count;
+  }
+  static std::streambuf*& saved() {
+    static std::streambuf* buffer = nullptr;
+    return buffer;
+  }
+  static NullBuffer& null_buffer() {
+    static NullBuffer buffer;
+    return buffer;
+  }
+};
+
 }  // namespace
-
-const char* image_format_name(ImageFormat format) {
-  switch (format) {
-    case ImageFormat::kJpeg:
-      return "JPEG";
-    case ImageFormat::kPng:
-      return "PNG";
-    case ImageFormat::kBmp:
-      return "BMP";
-    case ImageFormat::kTiff:
-      return "TIFF";
-    case ImageFormat::kWebp:
-      return "WebP";
-    case ImageFormat::kGif:
-      return "GIF";
-    case ImageFormat::kPnm:
-      return "PNM";
-    case ImageFormat::kJpeg2000:
-      return "JPEG 2000";
-    case ImageFormat::kOpenExr:
-      return "OpenEXR";
-    case ImageFormat::kHdr:
-      return "Radiance HDR";
-    case ImageFormat::kUnknown:
-      break;
-  }
-  return "unknown";
-}
-
-ImageFormat sniff_image_format(const std::uint8_t* data, std::size_t size) {
-  if (starts_with(data, size, "\xFF\xD8\xFF", 3)) return ImageFormat::kJpeg;
-  if (starts_with(data, size, "\x89PNG\r\n\x1A\n", 8)) return ImageFormat::kPng;
-  if (starts_with(data, size, "GIF87a", 6) ||
-      starts_with(data, size, "GIF89a", 6)) {
-    return ImageFormat::kGif;
-  }
-  if (starts_with(data, size, "BM", 2) && size >= 26) return ImageFormat::kBmp;
-  if (starts_with(data, size, "II*\0", 4) ||
-      starts_with(data, size, "MM\0*", 4)) {
-    return ImageFormat::kTiff;
-  }
-  if (size >= 12 && starts_with(data, size, "RIFF", 4) &&
-      std::memcmp(data + 8, "WEBP", 4) == 0) {
-    return ImageFormat::kWebp;
-  }
-  if (size >= 3 && data[0] == 'P' && data[1] >= '1' && data[1] <= '6' &&
-      (data[2] == ' ' || data[2] == '\n' || data[2] == '\r' ||
-       data[2] == '\t')) {
-    return ImageFormat::kPnm;
-  }
-  if (starts_with(data, size, "\x00\x00\x00\x0CjP  \r\n\x87\n", 12) ||
-      starts_with(data, size, "\xFF\x4F\xFF\x51", 4)) {
-    return ImageFormat::kJpeg2000;
-  }
-  if (starts_with(data, size, "\x76\x2F\x31\x01", 4))
-    return ImageFormat::kOpenExr;
-  if (starts_with(data, size, "#?RADIANCE", 10) ||
-      starts_with(data, size, "#?RGBE", 6)) {
-    return ImageFormat::kHdr;
-  }
-  return ImageFormat::kUnknown;
-}
 
 RgbImage decode_image_bytes(const std::uint8_t* data, std::size_t size,
                             const std::string& name,
@@ -185,14 +169,20 @@ RgbImage decode_image_bytes(const std::uint8_t* data, std::size_t size,
   if (size > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
     throw Error(ErrorKind::kTooLarge, name + ": file is larger than 2 GiB");
   }
+  // The size the header claims, checked before any decoder allocates a pixel.
+  const std::optional<ImageSize> declared = read_image_size(format, data, size);
+  if (!declared) {
+    throw Error(ErrorKind::kDecode,
+                name + ": malformed " + image_format_name(format) + " header");
+  }
+  check_pixel_count(*declared, name, options.max_pixels);
   // Orientation is applied below, by one rule for every JPEG.
   const int orientation =
       options.apply_exif_orientation && format == ImageFormat::kJpeg
           ? jpeg_exif_orientation(data, size)
           : 1;
   if (format == ImageFormat::kJpeg) {
-    detail::JpegImage jpeg =
-        detail::decode_jpeg(data, size, name, options.max_pixels);
+    detail::JpegImage jpeg = detail::decode_jpeg(data, size, name);
     if (jpeg.truncated) {
       if (!options.allow_truncated) {
         throw Error(ErrorKind::kDecode,
@@ -204,12 +194,14 @@ RgbImage decode_image_bytes(const std::uint8_t* data, std::size_t size,
     }
     return apply_exif_orientation(std::move(jpeg.image), orientation);
   }
+  if (format == ImageFormat::kPng) return detail::decode_png(data, size, name);
   const int flags =
       cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH | cv::IMREAD_IGNORE_ORIENTATION;
   cv::Mat decoded;
   try {
     const cv::Mat buffer(1, static_cast<int>(size), CV_8U,
                          const_cast<std::uint8_t*>(data));
+    const QuietCerr quiet;
     decoded = cv::imdecode(buffer, flags);
   } catch (const cv::Exception& e) {
     throw Error(ErrorKind::kDecode, name + ": cannot decode " +
@@ -221,10 +213,7 @@ RgbImage decode_image_bytes(const std::uint8_t* data, std::size_t size,
                                         image_format_name(format) +
                                         " (corrupt or truncated?)");
   }
-  const bool gray_has_alpha =
-      format == ImageFormat::kPng && png_color_type(data, size) == 4;
-  return apply_exif_orientation(mat_to_rgb(decoded, gray_has_alpha, name),
-                                orientation);
+  return apply_exif_orientation(mat_to_rgb(decoded, name), orientation);
 }
 
 RgbImage decode_image_file(const std::filesystem::path& path,

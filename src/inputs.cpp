@@ -184,10 +184,15 @@ bool InputScanner::expand(const std::string& path, bool explicit_input,
   const bool is_link = S_ISLNK(link_info.st_mode);
   struct stat info = link_info;
   if (is_link && ::stat(path.c_str(), &info) != 0) {
+    const int reason = errno;
     if (!explicit_input && !wanted(path)) return false;
-    input.error =
-        RecordError{ErrorKind::kNotFound, path + ": dangling symbolic link (" +
-                                              std::strerror(errno) + ")"};
+    input.error = reason == ELOOP
+                      ? RecordError{ErrorKind::kSymlinkLoop,
+                                    path + ": symbolic link loop (" +
+                                        std::strerror(reason) + ")"}
+                      : RecordError{ErrorKind::kNotFound,
+                                    path + ": dangling symbolic link (" +
+                                        std::strerror(reason) + ")"};
     return true;
   }
   if (!S_ISDIR(info.st_mode)) {

@@ -81,7 +81,7 @@ inline int muldiv255(int a, int b) {
 }  // namespace
 
 JpegImage decode_jpeg(const std::uint8_t* data, std::size_t size,
-                      const std::string& name, std::uint64_t max_pixels) {
+                      const std::string& name) {
   Decoder decoder;
   if (!read_header(decoder, data, size)) {
     throw Error(ErrorKind::kDecode,
@@ -89,12 +89,8 @@ JpegImage decode_jpeg(const std::uint8_t* data, std::size_t size,
   }
   const std::uint64_t width = decoder.info.image_width;
   const std::uint64_t height = decoder.info.image_height;
-  if (width * height > max_pixels) {
-    throw Error(ErrorKind::kTooLarge, name + ": " + std::to_string(width) +
-                                          "x" + std::to_string(height) +
-                                          " pixels is more than the limit of " +
-                                          std::to_string(max_pixels) +
-                                          " (--max-pixels)");
+  if (width == 0 || height == 0) {
+    throw Error(ErrorKind::kDecode, name + ": JPEG declares an empty image");
   }
   J_COLOR_SPACE space;
   int channels;

@@ -18,10 +18,10 @@ struct JpegImage {
 
 // Decodes to RGB as Image.open(f).convert("RGB") does: YCbCr and RGB through
 // libjpeg's colour conversion, gray replicated, CMYK/YCCK read as Pillow's
-// "CMYK;I" and converted with Pillow's formula. The size is checked against
-// `max_pixels` from the header, before any pixel is allocated. libjpeg's
-// warnings are never printed. Throws Error (decode, too_large).
+// "CMYK;I" and converted with Pillow's formula. The caller checks the size
+// the header declares first (image_header.h). libjpeg's warnings are never
+// printed. Throws Error (decode, unsupported_format).
 JpegImage decode_jpeg(const std::uint8_t* data, std::size_t size,
-                      const std::string& name, std::uint64_t max_pixels);
+                      const std::string& name);
 
 }  // namespace resnet_cli::detail

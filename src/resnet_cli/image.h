@@ -18,28 +18,10 @@
 #include <filesystem>
 #include <string>
 
+#include "resnet_cli/image_header.h"
 #include "resnet_cli/preprocess.h"
 
 namespace resnet_cli {
-
-enum class ImageFormat {
-  kUnknown,
-  kJpeg,
-  kPng,
-  kBmp,
-  kTiff,
-  kWebp,
-  kGif,
-  kPnm,
-  kJpeg2000,
-  kOpenExr,
-  kHdr,
-};
-
-const char* image_format_name(ImageFormat format);
-
-// The format named by the file's first bytes (never by its extension).
-ImageFormat sniff_image_format(const std::uint8_t* data, std::size_t size);
 
 struct DecodeOptions {
   bool apply_exif_orientation = false;  // --exif apply

@@ -156,6 +156,9 @@ def make_checkpoints(out, model):
         b"\x80\x02cos\nsystem\nq\x00X" + struct.pack("<I", len(command))
         + command.encode() + b"q\x01\x85q\x02Rq\x03.",
     )
+    # A string whose length field claims 4 GiB.
+    paths["huge_length"] = os.path.join(ckpt, "huge_length.pth")
+    hostile_zip(paths["huge_length"], b"\x80\x02}q\x00X\xf0\xff\xff\xffabc.")
     paths["evil_torch_save"] = os.path.join(ckpt, "evil_torch_save.pth")
     torch.save({"conv1.weight": Evil(command)}, paths["evil_torch_save"])
 
@@ -399,6 +402,91 @@ def make_tree(out):
 
 
 # --------------------------------------------------------------------------
+# A corpus of hostile and unusual inputs
+
+
+def make_corpus(out, images_folder):
+    """Broken, hostile and unusual files; corpus.json gives the record each
+    must produce ("ok" or an error kind), and what PIL makes of it."""
+    import shutil
+    root = os.path.join(out, "corpus")
+    if os.path.lexists(root):
+        shutil.rmtree(root)
+    os.makedirs(root)
+    cases = []
+
+    def add(name, data, expect):
+        with open(os.path.join(root, name), "wb") as f:
+            f.write(data)
+        cases.append({"file": "corpus/" + name, "expect": expect})
+
+    def encoded(image, fmt, **kwargs):
+        buffer = io.BytesIO()
+        image.save(buffer, fmt, **kwargs)
+        return buffer.getvalue()
+
+    rgb = Image.fromarray(natural_image(300, 200, 900), "RGB")
+    jpeg = encoded(rgb, "JPEG", quality=90)
+    png = encoded(rgb, "PNG")
+    add("zero_bytes.jpg", b"", "empty_file")
+    add("random_bytes.jpg", bytes(np.random.default_rng(9).integers(
+        0, 256, 5000, dtype=np.uint8)).replace(b"\xff", b"\x00"), "unsupported_format")
+    add("html_named.png", b"<!doctype html><title>404</title>\n", "unsupported_format")
+    add("truncated.jpg", jpeg[: len(jpeg) // 2], "decode")
+    # A Huffman table that cannot be: libjpeg stops with an error.
+    dht = jpeg.index(b"\xff\xc4")
+    broken_table = bytearray(jpeg)
+    broken_table[dht + 5: dht + 21] = b"\xff" * 16
+    add("corrupt_huffman.jpg", bytes(broken_table), "decode")
+    add("header_only.jpg", jpeg[: jpeg.index(b"\xff\xda")], "decode")
+    add("truncated.png", png[: len(png) // 2], "decode")
+    idat = png.index(b"IDAT")
+    bad_crc = bytearray(png)
+    bad_crc[idat + 20: idat + 40] = bytes(20)
+    add("corrupt_idat.png", bytes(bad_crc), "decode")
+    # A valid PNG header claiming 100000 x 100000 pixels, and nothing else.
+    add("huge_header.png", b"\x89PNG\r\n\x1a\n" + png_chunk(
+        b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)), "too_large")
+    add("zero_width.png", b"\x89PNG\r\n\x1a\n" + png_chunk(
+        b"IHDR", struct.pack(">IIBBBBB", 0, 10, 8, 2, 0, 0, 0)), "decode")
+    huge_jpeg = bytearray(jpeg)
+    sof = huge_jpeg.index(b"\xff\xc0")
+    huge_jpeg[sof + 5: sof + 9] = struct.pack(">HH", 65000, 65000)
+    add("huge_header.jpg", bytes(huge_jpeg), "too_large")
+    add("one_pixel.png", encoded(Image.new("RGB", (1, 1), (200, 30, 90)), "PNG"), "ok")
+    add("one_by_20000.png", encoded(Image.fromarray(
+        natural_image(20000, 1, 901), "RGB"), "PNG"), "ok")
+    add("20000_by_one.png", encoded(Image.fromarray(
+        natural_image(1, 20000, 902), "RGB"), "PNG"), "ok")
+    add("gray16.png", encoded(Image.fromarray(
+        (natural_image(120, 90, 903)[..., 0].astype(np.uint16) * 250), "I;16"), "PNG"), "ok")
+    add("cmyk.jpg", encoded(rgb.convert("CMYK"), "JPEG", quality=90), "ok")
+    add("palette.png", encoded(rgb.convert("P", palette=Image.ADAPTIVE, colors=16), "PNG"), "ok")
+    gray_alpha = rgb.convert("LA")
+    add("gray_alpha.png", encoded(gray_alpha, "PNG"), "ok")
+    add("animation.gif", encoded(rgb.convert("P"), "GIF"), "unsupported_format")
+    add("lossless.webp", encoded(rgb, "WEBP", lossless=True), "ok")
+    add("image.tiff", encoded(rgb, "TIFF"), "ok")
+    add("image.bmp", encoded(rgb, "BMP"), "ok")
+    add("truncated.webp", encoded(rgb, "WEBP", lossless=True)[:300], "decode")
+    add("truncated.bmp", encoded(rgb, "BMP")[:2000], "decode")
+    os.makedirs(os.path.join(root, "folder.jpg"))
+    add("folder.jpg/inside.png", png, "ok")
+
+    for case in cases:
+        path = os.path.join(out, case["file"])
+        try:
+            with Image.open(path) as image:
+                image.convert("RGB").load()
+            case["pil"] = "ok"
+        except Exception as error:  # what PIL says, for the record
+            case["pil"] = type(error).__name__
+    with open(os.path.join(out, "corpus.json"), "w") as f:
+        json.dump(cases, f, indent=1)
+    return len(cases)
+
+
+# --------------------------------------------------------------------------
 # References
 
 
@@ -426,6 +514,7 @@ def main():
     checkpoints = make_checkpoints(out, model)
     images = make_images(out)
     tree_inputs = make_tree(out)
+    corpus_cases = make_corpus(out, os.path.join(out, "images"))
     ref = os.path.join(out, "ref")
 
     variants = {

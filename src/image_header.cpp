@@ -1,0 +1,279 @@
+#include "resnet_cli/image_header.h"
+
+#include <cstring>
+
+namespace resnet_cli {
+
+namespace {
+
+bool starts_with(const std::uint8_t* data, std::size_t size, const char* magic,
+                 std::size_t length) {
+  return size >= length && std::memcmp(data, magic, length) == 0;
+}
+
+std::uint32_t be16(const std::uint8_t* p) { return (p[0] << 8) | p[1]; }
+std::uint32_t le16(const std::uint8_t* p) { return (p[1] << 8) | p[0]; }
+std::uint32_t be32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
+}
+std::uint32_t le32(const std::uint8_t* p) {
+  return (std::uint32_t{p[3]} << 24) | (p[2] << 16) | (p[1] << 8) | p[0];
+}
+std::uint32_t le24(const std::uint8_t* p) {
+  return (p[2] << 16) | (p[1] << 8) | p[0];
+}
+
+std::optional<ImageSize> jpeg_size(const std::uint8_t* data, std::size_t size) {
+  std::size_t pos = 2;
+  while (pos + 4 <= size) {
+    if (data[pos] != 0xFF) return std::nullopt;
+    while (pos < size && data[pos] == 0xFF) ++pos;
+    if (pos >= size) return std::nullopt;
+    const std::uint8_t marker = data[pos++];
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) continue;
+    if (marker == 0xDA || marker == 0xD9) return std::nullopt;  // no frame
+    if (pos + 2 > size) return std::nullopt;
+    const std::size_t length = be16(data + pos);
+    if (length < 2 || pos + length > size) return std::nullopt;
+    const bool frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 &&
+                       marker != 0xC8 && marker != 0xCC;
+    if (frame) {
+      if (length < 7) return std::nullopt;
+      return ImageSize{be16(data + pos + 5), be16(data + pos + 3)};
+    }
+    pos += length;
+  }
+  return std::nullopt;
+}
+
+std::optional<ImageSize> png_size(const std::uint8_t* data, std::size_t size) {
+  if (size < 24 || std::memcmp(data + 12, "IHDR", 4) != 0) return std::nullopt;
+  return ImageSize{be32(data + 16), be32(data + 20)};
+}
+
+std::optional<ImageSize> bmp_size(const std::uint8_t* data, std::size_t size) {
+  if (size < 26) return std::nullopt;
+  const std::uint32_t header = le32(data + 14);
+  if (header == 12) return ImageSize{le16(data + 18), le16(data + 20)};
+  if (header < 40 || size < 26) return std::nullopt;
+  const auto width = static_cast<std::int32_t>(le32(data + 18));
+  const auto height = static_cast<std::int32_t>(le32(data + 22));
+  if (width < 0) return std::nullopt;
+  // A negative height is a top-down bitmap.
+  const std::int64_t rows =
+      height < 0 ? -static_cast<std::int64_t>(height) : height;
+  return ImageSize{static_cast<std::uint64_t>(width),
+                   static_cast<std::uint64_t>(rows)};
+}
+
+std::optional<ImageSize> gif_size(const std::uint8_t* data, std::size_t size) {
+  if (size < 10) return std::nullopt;
+  return ImageSize{le16(data + 6), le16(data + 8)};
+}
+
+std::optional<ImageSize> webp_size(const std::uint8_t* data, std::size_t size) {
+  if (size < 30) return std::nullopt;
+  if (std::memcmp(data + 12, "VP8 ", 4) == 0) {
+    if (data[23] != 0x9D || data[24] != 0x01 || data[25] != 0x2A) {
+      return std::nullopt;
+    }
+    return ImageSize{le16(data + 26) & 0x3FFF, le16(data + 28) & 0x3FFF};
+  }
+  if (std::memcmp(data + 12, "VP8L", 4) == 0) {
+    if (data[20] != 0x2F) return std::nullopt;
+    const std::uint32_t bits = le32(data + 21);
+    return ImageSize{(bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1};
+  }
+  if (std::memcmp(data + 12, "VP8X", 4) == 0) {
+    return ImageSize{std::uint64_t{le24(data + 24)} + 1,
+                     std::uint64_t{le24(data + 27)} + 1};
+  }
+  return std::nullopt;
+}
+
+std::optional<ImageSize> pnm_size(const std::uint8_t* data, std::size_t size) {
+  std::size_t pos = 2;
+  std::uint64_t values[2] = {0, 0};
+  for (std::uint64_t& value : values) {
+    // Whitespace and '#' comments to the end of their line.
+    for (;;) {
+      while (pos < size && data[pos] && std::strchr(" \t\r\n\v\f", data[pos]))
+        ++pos;
+      if (pos < size && data[pos] == '#') {
+        while (pos < size && data[pos] != '\n') ++pos;
+        continue;
+      }
+      break;
+    }
+    if (pos >= size || data[pos] < '0' || data[pos] > '9') return std::nullopt;
+    while (pos < size && data[pos] >= '0' && data[pos] <= '9') {
+      value = value * 10 + (data[pos++] - '0');
+      if (value > (std::uint64_t{1} << 32)) return std::nullopt;
+    }
+  }
+  return ImageSize{values[0], values[1]};
+}
+
+std::optional<ImageSize> tiff_size(const std::uint8_t* data, std::size_t size) {
+  if (size < 8) return std::nullopt;
+  const bool big = data[0] == 'M';
+  auto u16 = [&](std::size_t at) {
+    return big ? be16(data + at) : le16(data + at);
+  };
+  auto u32 = [&](std::size_t at) {
+    return big ? be32(data + at) : le32(data + at);
+  };
+  const std::uint32_t ifd = u32(4);
+  if (ifd < 8 || ifd > size - 2) return std::nullopt;
+  const std::uint32_t entries = u16(ifd);
+  std::optional<std::uint64_t> width;
+  std::optional<std::uint64_t> height;
+  for (std::uint32_t i = 0; i < entries; ++i) {
+    const std::size_t entry = ifd + 2 + static_cast<std::size_t>(i) * 12;
+    if (entry + 12 > size) return std::nullopt;
+    const std::uint32_t tag = u16(entry);
+    if (tag != 256 && tag != 257) continue;
+    const std::uint32_t type = u16(entry + 2);
+    std::uint64_t value;
+    if (type == 3) {
+      value = u16(entry + 8);
+    } else if (type == 4) {
+      value = u32(entry + 8);
+    } else {
+      return std::nullopt;
+    }
+    (tag == 256 ? width : height) = value;
+  }
+  if (!width || !height) return std::nullopt;
+  return ImageSize{*width, *height};
+}
+
+std::optional<ImageSize> jpeg2000_size(const std::uint8_t* data,
+                                       std::size_t size) {
+  if (starts_with(data, size, "\xFF\x4F\xFF\x51", 4)) {  // a bare codestream
+    if (size < 24) return std::nullopt;
+    const std::uint32_t x = be32(data + 8), y = be32(data + 12);
+    const std::uint32_t x0 = be32(data + 16), y0 = be32(data + 20);
+    if (x0 > x || y0 > y) return std::nullopt;
+    return ImageSize{x - x0, y - y0};
+  }
+  // JP2 boxes: the image header box sits inside the jp2h super box.
+  std::size_t pos = 0;
+  std::size_t end = size;
+  while (pos + 8 <= end) {
+    std::uint64_t length = be32(data + pos);
+    std::size_t header = 8;
+    if (length == 1) {
+      if (pos + 16 > end) return std::nullopt;
+      length =
+          (std::uint64_t{be32(data + pos + 8)} << 32) | be32(data + pos + 12);
+      header = 16;
+    } else if (length == 0) {
+      length = end - pos;
+    }
+    if (length < header || length > end - pos) return std::nullopt;
+    if (std::memcmp(data + pos + 4, "jp2h", 4) == 0) {
+      end = pos + static_cast<std::size_t>(length);
+      pos += header;
+      continue;
+    }
+    if (std::memcmp(data + pos + 4, "ihdr", 4) == 0) {
+      if (length < header + 8) return std::nullopt;
+      return ImageSize{be32(data + pos + header + 4),
+                       be32(data + pos + header)};
+    }
+    pos += static_cast<std::size_t>(length);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+const char* image_format_name(ImageFormat format) {
+  switch (format) {
+    case ImageFormat::kJpeg:
+      return "JPEG";
+    case ImageFormat::kPng:
+      return "PNG";
+    case ImageFormat::kBmp:
+      return "BMP";
+    case ImageFormat::kTiff:
+      return "TIFF";
+    case ImageFormat::kWebp:
+      return "WebP";
+    case ImageFormat::kGif:
+      return "GIF";
+    case ImageFormat::kPnm:
+      return "PNM";
+    case ImageFormat::kJpeg2000:
+      return "JPEG 2000";
+    case ImageFormat::kOpenExr:
+      return "OpenEXR";
+    case ImageFormat::kHdr:
+      return "Radiance HDR";
+    case ImageFormat::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+ImageFormat sniff_image_format(const std::uint8_t* data, std::size_t size) {
+  if (starts_with(data, size, "\xFF\xD8\xFF", 3)) return ImageFormat::kJpeg;
+  if (starts_with(data, size, "\x89PNG\r\n\x1A\n", 8)) return ImageFormat::kPng;
+  if (starts_with(data, size, "GIF87a", 6) ||
+      starts_with(data, size, "GIF89a", 6)) {
+    return ImageFormat::kGif;
+  }
+  if (starts_with(data, size, "BM", 2) && size >= 26) return ImageFormat::kBmp;
+  if (starts_with(data, size, "II*\0", 4) ||
+      starts_with(data, size, "MM\0*", 4)) {
+    return ImageFormat::kTiff;
+  }
+  if (size >= 12 && starts_with(data, size, "RIFF", 4) &&
+      std::memcmp(data + 8, "WEBP", 4) == 0) {
+    return ImageFormat::kWebp;
+  }
+  if (size >= 3 && data[0] == 'P' && data[1] >= '1' && data[1] <= '6' &&
+      (data[2] == ' ' || data[2] == '\n' || data[2] == '\r' ||
+       data[2] == '\t')) {
+    return ImageFormat::kPnm;
+  }
+  if (starts_with(data, size, "\x00\x00\x00\x0CjP  \r\n\x87\n", 12) ||
+      starts_with(data, size, "\xFF\x4F\xFF\x51", 4)) {
+    return ImageFormat::kJpeg2000;
+  }
+  if (starts_with(data, size, "\x76\x2F\x31\x01", 4))
+    return ImageFormat::kOpenExr;
+  if (starts_with(data, size, "#?RADIANCE", 10) ||
+      starts_with(data, size, "#?RGBE", 6)) {
+    return ImageFormat::kHdr;
+  }
+  return ImageFormat::kUnknown;
+}
+
+std::optional<ImageSize> read_image_size(ImageFormat format,
+                                         const std::uint8_t* data,
+                                         std::size_t size) {
+  switch (format) {
+    case ImageFormat::kJpeg:
+      return jpeg_size(data, size);
+    case ImageFormat::kPng:
+      return png_size(data, size);
+    case ImageFormat::kBmp:
+      return bmp_size(data, size);
+    case ImageFormat::kGif:
+      return gif_size(data, size);
+    case ImageFormat::kWebp:
+      return webp_size(data, size);
+    case ImageFormat::kPnm:
+      return pnm_size(data, size);
+    case ImageFormat::kTiff:
+      return tiff_size(data, size);
+    case ImageFormat::kJpeg2000:
+      return jpeg2000_size(data, size);
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace resnet_cli
