@@ -13,7 +13,6 @@
 #include <streambuf>
 #include <thread>
 
-#include "resnet_cli/checkpoint.h"
 #include "resnet_cli/error.h"
 
 namespace resnet_cli {
@@ -132,12 +131,7 @@ int run_bench(const BenchSettings& settings, std::ostream& out) {
   const WeightsInfo& weights = find_weights(classify.weights);
   const TransformSpec transform =
       effective_transform(weights, classify.transform);
-  std::unique_ptr<Model> model;
-  {
-    const Checkpoint checkpoint(resolve_weights_file(
-        weights, classify.weights_file, classify.weights_url, classify.fetch));
-    model = Model::load(checkpoint, classify.model);
-  }
+  const std::unique_ptr<Model> model = load_model(classify, weights);
   const PipelineOptions plan =
       plan_pipeline(classify, /*single_input=*/false, available_cores());
   const ForwardResult forward = bench_forward(*model, plan, transform.crop_size,
@@ -163,13 +157,7 @@ int run_bench(const BenchSettings& settings, std::ostream& out) {
       !classify.input.paths.empty() || !classify.input.files_from.empty();
   if (folder_given) {
     const std::vector<std::string> labels = imagenet_categories();
-    ClassifyJob job;
-    job.model = model.get();
-    job.transform = transform;
-    job.decode = classify.decode;
-    job.output_type = classify.output_type;
-    job.topk = classify.topk;
-    job.labels = &labels;
+    const ClassifyJob job = classify_job(classify, *model, transform, labels);
     NullBuffer null_buffer;
     std::ostream null_stream(&null_buffer);
     WriterOptions writer_options;

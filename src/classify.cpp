@@ -307,6 +307,27 @@ PipelineOptions plan_pipeline(const ClassifySettings& settings,
   return plan;
 }
 
+std::unique_ptr<Model> load_model(const ClassifySettings& settings,
+                                  const WeightsInfo& weights) {
+  // The checkpoint is only needed while the model loads.
+  const Checkpoint checkpoint(resolve_weights_file(
+      weights, settings.weights_file, settings.weights_url, settings.fetch));
+  return Model::load(checkpoint, settings.model);
+}
+
+ClassifyJob classify_job(const ClassifySettings& settings, Model& model,
+                         const TransformSpec& transform,
+                         const std::vector<std::string>& labels) {
+  ClassifyJob job;
+  job.model = &model;
+  job.transform = transform;
+  job.decode = settings.decode;
+  job.output_type = settings.output_type;
+  job.topk = settings.topk;
+  job.labels = &labels;
+  return job;
+}
+
 int run_classify(const ClassifySettings& settings, std::ostream& out) {
   const WeightsInfo& weights = find_weights(settings.weights);
   const TransformSpec transform =
@@ -369,12 +390,7 @@ int run_classify(const ClassifySettings& settings, std::ostream& out) {
   const std::string destination_name =
       settings.output_file.empty() ? "standard output" : settings.output_file;
 
-  std::unique_ptr<Model> model;
-  {
-    const Checkpoint checkpoint(resolve_weights_file(
-        weights, settings.weights_file, settings.weights_url, settings.fetch));
-    model = Model::load(checkpoint, settings.model);
-  }
+  const std::unique_ptr<Model> model = load_model(settings, weights);
   const std::vector<std::string> labels =
       load_labels(settings.labels_file, model->num_classes());
 
@@ -385,13 +401,7 @@ int run_classify(const ClassifySettings& settings, std::ostream& out) {
       std::min<std::int64_t>(settings.topk, model->num_classes()));
   auto writer = make_record_writer(writer_options, *destination);
 
-  ClassifyJob job;
-  job.model = model.get();
-  job.transform = transform;
-  job.decode = settings.decode;
-  job.output_type = settings.output_type;
-  job.topk = settings.topk;
-  job.labels = &labels;
+  const ClassifyJob job = classify_job(settings, *model, transform, labels);
   const bool single_input = input.paths.size() == 1 &&
                             input.files_from.empty() &&
                             !is_directory(input.paths[0]);

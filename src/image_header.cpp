@@ -24,26 +24,21 @@ std::uint32_t le24(const std::uint8_t* p) {
 }
 
 std::optional<ImageSize> jpeg_size(const std::uint8_t* data, std::size_t size) {
-  std::size_t pos = 2;
-  while (pos + 4 <= size) {
-    if (data[pos] != 0xFF) return std::nullopt;
-    while (pos < size && data[pos] == 0xFF) ++pos;
-    if (pos >= size) return std::nullopt;
-    const std::uint8_t marker = data[pos++];
-    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) continue;
-    if (marker == 0xDA || marker == 0xD9) return std::nullopt;  // no frame
-    if (pos + 2 > size) return std::nullopt;
-    const std::size_t length = be16(data + pos);
-    if (length < 2 || pos + length > size) return std::nullopt;
-    const bool frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 &&
-                       marker != 0xC8 && marker != 0xCC;
-    if (frame) {
-      if (length < 7) return std::nullopt;
-      return ImageSize{be16(data + pos + 5), be16(data + pos + 3)};
-    }
-    pos += length;
-  }
-  return std::nullopt;
+  std::optional<ImageSize> found;
+  visit_jpeg_segments(
+      data, size,
+      [&](std::uint8_t marker, const std::uint8_t* payload,
+          std::size_t payload_size) {
+        // SOF0-SOF15, less DHT, JPG and DAC.
+        const bool frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 &&
+                           marker != 0xC8 && marker != 0xCC;
+        if (!frame) return true;
+        if (payload_size >= 5) {
+          found = ImageSize{be16(payload + 3), be16(payload + 1)};
+        }
+        return false;
+      });
+  return found;
 }
 
 std::optional<ImageSize> png_size(const std::uint8_t* data, std::size_t size) {
@@ -115,35 +110,8 @@ std::optional<ImageSize> pnm_size(const std::uint8_t* data, std::size_t size) {
 }
 
 std::optional<ImageSize> tiff_size(const std::uint8_t* data, std::size_t size) {
-  if (size < 8) return std::nullopt;
-  const bool big = data[0] == 'M';
-  auto u16 = [&](std::size_t at) {
-    return big ? be16(data + at) : le16(data + at);
-  };
-  auto u32 = [&](std::size_t at) {
-    return big ? be32(data + at) : le32(data + at);
-  };
-  const std::uint32_t ifd = u32(4);
-  if (ifd < 8 || ifd > size - 2) return std::nullopt;
-  const std::uint32_t entries = u16(ifd);
-  std::optional<std::uint64_t> width;
-  std::optional<std::uint64_t> height;
-  for (std::uint32_t i = 0; i < entries; ++i) {
-    const std::size_t entry = ifd + 2 + static_cast<std::size_t>(i) * 12;
-    if (entry + 12 > size) return std::nullopt;
-    const std::uint32_t tag = u16(entry);
-    if (tag != 256 && tag != 257) continue;
-    const std::uint32_t type = u16(entry + 2);
-    std::uint64_t value;
-    if (type == 3) {
-      value = u16(entry + 8);
-    } else if (type == 4) {
-      value = u32(entry + 8);
-    } else {
-      return std::nullopt;
-    }
-    (tag == 256 ? width : height) = value;
-  }
+  const auto width = tiff_first_ifd_tag(data, size, 256);
+  const auto height = tiff_first_ifd_tag(data, size, 257);
   if (!width || !height) return std::nullopt;
   return ImageSize{*width, *height};
 }
@@ -249,6 +217,65 @@ ImageFormat sniff_image_format(const std::uint8_t* data, std::size_t size) {
     return ImageFormat::kHdr;
   }
   return ImageFormat::kUnknown;
+}
+
+void visit_jpeg_segments(
+    const std::uint8_t* data, std::size_t size,
+    const std::function<bool(std::uint8_t, const std::uint8_t*, std::size_t)>&
+        visit) {
+  if (size < 4 || data[0] != 0xFF || data[1] != 0xD8) return;
+  std::size_t pos = 2;
+  while (pos + 4 <= size) {
+    if (data[pos] != 0xFF) return;
+    while (pos < size && data[pos] == 0xFF) ++pos;  // fill bytes
+    if (pos >= size) return;
+    const std::uint8_t marker = data[pos++];
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) continue;
+    if (marker == 0xDA || marker == 0xD9) return;  // image data from here
+    if (pos + 2 > size) return;
+    const std::size_t length = be16(data + pos);
+    if (length < 2 || pos + length > size) return;
+    if (!visit(marker, data + pos + 2, length - 2)) return;
+    pos += length;
+  }
+}
+
+std::optional<std::uint32_t> tiff_first_ifd_tag(const std::uint8_t* tiff,
+                                                std::size_t size,
+                                                std::uint16_t tag) {
+  if (size < 8) return std::nullopt;
+  bool big;
+  if (std::memcmp(tiff, "MM", 2) == 0) {
+    big = true;
+  } else if (std::memcmp(tiff, "II", 2) == 0) {
+    big = false;
+  } else {
+    return std::nullopt;
+  }
+  auto u16 = [&](std::size_t at) {
+    return big ? be16(tiff + at) : le16(tiff + at);
+  };
+  auto u32 = [&](std::size_t at) {
+    return big ? be32(tiff + at) : le32(tiff + at);
+  };
+  if (u16(2) != 42) return std::nullopt;
+  const std::uint32_t ifd = u32(4);
+  if (ifd < 8 || ifd > size - 2) return std::nullopt;
+  const std::uint32_t entries = u16(ifd);
+  for (std::uint32_t i = 0; i < entries; ++i) {
+    const std::size_t entry = ifd + 2 + static_cast<std::size_t>(i) * 12;
+    if (entry + 12 > size) return std::nullopt;
+    if (u16(entry) != tag) continue;
+    switch (u16(entry + 2)) {
+      case 3:  // SHORT
+        return u16(entry + 8);
+      case 4:  // LONG
+        return u32(entry + 8);
+      default:
+        return std::nullopt;
+    }
+  }
+  return std::nullopt;
 }
 
 std::optional<ImageSize> read_image_size(ImageFormat format,

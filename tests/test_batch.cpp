@@ -18,6 +18,7 @@
 using namespace resnet_cli;
 using testing::fixture;
 using testing::fixture_env;
+using testing::lines_of;
 using testing::run_cli;
 
 namespace {
@@ -94,14 +95,6 @@ Seen seen_from_json(const nlohmann::json& record) {
                      ? record.at("error").at("kind").get<std::string>()
                      : "ok";
   return seen;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(line);
-  return lines;
 }
 
 std::vector<Seen> parse_jsonl(const std::string& text) {

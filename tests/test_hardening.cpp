@@ -15,17 +15,10 @@ using namespace resnet_cli;
 using testing::checkpoint_fixture;
 using testing::fixture;
 using testing::fixture_env;
+using testing::lines_of;
 using testing::run_cli;
 
 namespace {
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(line);
-  return lines;
-}
 
 // path -> "ok" or the error kind, from JSON Lines output.
 std::map<std::string, std::string> outcomes(const std::string& jsonl) {

@@ -1,5 +1,6 @@
 // Model parity: for the same input tensor, torchvision's logits.
 #include <catch2/catch.hpp>
+#include <functional>
 
 #include "resnet_cli/checkpoint.h"
 #include "resnet_cli/error.h"
@@ -45,6 +46,22 @@ std::vector<float> logits_of(Model& model, const std::vector<float>& input,
   return logits;
 }
 
+// Calls `check(input, expected_logits)` for every test image and both
+// weights' transforms, with the image named in the test's messages.
+void for_each_reference(
+    const std::function<void(const std::vector<float>&,
+                             const std::vector<float>&)>& check) {
+  for (const auto& image : testing::manifest().at("images")) {
+    const std::string name = base_name(image);
+    for (const std::string variant : {"v1", "v2"}) {
+      INFO(name << " " << variant);
+      const std::string stem = "ref/" + name + "." + variant;
+      check(load_npy(fixture(stem + ".tensor.npy")).floats(),
+            load_npy(fixture(stem + ".logits.npy")).floats());
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("logits match torchvision's for the same input", "[model][oracle]") {
@@ -57,23 +74,14 @@ TEST_CASE("logits match torchvision's for the same input", "[model][oracle]") {
   }
   auto model = load("zip", options);
   REQUIRE(model->num_classes() == 1000);
-  for (const auto& image : testing::manifest().at("images")) {
-    const std::string name = base_name(image);
-    for (const std::string variant : {"v1", "v2"}) {
-      INFO(name << " " << variant);
-      const auto input =
-          load_npy(fixture("ref/" + name + "." + variant + ".tensor.npy"))
-              .floats();
-      const auto expected =
-          load_npy(fixture("ref/" + name + "." + variant + ".logits.npy"))
-              .floats();
-      const testing::Difference difference =
-          testing::compare(logits_of(*model, input, 1), expected);
-      INFO("max |difference| " << difference.max_abs << ", max |logit| "
-                               << difference.max_reference);
-      CHECK(difference.relative() <= kLogitBound);
-    }
-  }
+  for_each_reference(
+      [&](const std::vector<float>& input, const std::vector<float>& expected) {
+        const testing::Difference difference =
+            testing::compare(logits_of(*model, input, 1), expected);
+        INFO("max |difference| " << difference.max_abs << ", max |logit| "
+                                 << difference.max_reference);
+        CHECK(difference.relative() <= kLogitBound);
+      });
 }
 
 TEST_CASE("batches give each image's own logits", "[model][oracle]") {
@@ -196,24 +204,15 @@ TEST_CASE("bf16 stays close to fp32, or is refused where the CPU lacks it",
   // at worst over 68 inputs, the same top-1 class on 65).
   std::size_t same_top1 = 0;
   std::size_t inputs = 0;
-  for (const auto& image : testing::manifest().at("images")) {
-    const std::string name = base_name(image);
-    for (const std::string variant : {"v1", "v2"}) {
-      INFO(name << " " << variant);
-      const auto input =
-          load_npy(fixture("ref/" + name + "." + variant + ".tensor.npy"))
-              .floats();
-      const auto expected =
-          load_npy(fixture("ref/" + name + "." + variant + ".logits.npy"))
-              .floats();
-      const auto logits = logits_of(*bf16, input, 1);
-      CHECK(testing::compare(logits, expected).relative() <= 0.05);
-      const bool same =
-          std::max_element(logits.begin(), logits.end()) - logits.begin() ==
-          std::max_element(expected.begin(), expected.end()) - expected.begin();
-      same_top1 += same ? 1 : 0;
-      ++inputs;
-    }
-  }
+  for_each_reference([&](const std::vector<float>& input,
+                         const std::vector<float>& expected) {
+    const auto logits = logits_of(*bf16, input, 1);
+    CHECK(testing::compare(logits, expected).relative() <= 0.05);
+    const bool same =
+        std::max_element(logits.begin(), logits.end()) - logits.begin() ==
+        std::max_element(expected.begin(), expected.end()) - expected.begin();
+    same_top1 += same ? 1 : 0;
+    ++inputs;
+  });
   CHECK(same_top1 * 10 >= inputs * 9);
 }

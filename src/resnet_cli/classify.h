@@ -87,6 +87,16 @@ struct ClassifySettings {
 PipelineOptions plan_pipeline(const ClassifySettings& settings,
                               bool single_input, int available_cores);
 
+// The model `settings` names (its weights resolved, downloaded if needed,
+// and read), ready to run. Throws Error as run_classify does.
+std::unique_ptr<Model> load_model(const ClassifySettings& settings,
+                                  const WeightsInfo& weights);
+
+// What run_pipeline computes for each image, as `settings` asks.
+ClassifyJob classify_job(const ClassifySettings& settings, Model& model,
+                         const TransformSpec& transform,
+                         const std::vector<std::string>& labels);
+
 // Classifies every input and writes one record each to `out` (or to
 // settings.output_file). Returns kExitOk, kExitInputFailed when any input
 // failed, or 130 when interrupted by SIGINT. Setup failures (weights,

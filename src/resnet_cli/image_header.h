@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 namespace resnet_cli {
@@ -39,5 +40,19 @@ struct ImageSize {
 std::optional<ImageSize> read_image_size(ImageFormat format,
                                          const std::uint8_t* data,
                                          std::size_t size);
+
+// Calls `visit(marker, payload, payload_size)` for each JPEG header segment
+// before the image data, in file order, until it returns false. Segments
+// whose length runs past `size` end the walk.
+void visit_jpeg_segments(
+    const std::uint8_t* data, std::size_t size,
+    const std::function<bool(std::uint8_t marker, const std::uint8_t* payload,
+                             std::size_t payload_size)>& visit);
+
+// The value of a SHORT or LONG tag in the first IFD of a TIFF structure (a
+// TIFF file, or the payload of an Exif segment), or nullopt.
+std::optional<std::uint32_t> tiff_first_ifd_tag(const std::uint8_t* tiff,
+                                                std::size_t size,
+                                                std::uint16_t tag);
 
 }  // namespace resnet_cli

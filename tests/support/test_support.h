@@ -120,6 +120,8 @@ std::string sha256sum(const std::filesystem::path& path);
 std::map<std::string, std::string> fixture_env();
 
 std::string read_file(const std::filesystem::path& path);
+// `text` split at '\n' (no empty last line for a trailing newline).
+std::vector<std::string> lines_of(const std::string& text);
 void write_text(const std::filesystem::path& path, const std::string& text);
 
 // A fresh empty folder, removed at exit.

@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""Seed corpora for the libFuzzer targets, made with PIL and torch.
+
+  make_seeds.py OUT    writes OUT/decode/* and OUT/checkpoint/*
+
+decode: small images in every format and mode resnet-cli reads, and a few
+broken ones. checkpoint: a first byte choosing the target's mode (0: a
+file, 1: a bare pickle), then a tiny state_dict as torch.save writes it
+(zip and legacy), a wrapped one, hostile pickles, and plain pickles.
+"""
+
+import collections
+import io
+import os
+import pickle
+import sys
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def image(width, height, seed):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (max(2, height // 4), max(2, width // 4), 3), dtype=np.uint8)
+    return Image.fromarray(base).resize((width, height), Image.BILINEAR)
+
+
+def encoded(picture, fmt, **kwargs):
+    buffer = io.BytesIO()
+    picture.save(buffer, fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def decode_seeds():
+    rgb = image(24, 17, 1)
+    seeds = {
+        "rgb.jpg": encoded(rgb, "JPEG", quality=80),
+        "progressive.jpg": encoded(rgb, "JPEG", quality=70, progressive=True),
+        "gray.jpg": encoded(rgb.convert("L"), "JPEG"),
+        "cmyk.jpg": encoded(rgb.convert("CMYK"), "JPEG"),
+        "rgb.png": encoded(rgb, "PNG"),
+        "interlaced.png": encoded(rgb, "PNG", interlace=1),
+        "rgba.png": encoded(rgb.convert("RGBA"), "PNG"),
+        "gray_alpha.png": encoded(rgb.convert("LA"), "PNG"),
+        "palette.png": encoded(rgb.convert("P", palette=Image.ADAPTIVE, colors=8), "PNG",
+                               transparency=2),
+        "bilevel.png": encoded(rgb.convert("1"), "PNG"),
+        "gray16.png": encoded(Image.fromarray(
+            np.asarray(rgb.convert("L"), dtype=np.uint16) * 200, "I;16"), "PNG"),
+        "rgb.bmp": encoded(rgb, "BMP"),
+        "rgb.tiff": encoded(rgb, "TIFF"),
+        "rgb.webp": encoded(rgb, "WEBP", lossless=True),
+        "lossy.webp": encoded(rgb, "WEBP", quality=50),
+        "rgb.ppm": encoded(rgb, "PPM"),
+        "gray.pgm": encoded(rgb.convert("L"), "PPM"),
+        "rgb.gif": encoded(rgb.convert("P"), "GIF"),
+    }
+    seeds["truncated.jpg"] = seeds["rgb.jpg"][: len(seeds["rgb.jpg"]) // 2]
+    seeds["truncated.png"] = seeds["rgb.png"][: len(seeds["rgb.png"]) // 2]
+    return seeds
+
+
+def zip_bytes(obj, **kwargs):
+    buffer = io.BytesIO()
+    torch.save(obj, buffer, **kwargs)
+    return buffer.getvalue()
+
+
+def checkpoint_seeds():
+    torch.manual_seed(0)
+    state = collections.OrderedDict(
+        [("conv1.weight", torch.randn(2, 3, 1, 1)), ("bn1.running_mean", torch.randn(2)),
+         ("bn1.num_batches_tracked", torch.tensor(3)),
+         ("fc.weight", torch.randn(3, 2).t()), ("fc.bias", torch.randn(2).half())])
+    files = {
+        "state.pth": zip_bytes(state),
+        "legacy.pth": zip_bytes(state, _use_new_zipfile_serialization=False),
+        "wrapped.pth": zip_bytes({"model": state, "epoch": 1}),
+    }
+    pickles = {
+        "state.pkl": pickle.dumps({"a": [1, 2.5, "x", b"y", None, True, (3, 4)]}, protocol=2),
+        "protocol4.pkl": pickle.dumps({"k": list(range(5)), "s": {1, 2}}, protocol=4),
+        "ordered.pkl": pickle.dumps(collections.OrderedDict(a=1, b=[2]), protocol=2),
+        "os_system.pkl": b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00idq\x00\x85R.",
+        "huge_length.pkl": b"\x80\x02X\xf0\xff\xff\xffabc.",
+    }
+    seeds = {"file-" + name: b"\x00" + data for name, data in files.items()}
+    seeds.update({"pickle-" + name: b"\x01" + data for name, data in pickles.items()})
+    return seeds
+
+
+def main():
+    out = sys.argv[1]
+    for kind, seeds in (("decode", decode_seeds()), ("checkpoint", checkpoint_seeds())):
+        folder = os.path.join(out, kind)
+        os.makedirs(folder, exist_ok=True)
+        for name, data in seeds.items():
+            with open(os.path.join(folder, name), "wb") as f:
+                f.write(data)
+    print("seeds written to", out)
+
+
+if __name__ == "__main__":
+    main()
