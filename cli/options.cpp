@@ -166,6 +166,15 @@ const std::vector<OptionSpec>& option_table() {
       {"-b,--batch-size", "RESNET_CLI_BATCH_SIZE",
        "Images per forward pass and worker (0: 2 on CPU, 32 on CUDA)",
        kOnClassify | kOnBench, number(&Settings::batch_size, 0, 4096)},
+      {"--workers", "RESNET_CLI_WORKERS",
+       "Inference workers sharing --threads (0: one single-threaded worker per "
+       "thread for several images, one worker for one image)",
+       kOnClassify | kOnBench, number(&Settings::workers, 0, 1024)},
+      {"--engine", nullptr,
+       "optimized (BatchNorm folded, oneDNN's blocked layout) or reference "
+       "(torchvision's layer-by-layer computation, slower)",
+       kOnClassify | kOnBench,
+       one_of(&Settings::engine, {"optimized", "reference"})},
       {"--decode-threads", "RESNET_CLI_DECODE_THREADS",
        "Threads decoding and preprocessing (0: one per inference thread)",
        kOnClassify | kOnBench, number(&Settings::decode_threads, 0, 1024)},
@@ -327,6 +336,9 @@ void finish_settings(Settings& settings) {
   classify.resume = settings.resume;
   classify.output_file = settings.output_file;
   classify.batch_size = settings.batch_size;
+  classify.workers = settings.workers;
+  classify.model.path = settings.engine == "reference" ? ModelPath::kReference
+                                                       : ModelPath::kOptimized;
   classify.decode_threads = settings.decode_threads;
   classify.ordered = !settings.unordered;
   classify.progress = parse_progress_mode(settings.progress);

@@ -58,6 +58,8 @@ struct Settings {
   std::string shard;
   bool resume = false;
   int batch_size = 0;
+  int workers = 0;
+  std::string engine = "optimized";
   int decode_threads = 0;
   bool unordered = false;
   std::string progress = "auto";

@@ -287,13 +287,13 @@ PipelineOptions plan_pipeline(const ClassifySettings& settings,
   const bool cuda = settings.model.device.rfind("cuda", 0) == 0;
   PipelineOptions plan;
   plan.ordered = settings.ordered;
-  if (cuda || single_input) {
-    plan.workers = 1;
-    plan.threads_per_worker = threads;
+  if (settings.workers > 0) {
+    plan.workers = settings.workers;
   } else {
-    plan.workers = threads;
-    plan.threads_per_worker = 1;
+    plan.workers = cuda || single_input ? 1 : threads;
   }
+  // The threads are shared out; a worker never gets fewer than one.
+  plan.threads_per_worker = std::max(1, threads / plan.workers);
   // On CPU a worker runs two images per pass when it has them: the weights
   // then stream through the cache once for both (measured: 51 against 46
   // img/s on 2 cores). One image alone runs as soon as it is ready.

@@ -74,8 +74,9 @@ struct ClassifySettings {
   std::string output_file;  // empty: stdout
   TransformOverrides transform;
   DecodeOptions decode;
-  ModelOptions model;      // threads: cores for inference, 0 = all available
-  int batch_size = 0;      // 0: 2 on CPU (1 for one image), 32 on CUDA
+  ModelOptions model;  // threads: cores for inference, 0 = all available
+  int workers = 0;     // inference workers; 0: one per thread on CPU, else 1
+  int batch_size = 0;  // 0: 2 on CPU (1 for one image), 32 on CUDA
   int decode_threads = 0;  // 0: one per inference thread
   bool ordered = true;
   ProgressMode progress = ProgressMode::kAuto;
