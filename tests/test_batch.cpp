@@ -528,3 +528,28 @@ TEST_CASE("embeddings are the pooled features torchvision computes",
   CHECK(rows[0].size() == 4 + 2048);
   CHECK(std::stof(rows[1][4]) == embedding[0]);
 }
+
+TEST_CASE("progress and a summary on a terminal's stderr, none otherwise",
+          "[batch][oracle]") {
+  const std::vector<std::string> command = {
+      "classify", tree_root() + "/a", "--format", "jsonl", "--resize",
+      "64",       "--crop",           "56"};
+  testing::RunOptions on_terminal;
+  on_terminal.stderr_on_terminal = true;
+  const auto shown =
+      testing::CliProcess(command, fixture_env(), on_terminal).wait();
+  CHECK(shown.exit_code == 0);
+  CHECK_THAT(shown.err,
+             Catch::Contains("img/s") &&
+                 Catch::Contains("resnet-cli: 138 inputs: 138 ok, 0 failed"));
+  CHECK(lines_of(shown.out).size() == 138);
+
+  const auto quiet = run_cli(command, fixture_env());
+  CHECK(quiet.exit_code == 0);
+  CHECK(quiet.err.empty());
+  auto never = command;
+  never.insert(never.end(), {"--progress", "never"});
+  CHECK(testing::CliProcess(never, fixture_env(), on_terminal)
+            .wait()
+            .err.empty());
+}
