@@ -7,6 +7,7 @@
 
 #include "resnet_cli/download.h"
 #include "resnet_cli/error.h"
+#include "resnet_cli/merge.h"
 #include "resnet_cli/weights.h"
 
 namespace resnet_cli::cli {
@@ -230,6 +231,11 @@ int run_command(const Settings& settings, std::ostream& out) {
     case Command::kWeightsVerify:
       verify_weights(settings, out);
       return kExitOk;
+    case Command::kMerge: {
+      // As classify: 1 when some input failed (its record says why).
+      const MergeSummary summary = merge_parts(settings.merge, out);
+      return summary.failed > 0 ? kExitInputFailed : kExitOk;
+    }
     case Command::kNone:
       break;
   }

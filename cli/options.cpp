@@ -24,6 +24,7 @@ enum CommandBit : unsigned {
   kOnWeightsPath = 1u << 4,
   kOnWeightsVerify = 1u << 5,
   kOnBench = 1u << 6,
+  kOnMerge = 1u << 7,
 };
 
 using Binder = std::function<CLI::Option*(
@@ -49,6 +50,16 @@ Binder flag(bool Settings::*member) {
   return [member](CLI::App& app, Settings& settings, const std::string& flags,
                   const std::string& help) {
     return app.add_flag(flags, settings.*member, help);
+  };
+}
+
+// A list given one value per flag (--inputs a --inputs b), so that the
+// command's positional arguments are never taken for more values.
+Binder one_each(std::vector<std::string> Settings::*member) {
+  return [member](CLI::App& app, Settings& settings, const std::string& flags,
+                  const std::string& help) {
+    return app.add_option(flags, settings.*member, help)
+        ->allow_extra_args(false);
   };
 }
 
@@ -141,21 +152,34 @@ const std::vector<OptionSpec>& option_table() {
        "Write results to FILE instead of stdout (replaced only when complete; "
        "jsonl appends as it goes)",
        kOnClassify, value(&Settings::output_file)},
+      {"-o,--output", nullptr,
+       "Write the merged records to FILE (replaced only when complete) "
+       "instead of stdout",
+       kOnMerge, value(&Settings::output_file)},
+      {"-f,--format", nullptr,
+       "jsonl (a line per input), or json (one array, as classify --format "
+       "json writes it)",
+       kOnMerge, one_of(&Settings::merge_format, {"jsonl", "json"})},
+      {"--inputs", nullptr,
+       "A file or folder the run classified, as given to classify (repeat "
+       "for each). With --inputs or --files-from, every input must be "
+       "recorded exactly once, and records come out in input order",
+       kOnMerge, one_each(&Settings::merge_inputs)},
       {"--resume", nullptr,
        "With --output FILE --format jsonl: skip inputs FILE already records",
        kOnClassify, flag(&Settings::resume)},
       {"--files-from", nullptr,
        "Read input paths from FILE, one a line ('-' for stdin)",
-       kOnClassify | kOnBench, value(&Settings::files_from)},
+       kOnClassify | kOnBench | kOnMerge, value(&Settings::files_from)},
       {"-0,--null", nullptr, "--files-from entries end in NUL (find -print0)",
-       kOnClassify | kOnBench, flag(&Settings::null_separated)},
+       kOnClassify | kOnBench | kOnMerge, flag(&Settings::null_separated)},
       {"--ext", "RESNET_CLI_EXT",
        "Extensions picked up in folders, e.g. jpg,png (default: every format "
        "resnet-cli reads)",
-       kOnClassify | kOnBench, value(&Settings::extensions)},
+       kOnClassify | kOnBench | kOnMerge, value(&Settings::extensions)},
       {"-L,--follow", nullptr,
        "Follow symbolic links to folders while scanning (loops are reported)",
-       kOnClassify | kOnBench, flag(&Settings::follow)},
+       kOnClassify | kOnBench | kOnMerge, flag(&Settings::follow)},
       {"--shard", "RESNET_CLI_SHARD",
        "I/N: only the inputs of shard I of N (0 <= I < N), chosen by a hash "
        "of the path",
@@ -367,6 +391,16 @@ void finish_settings(Settings& settings) {
   classify.weights_url = settings.weights_url;
   classify.fetch = fetch;
 
+  MergeSettings& merge = settings.merge;
+  merge.parts = settings.merge_parts;
+  if (!settings.merge_inputs.empty() || !settings.files_from.empty()) {
+    InputOptions inputs = classify.input;
+    inputs.paths = settings.merge_inputs;
+    merge.inputs = inputs;
+  }
+  merge.format = parse_output_format(settings.merge_format);
+  merge.output_file = settings.output_file;
+
   settings.bench.classify = classify;
   settings.bench.iterations = settings.iterations;
   settings.bench.warmup = settings.warmup;
@@ -397,7 +431,7 @@ ParseOutcome parse_command_line(int argc, const char* const* argv,
   app.footer(
       "Exit codes: 0 all inputs ok, 1 some input failed, 2 usage error, "
       "3 model, weights, download, checkpoint or device error, 4 output not "
-      "written.");
+      "written, 5 merge: the parts do not record every input exactly once.");
   auto* verbose =
       app.add_flag("-v,--verbose", "More log output on stderr (repeatable)");
   auto* quiet = app.add_flag("-q,--quiet", "Only errors on stderr");
@@ -455,10 +489,21 @@ ParseOutcome parse_command_line(int argc, const char* const* argv,
                     "Images or folders to run through the whole pipeline");
   attach_options(*bench, settings, kOnBench);
 
+  CLI::App* merge = app.add_subcommand(
+      "merge",
+      "Join the JSON Lines parts of a sharded run (classify --shard I/N "
+      "--format jsonl -o part-I.jsonl) into one output; with --inputs or "
+      "--files-from, check that every input is recorded exactly once");
+  merge
+      ->add_option("parts", settings.merge_parts,
+                   "JSON Lines files written by classify --format jsonl")
+      ->required();
+  attach_options(*merge, settings, kOnMerge);
+
   // -v and -q work after the command name too.
   for (CLI::App* command :
        {classify, preprocess, weights, weights_list, weights_info,
-        weights_download, weights_path, weights_verify, bench}) {
+        weights_download, weights_path, weights_verify, bench, merge}) {
     command->fallthrough();
   }
 
@@ -485,6 +530,7 @@ ParseOutcome parse_command_line(int argc, const char* const* argv,
   if (weights_path->parsed()) settings.command = Command::kWeightsPath;
   if (weights_verify->parsed()) settings.command = Command::kWeightsVerify;
   if (bench->parsed()) settings.command = Command::kBench;
+  if (merge->parsed()) settings.command = Command::kMerge;
 
   try {
     if (settings.command == Command::kClassify && settings.inputs.empty() &&

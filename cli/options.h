@@ -9,6 +9,7 @@
 
 #include "resnet_cli/bench.h"
 #include "resnet_cli/classify.h"
+#include "resnet_cli/merge.h"
 
 namespace resnet_cli::cli {
 
@@ -22,6 +23,7 @@ enum class Command {
   kWeightsPath,
   kWeightsVerify,
   kBench,
+  kMerge,
 };
 
 // Everything the command line can set. Options shared by several commands
@@ -77,6 +79,11 @@ struct Settings {
   int retry_delay_ms = DownloadOptions{}.retry_delay_ms;
   int stall_timeout_s = DownloadOptions{}.stall_timeout_s;
 
+  // merge
+  std::vector<std::string> merge_parts;
+  std::vector<std::string> merge_inputs;  // --inputs, one path each
+  std::string merge_format = "jsonl";
+
   // weights info
   std::string info_name;
 
@@ -88,6 +95,7 @@ struct Settings {
   ClassifySettings classify;
   PreprocessSettings preprocess;
   BenchSettings bench;
+  MergeSettings merge;
   FetchOptions fetch;  // also in classify.fetch
 };
 

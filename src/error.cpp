@@ -36,6 +36,8 @@ std::string_view error_kind_name(ErrorKind kind) {
       return "device";
     case ErrorKind::kOutput:
       return "output";
+    case ErrorKind::kMerge:
+      return "merge";
   }
   return "unknown";
 }
@@ -64,6 +66,8 @@ int exit_code_for(ErrorKind kind) {
       return kExitUsage;
     case ErrorKind::kOutput:
       return kExitOutput;
+    case ErrorKind::kMerge:
+      return kExitMerge;
     default:
       return kExitModel;
   }

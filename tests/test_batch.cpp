@@ -553,3 +553,57 @@ TEST_CASE("progress and a summary on a terminal's stderr, none otherwise",
             .wait()
             .err.empty());
 }
+
+TEST_CASE("merge: four shards' parts give the single run's output",
+          "[batch][merge][oracle]") {
+  const auto folder = testing::temp_dir("merge");
+  const auto whole = run_cli(tree_command("jsonl"), fixture_env());
+  REQUIRE(whole.exit_code == kExitInputFailed);
+  std::vector<std::string> parts;
+  for (int shard = 0; shard < 4; ++shard) {
+    parts.push_back(
+        (folder / ("part-" + std::to_string(shard) + ".jsonl")).string());
+    auto command = tree_command("jsonl");
+    command.insert(command.end(), {"--shard", std::to_string(shard) + "/4",
+                                   "--output", parts.back(), "--resume"});
+    const auto part = run_cli(command, fixture_env());
+    CHECK((part.exit_code == 0 || part.exit_code == kExitInputFailed));
+  }
+
+  // --inputs takes one path, so parts may follow it.
+  const auto merged = run_cli({"merge", parts[0], "--inputs", tree_root(),
+                               parts[1], parts[2], parts[3]},
+                              fixture_env());
+  CHECK(merged.exit_code == kExitInputFailed);  // as the run: some failed
+  CHECK(merged.out == whole.out);
+
+  const auto output = folder / "merged.json";
+  const auto as_json =
+      run_cli({"merge", parts[0], parts[1], parts[2], parts[3], "--inputs",
+               tree_root(), "--format", "json", "-o", output.string()},
+              fixture_env());
+  CHECK(as_json.exit_code == kExitInputFailed);
+  CHECK(as_json.out.empty());
+  CHECK(testing::read_file(output) ==
+        run_cli(tree_command("json"), fixture_env()).out);
+
+  const auto missing =
+      run_cli({"merge", parts[0], parts[1], parts[2], "--inputs", tree_root()},
+              fixture_env());
+  CHECK(missing.exit_code == kExitMerge);
+  CHECK(missing.out.empty());
+  CHECK_THAT(missing.err,
+             Catch::Contains(": not recorded in any part (one of "));
+  CHECK(std::count(missing.err.begin(), missing.err.end(), '\n') == 1);
+
+  const auto copy = folder / "copy-of-part-2.jsonl";
+  std::filesystem::copy_file(parts[2], copy);
+  const auto twice = run_cli({"merge", parts[0], parts[1], parts[2], parts[3],
+                              copy.string(), "-o", output.string()},
+                             fixture_env());
+  CHECK(twice.exit_code == kExitMerge);
+  CHECK_THAT(twice.err,
+             Catch::Contains(": recorded twice, in " + parts[2] +
+                             " line 1 and in " + copy.string() + " line 1"));
+  CHECK(std::count(twice.err.begin(), twice.err.end(), '\n') == 1);
+}

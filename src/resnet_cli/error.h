@@ -31,6 +31,8 @@ enum class ErrorKind {
   kModel,
   kDevice,
   kOutput,
+  // merge: the parts of a sharded run do not record every input exactly once.
+  kMerge,
 };
 
 // Documented in README.md ("Exit codes"); keep the two in step.
@@ -40,6 +42,7 @@ enum ExitCode : int {
   kExitUsage = 2,
   kExitModel = 3,
   kExitOutput = 4,
+  kExitMerge = 5,
 };
 
 // The snake_case name used in error records ("not_found", "decode", ...).
