@@ -37,7 +37,7 @@ PY
 printf '%8s %8s %8s %10s\n' images "wall s" "img/s" "peak MiB"
 for count in "${counts[@]}"; do
   list=$work/list-$count
-  find "$work/all" -name '*.jpg' | sort | head -n "$count" >"$list"
+  find "$work/all" -name "*.jpg" | sort | sed -n "1,${count}p" >"$list"
   /usr/bin/time -f "%e %M" -o "$work/time" \
     "$binary" classify --files-from "$list" --format jsonl >/dev/null 2>&1 || true
   read -r wall rss <"$work/time"
