@@ -12,6 +12,9 @@ packages=(
   catch2 python3-torchvision python3-pil python3-numpy
   # the Slurm test (tests/slurm): a one-host cluster, munge for its auth
   slurm-wlm munge
+  # the sanitizer build and the fuzz targets (scripts/test-sanitizers.sh,
+  # scripts/fuzz): clang, and its ASan, UBSan and libFuzzer runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()
