@@ -431,7 +431,8 @@ ParseOutcome parse_command_line(int argc, const char* const* argv,
   app.footer(
       "Exit codes: 0 all inputs ok, 1 some input failed, 2 usage error, "
       "3 model, weights, download, checkpoint or device error, 4 output not "
-      "written, 5 merge: the parts do not record every input exactly once.");
+      "written, 5 merge: the parts do not record every input exactly once, "
+      "130 interrupted (what was done is written).");
   auto* verbose =
       app.add_flag("-v,--verbose", "More log output on stderr (repeatable)");
   auto* quiet = app.add_flag("-q,--quiet", "Only errors on stderr");
