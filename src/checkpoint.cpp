@@ -16,6 +16,7 @@
 #include <unordered_set>
 
 #include "resnet_cli/error.h"
+#include "text.h"
 
 namespace resnet_cli {
 
@@ -39,10 +40,6 @@ constexpr std::uint8_t kLegacyMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c,
 [[noreturn]] void fail(const std::filesystem::path& path,
                        const std::string& why) {
   throw Error(ErrorKind::kCheckpoint, path.string() + ": " + why);
-}
-
-std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
 }
 
 // A read-only private mapping of a whole file.
@@ -221,12 +218,12 @@ class ZipSource final : public Checkpoint::Source {
       fail(path,
            "not a readable torch.save zip archive (truncated or "
            "corrupt?): " +
-               first_line(e.what_without_backtrace()));
+               detail::first_line(e.what_without_backtrace()));
     } catch (const std::exception& e) {
       fail(path,
            "not a readable torch.save zip archive (truncated or "
            "corrupt?): " +
-               first_line(e.what()));
+               detail::first_line(e.what()));
     }
   }
 
@@ -242,8 +239,8 @@ class ZipSource final : public Checkpoint::Source {
     try {
       return reader_->hasRecord(name);
     } catch (const c10::Error& e) {
-      fail(path_,
-           "corrupt zip archive: " + first_line(e.what_without_backtrace()));
+      fail(path_, "corrupt zip archive: " +
+                      detail::first_line(e.what_without_backtrace()));
     }
   }
 
@@ -268,7 +265,7 @@ class ZipSource final : public Checkpoint::Source {
     } catch (const c10::Error& e) {
       fail(path_, "cannot read record '" + name +
                       "' (truncated or corrupt?): " +
-                      first_line(e.what_without_backtrace()));
+                      detail::first_line(e.what_without_backtrace()));
     }
   }
 

@@ -16,6 +16,7 @@
 #include "resnet_cli/error.h"
 #include "resnet_cli/exif.h"
 #include "resnet_cli/file_util.h"
+#include "text.h"
 
 namespace resnet_cli {
 
@@ -29,14 +30,6 @@ void silence_opencv_logging() {
     return true;
   }();
   (void)done;
-}
-
-std::string first_line(const std::string& text) {
-  std::string line = text.substr(0, text.find('\n'));
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
-    line.pop_back();
-  }
-  return line;
 }
 
 RgbImage mat_to_rgb(const cv::Mat& mat, const std::string& name) {
@@ -206,7 +199,7 @@ RgbImage decode_image_bytes(const std::uint8_t* data, std::size_t size,
   } catch (const cv::Exception& e) {
     throw Error(ErrorKind::kDecode, name + ": cannot decode " +
                                         image_format_name(format) + ": " +
-                                        first_line(e.err));
+                                        detail::first_line(e.err));
   }
   if (decoded.empty()) {
     throw Error(ErrorKind::kDecode, name + ": cannot decode " +
@@ -249,8 +242,8 @@ void write_png(const RgbImage& image, const std::filesystem::path& path) {
       throw Error(ErrorKind::kOutput, path.string() + ": PNG encoding failed");
     }
   } catch (const cv::Exception& e) {
-    throw Error(ErrorKind::kOutput,
-                path.string() + ": PNG encoding failed: " + first_line(e.err));
+    throw Error(ErrorKind::kOutput, path.string() + ": PNG encoding failed: " +
+                                        detail::first_line(e.err));
   }
   write_file_atomically(
       path, std::string_view(reinterpret_cast<const char*>(encoded.data()),

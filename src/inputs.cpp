@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "resnet_cli/error.h"
+#include "text.h"
 
 namespace resnet_cli {
 
@@ -24,13 +25,6 @@ std::uint64_t fnv1a64(const std::string& text) {
     hash *= 1099511628211ull;
   }
   return hash;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 std::string join(const std::string& folder, const char* name) {
@@ -100,7 +94,7 @@ std::vector<std::string> parse_extensions(std::string_view text) {
   while (start <= text.size()) {
     std::size_t comma = text.find(',', start);
     if (comma == std::string_view::npos) comma = text.size();
-    std::string item = lower(text.substr(start, comma - start));
+    std::string item = detail::ascii_lower(text.substr(start, comma - start));
     while (!item.empty() && item.front() == '.') item.erase(0, 1);
     if (!item.empty()) out.push_back(item);
     start = comma + 1;
@@ -144,7 +138,8 @@ bool InputScanner::wanted(const std::string& path) const {
   if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) {
     return false;
   }
-  return extensions_.count(lower(std::string_view(path).substr(dot + 1))) > 0;
+  return extensions_.count(
+             detail::ascii_lower(std::string_view(path).substr(dot + 1))) > 0;
 }
 
 bool InputScanner::keep(const Input& input) const {

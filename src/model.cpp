@@ -17,6 +17,7 @@
 #include "resnet_cli/checkpoint.h"
 #include "resnet_cli/error.h"
 #include "resnet_cli/model_spec.h"
+#include "text.h"
 
 namespace resnet_cli {
 
@@ -73,13 +74,8 @@ at::ScalarType to_aten(pickle::ScalarType type) {
   return at::kFloat;
 }
 
-std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
-}
-
 at::Device parse_device(const std::string& text) {
-  std::string lower;
-  for (char c : text) lower.push_back(static_cast<char>(std::tolower(c)));
+  const std::string lower = detail::ascii_lower(text);
   if (lower == "cpu") return at::Device(at::kCPU);
   int index = 0;
   if (lower == "cuda") {
@@ -196,7 +192,7 @@ class ResNet50 final : public Model {
     } catch (const c10::Error& e) {
       throw Error(ErrorKind::kModel,
                   checkpoint.path().string() + ": cannot prepare the model: " +
-                      first_line(e.what_without_backtrace()));
+                      detail::first_line(e.what_without_backtrace()));
     }
     checkpoint_ = nullptr;  // only needed while loading
   }
@@ -247,7 +243,7 @@ class ResNet50 final : public Model {
     } catch (const c10::Error& e) {
       throw Error(ErrorKind::kCheckpoint,
                   checkpoint_->path().string() + ": cannot load " + name +
-                      ": " + first_line(e.what_without_backtrace()));
+                      ": " + detail::first_line(e.what_without_backtrace()));
     }
   }
 
@@ -371,9 +367,9 @@ class ResNet50 final : public Model {
       std::memcpy(out, result.data_ptr<float>(),
                   static_cast<std::size_t>(result.numel()) * sizeof(float));
     } catch (const c10::Error& e) {
-      throw Error(
-          ErrorKind::kModel,
-          "inference failed: " + first_line(e.what_without_backtrace()));
+      throw Error(ErrorKind::kModel,
+                  "inference failed: " +
+                      detail::first_line(e.what_without_backtrace()));
     }
   }
 

@@ -9,17 +9,11 @@
 #include <numeric>
 #include <ostream>
 
+#include "text.h"
+
 namespace resnet_cli {
 
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
 
 bool is_valid_utf8(std::string_view text) {
   std::size_t i = 0;
@@ -325,7 +319,7 @@ class DelimitedWriter final : public RecordWriter {
 }  // namespace
 
 OutputFormat parse_output_format(std::string_view text) {
-  const std::string value = lower(text);
+  const std::string value = detail::ascii_lower(text);
   if (value == "text") return OutputFormat::kText;
   if (value == "json") return OutputFormat::kJson;
   if (value == "jsonl") return OutputFormat::kJsonl;
@@ -337,7 +331,7 @@ OutputFormat parse_output_format(std::string_view text) {
 }
 
 OutputType parse_output_type(std::string_view text) {
-  const std::string value = lower(text);
+  const std::string value = detail::ascii_lower(text);
   if (value == "prob") return OutputType::kProbability;
   if (value == "logit") return OutputType::kLogit;
   if (value == "embedding") return OutputType::kEmbedding;

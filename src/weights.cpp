@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "resnet_cli/error.h"
+#include "text.h"
 
 namespace resnet_cli {
 
@@ -15,13 +16,6 @@ extern const char* const kImagenetCategories[];
 extern const std::size_t kImagenetCategoryCount;
 
 namespace {
-
-std::string to_upper(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::toupper(c); });
-  return out;
-}
 
 std::vector<WeightsInfo> make_registry() {
   WeightsInfo v1;
@@ -75,7 +69,7 @@ std::string_view interpolation_name(Interpolation interpolation) {
 }
 
 Interpolation parse_interpolation(std::string_view text) {
-  const std::string upper = to_upper(text);
+  const std::string upper = detail::ascii_upper(text);
   if (upper == "NEAREST") return Interpolation::kNearest;
   if (upper == "BILINEAR") return Interpolation::kBilinear;
   if (upper == "BICUBIC") return Interpolation::kBicubic;
@@ -90,7 +84,7 @@ const std::vector<WeightsInfo>& all_weights() {
 }
 
 const WeightsInfo& find_weights(std::string_view name) {
-  std::string wanted = to_upper(name);
+  std::string wanted = detail::ascii_upper(name);
   const std::string enum_prefix = "RESNET50_WEIGHTS.";
   if (wanted.rfind(enum_prefix, 0) == 0) wanted.erase(0, enum_prefix.size());
   for (const WeightsInfo& weights : all_weights()) {
