@@ -27,7 +27,7 @@ nlohmann::json weights_meta(const WeightsInfo& weights) {
       {"transforms",
        {{"resize_size", t.resize_size},
         {"crop_size", t.crop_size},
-        {"interpolation", std::string(interpolation_name(t.interpolation))},
+        {"interpolation", std::string(enum_name(t.interpolation))},
         {"antialias", true},
         {"mean", {t.mean[0], t.mean[1], t.mean[2]}},
         {"std", {t.std[0], t.std[1], t.std[2]}}}},
@@ -77,7 +77,7 @@ void print_weights_info(const Settings& settings, std::ostream& out) {
       << "cache path:  " << meta["cache_path"].get<std::string>()
       << (meta["cached"].get<bool>() ? " (cached)" : " (not cached)") << "\n"
       << "transforms:  resize " << t.resize_size << " ("
-      << interpolation_name(t.interpolation) << ", antialias), crop "
+      << enum_name(t.interpolation) << ", antialias), crop "
       << t.crop_size << ", mean " << t.mean[0] << "," << t.mean[1] << ","
       << t.mean[2] << ", std " << t.std[0] << "," << t.std[1] << "," << t.std[2]
       << "\n"

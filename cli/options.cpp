@@ -297,7 +297,7 @@ TransformOverrides transform_overrides(const Settings& settings) {
   if (settings.resize > 0) overrides.resize_size = settings.resize;
   if (settings.crop > 0) overrides.crop_size = settings.crop;
   if (!settings.interpolation.empty()) {
-    overrides.interpolation = parse_interpolation(settings.interpolation);
+    overrides.interpolation = find_enum<Interpolation>(settings.interpolation);
   }
   if (!settings.mean.empty())
     overrides.mean = parse_triple(settings.mean, "--mean");

@@ -130,7 +130,7 @@ int run_bench(const BenchSettings& settings, std::ostream& out) {
   const ClassifySettings& classify = settings.classify;
   const WeightsInfo& weights = find_weights(classify.weights);
   const TransformSpec transform =
-      effective_transform(weights, classify.transform);
+      apply_overrides(weights.transforms, classify.transform);
   const std::unique_ptr<Model> model = load_model(classify, weights);
   const PipelineOptions plan =
       plan_pipeline(classify, /*single_input=*/false, available_cores());

@@ -15,6 +15,7 @@
 #include "resnet_cli/download.h"
 #include "resnet_cli/error.h"
 #include "resnet_cli/file_util.h"
+#include "resnet_cli/preprocess.h"
 
 namespace resnet_cli {
 
@@ -228,28 +229,6 @@ std::filesystem::path fetch_into_cache(const std::string& what,
 
 }  // namespace
 
-TransformSpec effective_transform(const WeightsInfo& weights,
-                                  const TransformOverrides& overrides) {
-  TransformSpec spec = weights.transforms;
-  if (overrides.resize_size) spec.resize_size = *overrides.resize_size;
-  if (overrides.crop_size) spec.crop_size = *overrides.crop_size;
-  if (overrides.interpolation) spec.interpolation = *overrides.interpolation;
-  if (overrides.mean) spec.mean = *overrides.mean;
-  if (overrides.std) spec.std = *overrides.std;
-  if (spec.resize_size < 1 || spec.resize_size > 16384) {
-    throw Error(ErrorKind::kUsage, "--resize must be between 1 and 16384");
-  }
-  if (spec.crop_size < 1 || spec.crop_size > 4096) {
-    throw Error(ErrorKind::kUsage, "--crop must be between 1 and 4096");
-  }
-  for (float value : spec.std) {
-    if (!(value != 0.0f)) {
-      throw Error(ErrorKind::kUsage, "--std values must not be 0");
-    }
-  }
-  return spec;
-}
-
 std::filesystem::path resolve_weights_file(const WeightsInfo& weights,
                                            const std::string& weights_file,
                                            const std::string& weights_url,
@@ -331,7 +310,7 @@ ClassifyJob classify_job(const ClassifySettings& settings, Model& model,
 int run_classify(const ClassifySettings& settings, std::ostream& out) {
   const WeightsInfo& weights = find_weights(settings.weights);
   const TransformSpec transform =
-      effective_transform(weights, settings.transform);
+      apply_overrides(weights.transforms, settings.transform);
   if (settings.topk < 1)
     throw Error(ErrorKind::kUsage, "--topk must be at least 1");
   const bool jsonl_file =
@@ -483,7 +462,7 @@ void write_npy_float32(const std::filesystem::path& path,
 
 void run_preprocess(const PreprocessSettings& settings) {
   const WeightsInfo& weights = find_weights(settings.weights);
-  const TransformSpec spec = effective_transform(weights, settings.transform);
+  const TransformSpec spec = apply_overrides(weights.transforms, settings.transform);
   const RgbImage image = decode_image_input(settings.input, settings.decode);
   const RgbImage crop = resize_center_crop(image, spec);
   if (!settings.npy_output.empty()) {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "resnet_cli/preprocess.h"
+#include "resnet_cli/rgb_image.h"
 
 namespace resnet_cli::detail {
 

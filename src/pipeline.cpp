@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "resnet_cli/error.h"
+#include "resnet_cli/preprocess.h"
 #include "resnet_cli/model_spec.h"
 
 namespace resnet_cli {

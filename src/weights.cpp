@@ -56,28 +56,6 @@ std::vector<WeightsInfo> make_registry() {
 
 }  // namespace
 
-std::string_view interpolation_name(Interpolation interpolation) {
-  switch (interpolation) {
-    case Interpolation::kNearest:
-      return "nearest";
-    case Interpolation::kBilinear:
-      return "bilinear";
-    case Interpolation::kBicubic:
-      return "bicubic";
-  }
-  return "bilinear";
-}
-
-Interpolation parse_interpolation(std::string_view text) {
-  const std::string upper = detail::ascii_upper(text);
-  if (upper == "NEAREST") return Interpolation::kNearest;
-  if (upper == "BILINEAR") return Interpolation::kBilinear;
-  if (upper == "BICUBIC") return Interpolation::kBicubic;
-  throw Error(ErrorKind::kUsage,
-              "unknown interpolation '" + std::string(text) +
-                  "' (expected nearest, bilinear or bicubic)");
-}
-
 const std::vector<WeightsInfo>& all_weights() {
   static const std::vector<WeightsInfo> registry = make_registry();
   return registry;

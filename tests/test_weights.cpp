@@ -129,7 +129,7 @@ TEST_CASE("the registry agrees with Debian's torchvision",
     CHECK(expected.at("resize_size") == weights.transforms.resize_size);
     CHECK(expected.at("crop_size") == weights.transforms.crop_size);
     CHECK(expected.at("interpolation") ==
-          std::string(interpolation_name(weights.transforms.interpolation)));
+          std::string(enum_name(weights.transforms.interpolation)));
     for (int c = 0; c < 3; ++c) {
       CHECK(static_cast<float>(expected.at("mean")[c].get<double>()) ==
             weights.transforms.mean[c]);

@@ -18,20 +18,6 @@
 
 namespace resnet_cli {
 
-// Command-line overrides of the chosen weights' transforms.
-struct TransformOverrides {
-  std::optional<int> resize_size;
-  std::optional<int> crop_size;
-  std::optional<Interpolation> interpolation;
-  std::optional<std::array<float, 3>> mean;
-  std::optional<std::array<float, 3>> std;
-};
-
-// The weights' transforms with the overrides applied; throws Error(kUsage)
-// for sizes < 1 or a std of 0.
-TransformSpec effective_transform(const WeightsInfo& weights,
-                                  const TransformOverrides& overrides);
-
 // How a checkpoint that --weights-file does not give is found and fetched.
 struct FetchOptions {
   std::string mirror;    // replaces kTorchvisionDownloadBase; empty: none

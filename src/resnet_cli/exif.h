@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "resnet_cli/preprocess.h"
+#include "resnet_cli/rgb_image.h"
 
 namespace resnet_cli {
 

@@ -19,7 +19,7 @@
 #include <string>
 
 #include "resnet_cli/image_header.h"
-#include "resnet_cli/preprocess.h"
+#include "resnet_cli/rgb_image.h"
 
 namespace resnet_cli {
 

@@ -8,26 +8,10 @@
 // the crop are computed.
 #pragma once
 
-#include <cstdint>
-#include <vector>
-
-#include "resnet_cli/weights.h"
+#include "resnet_cli/rgb_image.h"
+#include "resnet_cli/transform.h"
 
 namespace resnet_cli {
-
-// 8-bit RGB, interleaved (R, G, B), rows top to bottom, no row padding.
-struct RgbImage {
-  int width = 0;
-  int height = 0;
-  std::vector<std::uint8_t> pixels;  // width * height * 3
-
-  std::uint8_t* row(int y) {
-    return pixels.data() + static_cast<std::size_t>(y) * width * 3;
-  }
-  const std::uint8_t* row(int y) const {
-    return pixels.data() + static_cast<std::size_t>(y) * width * 3;
-  }
-};
 
 // Where torchvision's resize + center_crop put things, in pixels.
 struct CropGeometry {

@@ -11,22 +11,9 @@
 #include <string_view>
 #include <vector>
 
+#include "resnet_cli/transform.h"
+
 namespace resnet_cli {
-
-enum class Interpolation { kNearest, kBilinear, kBicubic };
-
-std::string_view interpolation_name(Interpolation interpolation);
-// Accepts "nearest", "bilinear", "bicubic" (any case); throws Error(kUsage).
-Interpolation parse_interpolation(std::string_view text);
-
-// torchvision's transforms._presets.ImageClassification parameters.
-struct TransformSpec {
-  int resize_size = 256;  // pixels, short side after resize
-  int crop_size = 224;    // pixels, square center crop
-  Interpolation interpolation = Interpolation::kBilinear;
-  std::array<float, 3> mean{0.485f, 0.456f, 0.406f};  // R, G, B
-  std::array<float, 3> std{0.229f, 0.224f, 0.225f};   // R, G, B
-};
 
 struct WeightsInfo {
   std::string name;       // "IMAGENET1K_V2"
