@@ -1,13 +1,23 @@
+// The commands: each one file of cli/, calling the library for the work and
+// owning the terminal, the output destination and the exit code.
 #pragma once
 
 #include <iosfwd>
 
+#include "exit_codes.h"
 #include "options.h"
 
 namespace resnet_cli::cli {
 
 // Runs the parsed command, writing results to `out`. Returns the exit code;
-// fatal failures throw resnet_cli::Error.
-int run_command(const Settings& settings, std::ostream& out);
+// fatal failures throw resnet_cli::Error (main maps them to exit codes).
+ExitCode run_command(const Settings& settings, std::ostream& out);
+
+ExitCode run_classify(const ClassifySettings& settings, std::ostream& out);
+ExitCode run_bench(const BenchSettings& settings, std::ostream& out);
+ExitCode run_preprocess(const PreprocessSettings& settings);
+ExitCode run_merge(const MergeCommandSettings& settings, std::ostream& out);
+ExitCode run_weights(Command command, const WeightsSettings& settings,
+                     std::ostream& out);
 
 }  // namespace resnet_cli::cli

@@ -1,15 +1,24 @@
-// resnet-cli's command line: every option declared once, in one table, with
-// its help text and environment variable (see options.cpp).
+// resnet-cli's command line: every option declared once, in one table
+// (options.cpp), with its help text, environment variable and the commands it
+// belongs to; values are bound to typed fields as CLI11 parses them. Each
+// command then gets a settings struct of its own, built for that command only.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "resnet_cli/bench.h"
-#include "resnet_cli/classify.h"
+#include "resnet_cli/enum_names.h"
+#include "resnet_cli/image.h"
+#include "resnet_cli/inputs.h"
 #include "resnet_cli/merge.h"
+#include "resnet_cli/record_writer.h"
+#include "resnet_cli/session.h"
+#include "terminal.h"
 
 namespace resnet_cli::cli {
 
@@ -26,77 +35,137 @@ enum class Command {
   kMerge,
 };
 
-// Everything the command line can set. Options shared by several commands
-// (weights, transforms, decoding) live once here and are copied into each
-// command's settings by parse_command_line.
-struct Settings {
-  Command command = Command::kNone;
-  int verbosity = 0;  // -1 quiet, 0 warnings, 1 info, 2 debug
+// --format of the commands that print a report rather than records.
+enum class ReportFormat { kText, kJson };
+// --exif.
+enum class ExifMode { kIgnore, kApply };
 
-  // classify / preprocess
+}  // namespace resnet_cli::cli
+
+namespace resnet_cli {
+template <>
+struct EnumNames<cli::ReportFormat> {
+  static constexpr std::string_view option = "--format";
+  static constexpr std::array<EnumName<cli::ReportFormat>, 2> names{{
+      {"text", cli::ReportFormat::kText},
+      {"json", cli::ReportFormat::kJson},
+  }};
+};
+template <>
+struct EnumNames<cli::ExifMode> {
+  static constexpr std::string_view option = "--exif";
+  static constexpr std::array<EnumName<cli::ExifMode>, 2> names{{
+      {"ignore", cli::ExifMode::kIgnore},
+      {"apply", cli::ExifMode::kApply},
+  }};
+};
+}  // namespace resnet_cli
+
+namespace resnet_cli::cli {
+
+// classify: a model session, plus the inputs and where the records go.
+struct ClassifySettings : SessionOptions {
+  InputOptions input;   // paths, folders, --files-from, --shard, ...
+  bool resume = false;  // skip inputs already recorded in output_file
+  int topk = 5;
+  OutputType output_type = OutputType::kProbability;
+  OutputFormat format = OutputFormat::kText;
+  std::string output_file;  // empty: stdout
+  DecodeOptions decode;
+  ProgressMode progress = ProgressMode::kAuto;
+};
+
+struct BenchSettings : SessionOptions {
+  InputOptions input;   // when given, the whole pipeline runs over them
+  int iterations = 20;  // timed forward passes per inference worker
+  int warmup = 3;       // untimed passes first (oneDNN builds its kernels)
+  ReportFormat format = ReportFormat::kText;
+};
+
+struct PreprocessSettings {
+  std::string input;
+  std::string weights = "DEFAULT";
+  TransformOverrides transform;
+  DecodeOptions decode;
+  std::string npy_output;  // model input, float32 1x3xHxW
+  std::string png_output;  // the uint8 RGB crop; optional
+};
+
+struct MergeCommandSettings {
+  MergeSettings merge;
+  std::string output_file;  // empty: stdout
+};
+
+struct WeightsSettings {
+  std::string target;  // NAME (or FILE for verify); may be empty
+  std::string url;     // weights download --url
+  bool force = false;  // weights download: even when cached
+  FetchOptions fetch;
+  ReportFormat format = ReportFormat::kText;
+};
+
+// What the table binds: every option's typed value, whatever the command.
+struct OptionValues {
   std::vector<std::string> inputs;
   std::string weights = "DEFAULT";
   std::string weights_file;
   std::string weights_url;  // classify --weights-url, weights download --url
   std::string labels_file;
   int topk = 5;
-  std::string output_type = "prob";
-  std::string format = "text";
+  OutputType output_type = OutputType::kProbability;
+  OutputFormat format = OutputFormat::kText;
+  ReportFormat report_format = ReportFormat::kText;
+  OutputFormat merge_format = OutputFormat::kJsonl;
   int threads = 0;
   std::string device = "cpu";
   int resize = 0;  // 0: the weights' own
   int crop = 0;
-  std::string interpolation;
-  std::string mean;
-  std::string std;
-  std::string exif = "ignore";
+  std::optional<Interpolation> interpolation;
+  std::optional<std::array<float, 3>> mean;
+  std::optional<std::array<float, 3>> std;
+  ExifMode exif = ExifMode::kIgnore;
   std::string npy_output;
   std::string png_output;
   std::string output_file;
   std::string files_from;
   bool null_separated = false;
-  std::string extensions;
+  std::optional<std::vector<std::string>> extensions;
   bool follow = false;
-  std::string shard;
+  std::optional<Shard> shard;
   bool resume = false;
   int batch_size = 0;
   int workers = 0;
-  std::string engine = "optimized";
+  Engine engine = Engine::kOptimized;
   int decode_threads = 0;
   bool unordered = false;
-  std::string progress = "auto";
-  std::string precision = "fp32";
+  ProgressMode progress = ProgressMode::kAuto;
+  Precision precision = Precision::kFloat32;
   int iterations = 20;
   int warmup = 3;
   bool allow_truncated = false;
   std::uint64_t max_pixels = 89'478'485;
-
-  // Fetching weights (classify, weights download).
   std::string mirror;
   bool offline = false;
   bool verify = false;
   int retries = DownloadOptions{}.retries;
   int retry_delay_ms = DownloadOptions{}.retry_delay_ms;
   int stall_timeout_s = DownloadOptions{}.stall_timeout_s;
-
-  // merge
   std::vector<std::string> merge_parts;
   std::vector<std::string> merge_inputs;  // --inputs, one path each
-  std::string merge_format = "jsonl";
+  std::string weights_target;  // weights info/download/path/verify NAME
+  bool force = false;
+};
 
-  // weights info
-  std::string info_name;
-
-  // weights download / path / verify
-  std::string weights_target;  // NAME (or FILE for verify); may be empty
-  bool force = false;          // weights download: even when cached
-
-  // Filled from the above by parse_command_line.
+// The parsed command line: the command, -q/-v, and that command's settings
+// (the others stay default).
+struct Settings {
+  Command command = Command::kNone;
+  int verbosity = 0;  // -1 quiet, 0 warnings, 1 info, 2 debug
   ClassifySettings classify;
-  PreprocessSettings preprocess;
   BenchSettings bench;
-  MergeSettings merge;
-  FetchOptions fetch;  // also in classify.fetch
+  PreprocessSettings preprocess;
+  MergeCommandSettings merge;
+  WeightsSettings weights;
 };
 
 struct ParseOutcome {
@@ -109,5 +178,14 @@ struct ParseOutcome {
 // a usage error prints one line to `err` and gives exit code 2.
 ParseOutcome parse_command_line(int argc, const char* const* argv,
                                 std::ostream& out, std::ostream& err);
+
+// The option table, for tests and generated documentation.
+struct OptionInfo {
+  std::string flags;       // "-f,--format"
+  std::string env;         // "" when none
+  std::string help;
+  std::vector<std::string> commands;  // "classify", "weights download", ...
+};
+std::vector<OptionInfo> option_table_info();
 
 }  // namespace resnet_cli::cli

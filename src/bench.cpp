@@ -5,15 +5,12 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
 #include <mutex>
-#include <nlohmann/json.hpp>
-#include <ostream>
 #include <random>
-#include <streambuf>
 #include <thread>
 
 #include "resnet_cli/error.h"
+#include "resnet_cli/record_json.h"
 
 namespace resnet_cli {
 
@@ -43,16 +40,6 @@ class StartLine {
   Clock::time_point start_;
 };
 
-// Swallows output: the pipeline run formats records as classify would, but
-// keeps none.
-class NullBuffer : public std::streambuf {
- protected:
-  int overflow(int c) override { return c; }
-  std::streamsize xsputn(const char*, std::streamsize count) override {
-    return count;
-  }
-};
-
 double percentile(std::vector<double> values, double fraction) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
@@ -61,14 +48,11 @@ double percentile(std::vector<double> values, double fraction) {
   return values[std::min(index, values.size() - 1)];
 }
 
-struct ForwardResult {
-  double images_per_second = 0;
-  double p50_ms = 0;
-  double p95_ms = 0;
-};
+}  // namespace
 
-ForwardResult bench_forward(const Model& model, const PipelineOptions& plan,
-                            int crop, int iterations, int warmup) {
+ForwardBenchmark benchmark_forward(const Model& model,
+                                   const PipelineOptions& plan, int crop,
+                                   int iterations, int warmup) {
   const std::size_t image_floats = 3 * static_cast<std::size_t>(crop) * crop;
   std::vector<float> input(image_floats *
                            static_cast<std::size_t>(plan.batch_size));
@@ -114,7 +98,7 @@ ForwardResult bench_forward(const Model& model, const PipelineOptions& plan,
   }
   for (std::thread& worker : workers) worker.join();
   if (failure) std::rethrow_exception(failure);
-  ForwardResult result;
+  ForwardBenchmark result;
   const double seconds =
       std::chrono::duration<double>(end - start_line.start()).count();
   result.images_per_second =
@@ -124,104 +108,23 @@ ForwardResult bench_forward(const Model& model, const PipelineOptions& plan,
   return result;
 }
 
-}  // namespace
 
-int run_bench(const BenchSettings& settings, std::ostream& out) {
-  const ClassifySettings& classify = settings.classify;
-  const WeightsInfo& weights = find_weights(classify.weights);
-  const TransformSpec transform =
-      apply_overrides(weights.transforms, classify.transform);
-  const std::unique_ptr<Model> model = load_model(classify, weights);
-  const PipelineOptions plan =
-      plan_pipeline(classify, /*single_input=*/false, available_cores());
-  const ForwardResult forward = bench_forward(*model, plan, transform.crop_size,
-                                              std::max(1, settings.iterations),
-                                              std::max(0, settings.warmup));
-
-  nlohmann::json report = {
-      {"device", model->device()},
-      {"precision",
-       classify.model.precision == Precision::kBFloat16 ? "bf16" : "fp32"},
-      {"cores", available_cores()},
-      {"workers", plan.workers},
-      {"threads_per_worker", plan.threads_per_worker},
-      {"batch_size", plan.batch_size},
-      {"crop", transform.crop_size},
-      {"forward",
-       {{"images_per_second", forward.images_per_second},
-        {"latency_ms", {{"p50", forward.p50_ms}, {"p95", forward.p95_ms}}},
-        {"iterations_per_worker", settings.iterations}}},
-  };
-
-  const bool folder_given =
-      !classify.input.paths.empty() || !classify.input.files_from.empty();
-  if (folder_given) {
-    const std::vector<std::string> labels = imagenet_categories();
-    const ClassifyJob job = classify_job(classify, *model, transform, labels);
-    NullBuffer null_buffer;
-    std::ostream null_stream(&null_buffer);
-    WriterOptions writer_options;
-    writer_options.format = OutputFormat::kJsonl;
-    auto writer = make_record_writer(writer_options, null_stream);
-    InputScanner scanner(classify.input);
-    std::atomic<bool> stop{false};
-    const auto start = Clock::now();
-    const PipelineStats stats = run_pipeline(
-        scanner, job, plan, [&](Record&& record) { writer->write(record); },
-        stop);
-    const double seconds =
-        std::chrono::duration<double>(Clock::now() - start).count();
-    const double images = static_cast<double>(stats.ok + stats.failed);
-    report["pipeline"] = {
-        {"images", stats.ok + stats.failed},
-        {"failed", stats.failed},
-        {"seconds", seconds},
-        {"images_per_second", images / seconds},
-        {"of_forward_rate", images / seconds / forward.images_per_second},
-        {"stage_seconds",
-         {{"decode", stats.decode_seconds},
-          {"preprocess", stats.preprocess_seconds},
-          {"inference", stats.inference_seconds},
-          {"output", stats.output_seconds}}},
-    };
-  }
-
-  if (settings.json) {
-    out << report.dump(2) << "\n";
-    return kExitOk;
-  }
-  char line[256];
-  std::snprintf(line, sizeof line,
-                "%s %s, %d workers x %d threads, batch %d, crop %d\n",
-                report["device"].get<std::string>().c_str(),
-                report["precision"].get<std::string>().c_str(), plan.workers,
-                plan.threads_per_worker, plan.batch_size, transform.crop_size);
-  out << line;
-  std::snprintf(
-      line, sizeof line,
-      "forward only: %.1f img/s, latency per batch p50 %.1f ms, p95 %.1f ms\n",
-      forward.images_per_second, forward.p50_ms, forward.p95_ms);
-  out << line;
-  if (report.contains("pipeline")) {
-    const auto& pipeline = report["pipeline"];
-    const auto& stages = pipeline["stage_seconds"];
-    std::snprintf(line, sizeof line,
-                  "pipeline: %llu images in %.2f s, %.1f img/s (%.0f%% of "
-                  "forward only)\n",
-                  pipeline["images"].get<unsigned long long>(),
-                  pipeline["seconds"].get<double>(),
-                  pipeline["images_per_second"].get<double>(),
-                  100 * pipeline["of_forward_rate"].get<double>());
-    out << line;
-    std::snprintf(
-        line, sizeof line,
-        "thread-seconds: decode %.2f, preprocess %.2f, inference %.2f, "
-        "output %.2f\n",
-        stages["decode"].get<double>(), stages["preprocess"].get<double>(),
-        stages["inference"].get<double>(), stages["output"].get<double>());
-    out << line;
-  }
-  return kExitOk;
+PipelineBenchmark benchmark_pipeline(const Session& session,
+                                     InputScanner& scanner,
+                                     const PipelineOptions& plan) {
+  const ClassifyJob job =
+      session.job(OutputType::kProbability, 5, DecodeOptions{});
+  std::atomic<bool> stop{false};
+  std::size_t formatted_bytes = 0;
+  const auto start = Clock::now();
+  PipelineBenchmark result;
+  result.stats = run_pipeline(
+      scanner, job, plan,
+      [&](Record&& record) { formatted_bytes += record_json(record).size(); },
+      stop);
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  spdlog::debug("bench: {} bytes of JSON Lines formatted", formatted_bytes);
+  return result;
 }
 
 }  // namespace resnet_cli

@@ -12,7 +12,6 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iterator>
@@ -21,6 +20,8 @@
 #include <thread>
 
 #include "resnet_cli/error.h"
+#include "resnet_cli/human_units.h"
+#include "resnet_cli/temporary_files.h"
 #include "resnet_cli/weights.h"
 
 namespace resnet_cli {
@@ -38,40 +39,6 @@ std::string to_hex(const unsigned char* bytes, std::size_t size) {
     hex.push_back(kDigits[bytes[i] & 0xf]);
   }
   return hex;
-}
-
-std::string format_bytes(double bytes) {
-  char text[32];
-  if (bytes < 1024) {
-    std::snprintf(text, sizeof text, "%.0f B", bytes);
-  } else if (bytes < 1024.0 * 1024) {
-    std::snprintf(text, sizeof text, "%.1f KiB", bytes / 1024);
-  } else if (bytes < 1024.0 * 1024 * 1024) {
-    std::snprintf(text, sizeof text, "%.1f MiB", bytes / (1024.0 * 1024));
-  } else {
-    std::snprintf(text, sizeof text, "%.2f GiB",
-                  bytes / (1024.0 * 1024 * 1024));
-  }
-  return text;
-}
-
-std::string format_duration(double seconds) {
-  const long total = static_cast<long>(seconds + 0.5);
-  char text[32];
-  if (total >= 3600) {
-    std::snprintf(text, sizeof text, "%ld:%02ld:%02ld", total / 3600,
-                  total / 60 % 60, total % 60);
-  } else {
-    std::snprintf(text, sizeof text, "%ld:%02ld", total / 60, total % 60);
-  }
-  return text;
-}
-
-std::string format_seconds(double seconds) {
-  if (seconds >= 60) return format_duration(seconds);
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f s", seconds);
-  return text;
 }
 
 std::string http_status_text(long status) {
@@ -132,28 +99,6 @@ class Sha256 {
   EVP_MD_CTX* context_;
 };
 
-// The partial file being written, for the signal handler below: a Ctrl-C
-// during a download must not leave it behind. Only async-signal-safe state;
-// one download at a time per process holds it (others go without).
-constexpr int kCleanupSignals[] = {SIGINT, SIGTERM, SIGHUP};
-constexpr std::size_t kCleanupSignalCount = std::size(kCleanupSignals);
-std::atomic<bool> g_cleanup_taken{false};
-char g_partial_path[PATH_MAX];
-struct sigaction g_saved_actions[kCleanupSignalCount];
-volatile std::sig_atomic_t g_partial_armed = 0;
-
-extern "C" void remove_partial_and_reraise(int signal_number) {
-  if (g_partial_armed) ::unlink(g_partial_path);
-  // Whatever the program had before (usually the default: terminate) runs
-  // when this handler returns.
-  for (std::size_t i = 0; i < kCleanupSignalCount; ++i) {
-    if (kCleanupSignals[i] == signal_number) {
-      ::sigaction(signal_number, &g_saved_actions[i], nullptr);
-    }
-  }
-  ::raise(signal_number);
-}
-
 // `<destination>.<32 random hex>.partial`, created exclusively beside the
 // destination so that it is on the same file system (rename(2) needs that)
 // and no two downloaders share one. Removed unless commit() renamed it.
@@ -168,12 +113,12 @@ class PartialFile {
     }
     path_ =
         destination.string() + "." + to_hex(random, sizeof random) + ".partial";
-    // Armed first: a signal between open() and arming would leave the file.
-    arm_signal_cleanup();
+    // Registered first: a signal between open() and registering would leave
+    // the file behind.
+    registration_ = std::make_unique<TemporaryFileRegistration>(path_);
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd_ < 0) {
       const int saved = errno;
-      disarm_signal_cleanup();
       throw Error(ErrorKind::kDownload, "cannot write to the cache folder " +
                                             destination.parent_path().string() +
                                             ": " + std::strerror(saved));
@@ -181,7 +126,6 @@ class PartialFile {
   }
 
   ~PartialFile() {
-    disarm_signal_cleanup();
     if (fd_ >= 0) ::close(fd_);
     if (!committed_) ::unlink(path_.c_str());
   }
@@ -239,86 +183,28 @@ class PartialFile {
                 std::string(what) + " " + path_ + ": " + std::strerror(error));
   }
 
-  void arm_signal_cleanup() {
-    if (path_.size() >= sizeof g_partial_path) return;
-    if (g_cleanup_taken.exchange(true)) return;  // another download has it
-    std::memcpy(g_partial_path, path_.c_str(), path_.size() + 1);
-    g_partial_armed = 1;
-    for (std::size_t i = 0; i < kCleanupSignalCount; ++i) {
-      ::sigaction(kCleanupSignals[i], nullptr, &g_saved_actions[i]);
-      // A signal the program ignores (nohup) stays ignored.
-      if (g_saved_actions[i].sa_handler == SIG_IGN) continue;
-      struct sigaction action {};
-      action.sa_handler = remove_partial_and_reraise;
-      sigemptyset(&action.sa_mask);
-      ::sigaction(kCleanupSignals[i], &action, nullptr);
-    }
-    signals_armed_ = true;
-  }
-
-  void disarm_signal_cleanup() {
-    if (!signals_armed_) return;
-    for (std::size_t i = 0; i < kCleanupSignalCount; ++i) {
-      ::sigaction(kCleanupSignals[i], &g_saved_actions[i], nullptr);
-    }
-    g_partial_armed = 0;
-    signals_armed_ = false;
-    g_cleanup_taken = false;
-  }
-
   std::filesystem::path destination_;
   std::string path_;
   int fd_ = -1;
   bool committed_ = false;
-  bool signals_armed_ = false;
+  std::unique_ptr<TemporaryFileRegistration> registration_;
 };
 
-// Progress on stderr: a line redrawn in place on a terminal, else nothing
-// until the summary line.
+// Reports a transfer to DownloadOptions::progress, when there is one.
 class ProgressReporter {
  public:
-  ProgressReporter(bool enabled, std::string label)
-      : enabled_(enabled),
-        live_(enabled && ::isatty(STDERR_FILENO)),
-        label_(std::move(label)) {}
+  ProgressReporter(const DownloadOptions& options, std::string label)
+      : callback_(options.progress), label_(std::move(label)) {}
 
-  void start_attempt() {
-    start_ = Clock::now();
-    last_draw_ = start_ - std::chrono::seconds(1);
-  }
+  void start_attempt() { start_ = Clock::now(); }
 
   void update(std::uint64_t received, std::uint64_t total) {
-    if (!live_ || (received == 0 && total == 0)) return;  // nothing yet
-    const auto now = Clock::now();
-    if (now - last_draw_ < std::chrono::milliseconds(200)) return;
-    last_draw_ = now;
-    const double seconds = std::chrono::duration<double>(now - start_).count();
-    const double rate = seconds > 0 ? received / seconds : 0;
-    std::string line = "resnet-cli: " + label_ + "  " + format_bytes(received);
-    if (total > 0) {
-      char percent[16];
-      std::snprintf(percent, sizeof percent, "  %3.0f%%",
-                    100.0 * received / total);
-      line += " / " + format_bytes(total) + percent;
-    }
-    line += "  " + format_bytes(rate) + "/s";
-    if (total > 0 && rate > 0 && received <= total) {
-      line += "  ETA " + format_duration((total - received) / rate);
-    }
-    draw(line);
+    if (received == 0 && total == 0) return;  // nothing yet
+    report(DownloadProgress::Phase::kReceiving, received, total, "");
   }
-
-  // Clears a live line so that a warning or an error starts on a clean one.
-  void clear() {
-    if (!live_ || drawn_width_ == 0) return;
-    std::fprintf(stderr, "\r%*s\r", static_cast<int>(drawn_width_), "");
-    drawn_width_ = 0;
-  }
-
-  void finish(const std::string& summary) {
-    if (!enabled_) return;
-    clear();
-    std::fprintf(stderr, "resnet-cli: %s\n", summary.c_str());
+  void end_attempt() { report(DownloadProgress::Phase::kAttemptEnded, 0, 0, ""); }
+  void finish(std::uint64_t received, const std::string& summary) {
+    report(DownloadProgress::Phase::kFinished, received, received, summary);
   }
 
   double elapsed_seconds() const {
@@ -326,20 +212,22 @@ class ProgressReporter {
   }
 
  private:
-  void draw(const std::string& line) {
-    // Pad over the rest of a longer previous line.
-    const std::size_t width = std::max(line.size(), drawn_width_);
-    std::fprintf(stderr, "\r%-*s", static_cast<int>(width), line.c_str());
-    std::fflush(stderr);
-    drawn_width_ = line.size();
+  void report(DownloadProgress::Phase phase, std::uint64_t received,
+              std::uint64_t total, const std::string& summary) {
+    if (!callback_) return;
+    DownloadProgress progress;
+    progress.phase = phase;
+    progress.label = label_;
+    progress.received = received;
+    progress.total = total;
+    progress.seconds = elapsed_seconds();
+    progress.summary = summary;
+    callback_(progress);
   }
 
-  bool enabled_;
-  bool live_;
+  const std::function<void(const DownloadProgress&)>& callback_;
   std::string label_;
   Clock::time_point start_ = Clock::now();
-  Clock::time_point last_draw_ = start_;
-  std::size_t drawn_width_ = 0;
 };
 
 // What libcurl's callbacks write into during one attempt.
@@ -515,7 +403,7 @@ std::string download_or_throw_reason(const std::string& url,
   }
   PartialFile file(destination);
   Sha256 hasher;
-  ProgressReporter progress(options.progress, destination.filename().string());
+  ProgressReporter progress(options, destination.filename().string());
   Transfer transfer;
   transfer.file = &file;
   transfer.hasher = &hasher;
@@ -537,7 +425,7 @@ std::string download_or_throw_reason(const std::string& url,
     }
     progress.start_attempt();
     outcome = run_attempt(curl.get(), transfer, options);
-    progress.clear();
+    progress.end_attempt();
     if (outcome.ok || !outcome.retryable || attempt == attempts) break;
     spdlog::warn("{}: {}; retrying in {} ms (attempt {} of {})", url,
                  outcome.reason, delay_ms, attempt + 1, attempts);
@@ -571,7 +459,7 @@ std::string download_or_throw_reason(const std::string& url,
   summary += "), sha256 " + digest;
   summary += expected_hash_prefix.empty() ? " (no hash in the name to check)"
                                           : " (verified)";
-  progress.finish(summary);
+  progress.finish(transfer.received, summary);
   return digest;
 }
 

@@ -59,18 +59,4 @@ bool is_input_error(ErrorKind kind) {
   }
 }
 
-int exit_code_for(ErrorKind kind) {
-  if (is_input_error(kind)) return kExitInputFailed;
-  switch (kind) {
-    case ErrorKind::kUsage:
-      return kExitUsage;
-    case ErrorKind::kOutput:
-      return kExitOutput;
-    case ErrorKind::kMerge:
-      return kExitMerge;
-    default:
-      return kExitModel;
-  }
-}
-
 }  // namespace resnet_cli

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "resnet_cli/error.h"
+#include "resnet_cli/temporary_files.h"
 
 namespace resnet_cli {
 
@@ -111,6 +112,7 @@ AtomicFile::AtomicFile(std::filesystem::path destination)
   }
   ::close(fd);
   temporary_ = pattern;
+  registration_ = std::make_unique<TemporaryFileRegistration>(pattern);
   stream_.open(temporary_, std::ios::binary | std::ios::trunc);
   if (!stream_) {
     const int saved = errno;
@@ -164,6 +166,7 @@ void AtomicFile::commit() {
         ErrorKind::kOutput,
         destination_.string() + ": cannot replace: " + std::strerror(errno));
   }
+  registration_.reset();
   committed_ = true;
 }
 

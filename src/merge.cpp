@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -14,7 +15,9 @@
 #include <utility>
 
 #include "resnet_cli/error.h"
-#include "resnet_cli/file_util.h"
+#include "resnet_cli/json_array.h"
+#include "resnet_cli/jsonl_reader.h"
+#include "resnet_cli/record_json.h"
 
 namespace resnet_cli {
 
@@ -73,38 +76,23 @@ void index_part(const std::vector<std::string>& parts, std::size_t part,
                 RecordIndex& index, std::vector<const IndexEntry*>& part_order,
                 MergeSummary& summary) {
   const std::string& name = parts[part];
-  std::ifstream in(name, std::ios::binary);
-  if (!in) {
+  JsonlReader reader(name);
+  if (!reader.is_open()) {
     throw Error(ErrorKind::kMerge,
                 name + ": cannot open: " + std::strerror(errno) +
                     " (did the task of this part run?)");
   }
-  std::string line;
-  std::uint64_t offset = 0;
-  std::uint64_t number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (in.eof()) {
-      spdlog::warn(
-          "{}: leaving out an incomplete last line ({} bytes): the task was "
-          "stopped while writing it, and its input is not recorded",
-          name, line.size());
-      ++summary.incomplete_lines;
-      break;
-    }
-    std::optional<RecordFields> fields = read_record_fields(line);
+  JsonlLine line;
+  while (reader.next(line)) {
+    std::optional<RecordFields> fields = read_record_fields(line.text);
     if (!fields) {
       throw Error(ErrorKind::kMerge,
-                  name + " line " + std::to_string(number) +
+                  name + " line " + std::to_string(line.number) +
                       ": not a resnet-cli record (a JSON object with a "
                       "\"path\", as classify --format jsonl writes)");
     }
-    RecordLocation location;
-    location.part = part;
-    location.line = number;
-    location.offset = offset;
-    location.size = line.size();
-    location.failed = fields->failed;
+    RecordLocation location{part, line.number, line.offset, line.text.size(),
+                            fields->failed, false};
     const auto [entry, inserted] =
         index.emplace(std::move(fields->path), location);
     if (!inserted) {
@@ -116,11 +104,17 @@ void index_part(const std::vector<std::string>& parts, std::size_t part,
                       "with the same inputs and --shard count?)");
     }
     part_order.push_back(&*entry);
-    offset += line.size() + 1;
   }
-  if (in.bad()) {
+  if (reader.failed()) {
     throw Error(ErrorKind::kMerge,
                 name + ": read failed: " + std::strerror(errno));
+  }
+  if (reader.torn_bytes() > 0) {
+    spdlog::warn(
+        "{}: leaving out an incomplete last line ({} bytes): the task was "
+        "stopped while writing it, and its input is not recorded",
+        name, reader.torn_bytes());
+    ++summary.incomplete_lines;
   }
 }
 
@@ -227,36 +221,28 @@ class PartReader {
 };
 
 // Writes the lines byte for byte as the parts hold them, so that the merged
-// file is the one a single process writes: JSON Lines, or a JSON array laid
+// output is the one a single process writes: JSON Lines, or a JSON array laid
 // out as classify --format json lays it out.
 void write_records(const std::vector<std::string>& parts,
                    const std::vector<const IndexEntry*>& order,
                    OutputFormat format, std::ostream& out,
-                   const std::string& destination_name, MergeSummary& summary) {
+                   MergeSummary& summary) {
   PartReader reader(parts);
+  JsonArrayStream array(out);
   std::string line;
-  const auto check = [&] {
-    if (!out) {
-      throw Error(ErrorKind::kOutput,
-                  destination_name + ": write failed: " + std::strerror(errno));
-    }
-  };
   for (const IndexEntry* entry : order) {
     reader.read(entry->second, line);
     if (format == OutputFormat::kJson) {
-      out << (summary.records == 0 ? "[\n" : ",\n") << line;
+      array.element(line);
     } else {
       out << line << '\n';
     }
-    check();
+    if (!out) return;  // the caller reports the failed write
     ++summary.records;
     if (entry->second.failed) ++summary.failed;
   }
-  if (format == OutputFormat::kJson) {
-    out << (summary.records == 0 ? "[]\n" : "\n]\n");
-  }
+  if (format == OutputFormat::kJson) array.close();
   out.flush();
-  check();
 }
 
 }  // namespace
@@ -272,17 +258,6 @@ MergeSummary merge_parts(const MergeSettings& settings, std::ostream& out) {
   }
   check_parts_distinct(settings.parts);
 
-  // The output is checked before the parts are read, so that a mistake there
-  // costs no time.
-  std::unique_ptr<AtomicFile> atomic_output;
-  std::ostream* destination = &out;
-  if (!settings.output_file.empty()) {
-    atomic_output = std::make_unique<AtomicFile>(settings.output_file);
-    destination = &atomic_output->stream();
-  }
-  const std::string destination_name =
-      settings.output_file.empty() ? "standard output" : settings.output_file;
-
   MergeSummary summary;
   RecordIndex index;
   std::vector<const IndexEntry*> part_order;
@@ -293,15 +268,7 @@ MergeSummary merge_parts(const MergeSettings& settings, std::ostream& out) {
       settings.inputs
           ? input_order(*settings.inputs, settings.parts, index, part_order)
           : part_order;
-
-  write_records(settings.parts, order, settings.format, *destination,
-                destination_name, summary);
-  if (atomic_output) atomic_output->commit();
-  spdlog::info("merged {} records ({} failed inputs) from {} parts into {}{}",
-               summary.records, summary.failed, settings.parts.size(),
-               destination_name,
-               settings.inputs ? ", every input recorded once"
-                               : " (inputs not checked: no --inputs)");
+  write_records(settings.parts, order, settings.format, out, summary);
   return summary;
 }
 

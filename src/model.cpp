@@ -37,13 +37,6 @@ bool cpu_has_native_bf16() {
   return __builtin_cpu_supports("avx512bf16");
 }
 
-Precision parse_precision(std::string_view text) {
-  if (text == "fp32") return Precision::kFloat32;
-  if (text == "bf16") return Precision::kBFloat16;
-  throw Error(ErrorKind::kUsage, "unknown precision '" + std::string(text) +
-                                     "' (expected fp32 or bf16)");
-}
-
 namespace {
 
 constexpr double kBatchNormEpsilon = 1e-5;  // torchvision's BatchNorm2d
@@ -125,11 +118,11 @@ class ResNet50 final : public Model {
       : checkpoint_(&checkpoint),
         device_(parse_device(options.device)),
         precision_(options.precision),
-        path_(options.path) {
+        engine_(options.engine) {
     check_resnet50_state_dict(checkpoint);
     num_classes_ = checkpoint_num_classes(checkpoint);
     bind_thread(options.threads);
-    if (path_ == ModelPath::kReference && precision_ != Precision::kFloat32) {
+    if (engine_ == Engine::kReference && precision_ != Precision::kFloat32) {
       throw Error(ErrorKind::kUsage, "the reference path runs in fp32 only");
     }
     // oneDNN for every convolution: ATen's own choice sends 1x1 convolutions
@@ -143,7 +136,7 @@ class ResNet50 final : public Model {
           "--precision bf16: this CPU has no native bf16 (AVX512-BF16); "
           "use --precision fp32");
     }
-    blocked_ = mkldnn_ && path_ == ModelPath::kOptimized;
+    blocked_ = mkldnn_ && engine_ == Engine::kOptimized;
     dtype_ = precision_ == Precision::kBFloat16 ? at::kBFloat16 : at::kFloat;
 
     try {
@@ -202,6 +195,7 @@ class ResNet50 final : public Model {
   }
 
   std::int64_t num_classes() const override { return num_classes_; }
+  std::int64_t feature_size() const override { return kResNet50FeatureDim; }
   std::string device() const override { return device_.str(); }
 
   void forward(const float* input, std::int64_t batch, std::int64_t height,
@@ -273,7 +267,7 @@ class ResNet50 final : public Model {
     at::Tensor beta = load_tensor(bn + ".bias");
     at::Tensor mean = load_tensor(bn + ".running_mean");
     at::Tensor var = load_tensor(bn + ".running_var");
-    if (path_ == ModelPath::kReference) {
+    if (engine_ == Engine::kReference) {
       unit.weight = weight.to(device_);
       unit.bn_weight = gamma.to(device_);
       unit.bn_bias = beta.to(device_);
@@ -317,7 +311,7 @@ class ResNet50 final : public Model {
   // Convolution and its BatchNorm.
   at::Tensor conv_bn(const at::Tensor& x, const ConvUnit& unit) const {
     at::Tensor y = conv(x, unit);
-    if (path_ != ModelPath::kReference) return y;
+    if (engine_ != Engine::kReference) return y;
     return at::batch_norm(y, unit.bn_weight, unit.bn_bias, unit.bn_mean,
                           unit.bn_var, /*training=*/false, 0.1,
                           kBatchNormEpsilon, /*cudnn_enabled=*/true);
@@ -376,7 +370,7 @@ class ResNet50 final : public Model {
   const Checkpoint* checkpoint_;
   at::Device device_;
   Precision precision_;
-  ModelPath path_;
+  Engine engine_;
   at::ScalarType dtype_ = at::kFloat;
   bool mkldnn_ = false;   // convolutions through oneDNN
   bool blocked_ = false;  // weights and activations in oneDNN's layout

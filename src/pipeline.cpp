@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "resnet_cli/error.h"
+#include "resnet_cli/predictions.h"
 #include "resnet_cli/preprocess.h"
-#include "resnet_cli/model_spec.h"
 
 namespace resnet_cli {
 
@@ -265,7 +265,7 @@ class Pipeline {
           3 * static_cast<std::size_t>(crop) * crop;
       const bool embedding = job_.output_type == OutputType::kEmbedding;
       const std::size_t out_per_image = static_cast<std::size_t>(
-          embedding ? kResNet50FeatureDim : job_.model->num_classes());
+          embedding ? job_.model->feature_size() : job_.model->num_classes());
       std::vector<float> input;
       std::vector<float> output(out_per_image *
                                 static_cast<std::size_t>(options_.batch_size));

@@ -12,10 +12,12 @@
 #include <sstream>
 #include <thread>
 
+#include "exit_codes.h"
 #include "resnet_cli/error.h"
 #include "test_support.h"
 
 using namespace resnet_cli;
+using namespace resnet_cli::cli;
 using testing::fixture;
 using testing::fixture_env;
 using testing::lines_of;

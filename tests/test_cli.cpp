@@ -5,11 +5,13 @@
 #include <sstream>
 
 #include "options.h"
+#include "exit_codes.h"
 #include "resnet_cli/error.h"
 #include "resnet_cli/image.h"
 #include "test_support.h"
 
 using namespace resnet_cli;
+using namespace resnet_cli::cli;
 using testing::checkpoint_fixture;
 using testing::fixture;
 using testing::fixture_env;
@@ -176,24 +178,24 @@ TEST_CASE("valid command lines parse", "[cli]") {
                                   "--mirror", "http://m/", "--force"});
     REQUIRE(by_name.outcome.run);
     CHECK(by_name.outcome.settings.command == cli::Command::kWeightsDownload);
-    CHECK(by_name.outcome.settings.weights_target == "IMAGENET1K_V1");
-    CHECK(by_name.outcome.settings.fetch.mirror == "http://m/");
-    CHECK(by_name.outcome.settings.force);
+    CHECK(by_name.outcome.settings.weights.target == "IMAGENET1K_V1");
+    CHECK(by_name.outcome.settings.weights.fetch.mirror == "http://m/");
+    CHECK(by_name.outcome.settings.weights.force);
     const Parsed by_url =
         parse({"weights", "download", "--url", "http://h/m-12ab.pth"});
     REQUIRE(by_url.outcome.run);
-    CHECK(by_url.outcome.settings.weights_url == "http://h/m-12ab.pth");
-    CHECK(by_url.outcome.settings.weights_target.empty());
+    CHECK(by_url.outcome.settings.weights.url == "http://h/m-12ab.pth");
+    CHECK(by_url.outcome.settings.weights.target.empty());
     const Parsed path = parse({"weights", "path", "default"});
     CHECK(path.outcome.settings.command == cli::Command::kWeightsPath);
-    CHECK(path.outcome.settings.weights_target == "default");
+    CHECK(path.outcome.settings.weights.target == "default");
     const Parsed verify_all = parse({"weights", "verify"});
     CHECK(verify_all.outcome.settings.command == cli::Command::kWeightsVerify);
-    CHECK(verify_all.outcome.settings.weights_target.empty());
+    CHECK(verify_all.outcome.settings.weights.target.empty());
     const Parsed verify_file =
         parse({"weights", "verify", "my.pth", "--format", "json"});
-    CHECK(verify_file.outcome.settings.weights_target == "my.pth");
-    CHECK(verify_file.outcome.settings.format == "json");
+    CHECK(verify_file.outcome.settings.weights.target == "my.pth");
+    CHECK(verify_file.outcome.settings.weights.format == ReportFormat::kJson);
   }
   SECTION("environment variables give defaults, flags win") {
     ::setenv("RESNET_CLI_TOPK", "7", 1);
@@ -222,8 +224,8 @@ TEST_CASE("valid command lines parse", "[cli]") {
     const Parsed info =
         parse({"weights", "info", "DEFAULT", "--format", "json"});
     CHECK(info.outcome.settings.command == cli::Command::kWeightsInfo);
-    CHECK(info.outcome.settings.info_name == "DEFAULT");
-    CHECK(info.outcome.settings.format == "json");
+    CHECK(info.outcome.settings.weights.target == "DEFAULT");
+    CHECK(info.outcome.settings.weights.format == ReportFormat::kJson);
   }
   SECTION("--help and --version exit 0 on stdout") {
     const Parsed help = parse({"classify", "--help"});

@@ -12,10 +12,12 @@
 #include <fstream>
 #include <thread>
 
+#include "exit_codes.h"
 #include "resnet_cli/error.h"
 #include "test_support.h"
 
 using namespace resnet_cli;
+using namespace resnet_cli::cli;
 using testing::CliProcess;
 using testing::CommandResult;
 using testing::HttpServer;

@@ -4,10 +4,12 @@
 #include <fstream>
 
 #include "resnet_cli/download.h"
+#include "exit_codes.h"
 #include "resnet_cli/error.h"
 #include "test_support.h"
 
 using namespace resnet_cli;
+using namespace resnet_cli::cli;
 
 TEST_CASE("a URL is cached under the last part of its path, as torch.hub",
           "[download]") {

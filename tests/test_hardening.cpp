@@ -8,10 +8,12 @@
 #include <map>
 #include <sstream>
 
+#include "exit_codes.h"
 #include "resnet_cli/error.h"
 #include "test_support.h"
 
 using namespace resnet_cli;
+using namespace resnet_cli::cli;
 using testing::checkpoint_fixture;
 using testing::fixture;
 using testing::fixture_env;

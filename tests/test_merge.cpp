@@ -7,11 +7,14 @@
 #include <map>
 #include <sstream>
 
+#include "commands.h"
+#include "exit_codes.h"
 #include "resnet_cli/error.h"
 #include "resnet_cli/merge.h"
 #include "test_support.h"
 
 using namespace resnet_cli;
+using namespace resnet_cli::cli;
 
 namespace {
 
@@ -102,16 +105,21 @@ std::vector<std::string> write_parts(const std::filesystem::path& folder,
   return names;
 }
 
-// The error merge_parts throws, or FAIL.
-Error merge_error(const MergeSettings& settings) {
+// The error merge throws, or FAIL; with an output file, through the merge
+// command, which writes the file.
+Error merge_error(const MergeSettings& settings,
+                  const std::string& output_file = "") {
   std::ostringstream out;
   try {
-    merge_parts(settings, out);
+    MergeCommandSettings command;
+    command.merge = settings;
+    command.output_file = output_file;
+    run_merge(command, out);
   } catch (const Error& e) {
     CHECK(out.str().empty());  // nothing is written when a check fails
     return e;
   }
-  FAIL("merge_parts accepted the parts");
+  FAIL("merge accepted the parts");
   return Error(ErrorKind::kMerge, "");
 }
 
@@ -157,9 +165,11 @@ TEST_CASE("merge: records come out in input order, byte for byte", "[merge]") {
   SECTION("to a file, replaced when complete") {
     const auto output = folder / "merged.jsonl";
     resnet_cli::testing::write_text(output, "previous\n");
-    settings.output_file = output.string();
+    MergeCommandSettings command;
+    command.merge = settings;
+    command.output_file = output.string();
     std::ostringstream unused;
-    merge_parts(settings, unused);
+    CHECK(run_merge(command, unused) == kExitInputFailed);
     CHECK(unused.str().empty());
     CHECK(resnet_cli::testing::read_file(output) == out.str());
   }
@@ -178,8 +188,7 @@ TEST_CASE("merge: an input recorded twice is refused, naming both places",
   settings.inputs = tree.inputs();
   const auto output = folder / "merged.jsonl";
   resnet_cli::testing::write_text(output, "previous\n");
-  settings.output_file = output.string();
-  const Error error = merge_error(settings);
+  const Error error = merge_error(settings, output.string());
   CHECK(error.kind() == ErrorKind::kMerge);
   CHECK(exit_code_for(error.kind()) == kExitMerge);
   CHECK(std::string(error.what()) ==

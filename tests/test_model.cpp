@@ -67,10 +67,10 @@ void for_each_reference(
 TEST_CASE("logits match torchvision's for the same input", "[model][oracle]") {
   ModelOptions options = one_thread();
   SECTION("optimized: BatchNorm folded, oneDNN's blocked layout") {
-    options.path = ModelPath::kOptimized;
+    options.engine = Engine::kOptimized;
   }
   SECTION("reference: convolution then BatchNorm, as torchvision") {
-    options.path = ModelPath::kReference;
+    options.engine = Engine::kReference;
   }
   auto model = load("zip", options);
   REQUIRE(model->num_classes() == 1000);

@@ -1,25 +1,36 @@
-// resnet-cli bench: forward-only throughput and latency, and, over a folder,
-// the whole pipeline's throughput with the time each stage takes.
+// Benchmarks of a session: forward-only throughput and latency, and the whole
+// pipeline's throughput with the time each stage takes. The numbers only;
+// the front end prints them.
 #pragma once
 
-#include <iosfwd>
-
-#include "resnet_cli/classify.h"
+#include "resnet_cli/inputs.h"
+#include "resnet_cli/pipeline.h"
+#include "resnet_cli/session.h"
 
 namespace resnet_cli {
 
-struct BenchSettings {
-  // Weights, threads, batch size, precision and device as for classify; its
-  // inputs (a folder, files, --files-from), when any, are run through the
-  // whole pipeline too.
-  ClassifySettings classify;
-  int iterations = 20;  // timed forward passes per inference worker
-  int warmup = 3;       // untimed passes first (oneDNN builds its kernels)
-  bool json = false;    // --format json
+struct ForwardBenchmark {
+  double images_per_second = 0;  // all workers together
+  double p50_ms = 0;             // latency of one batch
+  double p95_ms = 0;
 };
 
-// Runs the benchmark and prints its report to `out`. Returns kExitOk.
-// Throws Error as classify does.
-int run_bench(const BenchSettings& settings, std::ostream& out);
+// Every worker of `plan` runs `warmup` untimed then `iterations` timed
+// forward passes of plan.batch_size random crop x crop images, all starting
+// together. Throws Error as Model::forward does.
+ForwardBenchmark benchmark_forward(const Model& model,
+                                   const PipelineOptions& plan, int crop,
+                                   int iterations, int warmup);
+
+struct PipelineBenchmark {
+  PipelineStats stats;
+  double seconds = 0;  // wall time of the whole run
+};
+
+// Classifies every input of `scanner` as classify does (records are
+// formatted as JSON Lines, then dropped).
+PipelineBenchmark benchmark_pipeline(const Session& session,
+                                     InputScanner& scanner,
+                                     const PipelineOptions& plan);
 
 }  // namespace resnet_cli

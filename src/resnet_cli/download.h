@@ -11,11 +11,13 @@
 // libcurl does the transfer, so its usual proxy variables (http_proxy,
 // https_proxy, no_proxy, ...) apply. Every failure throws
 // Error(ErrorKind::kDownload) with one line naming the URL or file and the
-// reason. SIGINT, SIGTERM or SIGHUP during a download remove the partial
-// file, then do what they did before (by default: end the process).
+// reason. The partial file is registered with temporary_files.h, so that the
+// front end's signal handler can remove it.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +26,21 @@ namespace resnet_cli {
 // torchvision's download base, which a mirror replaces.
 inline constexpr std::string_view kTorchvisionDownloadBase =
     "https://download.pytorch.org/models/";
+
+// One report of a download in progress.
+struct DownloadProgress {
+  enum class Phase {
+    kReceiving,     // bytes are arriving
+    kAttemptEnded,  // an attempt ended (a retry or the end may follow)
+    kFinished,      // verified and in place; `summary` says so in one line
+  };
+  Phase phase = Phase::kReceiving;
+  std::string label;           // the file's name
+  std::uint64_t received = 0;  // bytes so far in this attempt
+  std::uint64_t total = 0;     // bytes expected; 0 when unknown
+  double seconds = 0;          // since this attempt started
+  std::string summary;         // kFinished: URL, path, size, rate, SHA-256
+};
 
 struct DownloadOptions {
   // Further attempts after a connection error, a body shorter than its
@@ -36,9 +53,9 @@ struct DownloadOptions {
   int connect_timeout_s = 5;
   // An attempt that receives no byte for this many seconds is aborted.
   int stall_timeout_s = 30;
-  // Report on stderr: a live line (bytes, percent, rate, ETA) when stderr is
-  // a terminal, one summary line at the end otherwise. Never on stdout.
-  bool progress = true;
+  // Told about the transfer as it goes, from the downloading thread; empty:
+  // nothing is reported.
+  std::function<void(const DownloadProgress&)> progress;
 };
 
 // Downloads `url` to `destination` through

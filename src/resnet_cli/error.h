@@ -1,9 +1,10 @@
-// Errors that resnet-cli reports to its user, and the exit codes they map to.
+// Errors that resnet-cli reports to its user.
 //
 // Every failure a user can cause (a bad image, a missing weights file, a
 // hostile checkpoint) is thrown as resnet_cli::Error with a kind. Per-input
-// kinds become an error record and the batch goes on; the others end the run
-// with the exit code that exit_code_for() gives.
+// kinds become an error record and the batch goes on; the others end the run.
+// The library never decides a process exit code: the front end maps kinds to
+// codes (cli/exit_codes.h).
 #pragma once
 
 #include <stdexcept>
@@ -35,24 +36,11 @@ enum class ErrorKind {
   kMerge,
 };
 
-// Documented in README.md ("Exit codes"); keep the two in step.
-enum ExitCode : int {
-  kExitOk = 0,
-  kExitInputFailed = 1,
-  kExitUsage = 2,
-  kExitModel = 3,
-  kExitOutput = 4,
-  kExitMerge = 5,
-};
-
 // The snake_case name used in error records ("not_found", "decode", ...).
 std::string_view error_kind_name(ErrorKind kind);
 
 // True for the kinds that concern one input and never stop a batch.
 bool is_input_error(ErrorKind kind);
-
-// kExitInputFailed for input errors, otherwise the code of the fatal kind.
-int exit_code_for(ErrorKind kind);
 
 class Error : public std::runtime_error {
  public:

@@ -4,11 +4,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace resnet_cli {
+
+class TemporaryFileRegistration;
 
 // Reads a whole regular file. Throws Error with kind not_found,
 // permission_denied, not_a_file, empty_file or io, naming the file.
@@ -19,7 +22,8 @@ std::vector<std::uint8_t> read_stdin();
 
 // A file written under a temporary name beside its destination and renamed
 // over it by commit(), so a failed or interrupted run never leaves a partial
-// file where a good one was. Destroying it uncommitted removes the temporary.
+// file where a good one was. Destroying it uncommitted removes the temporary;
+// so does a signal the front end handles (temporary_files.h).
 class AtomicFile {
  public:
   // Throws Error(kOutput) naming the destination.
@@ -39,6 +43,8 @@ class AtomicFile {
   std::filesystem::path temporary_;
   std::ofstream stream_;
   bool committed_ = false;
+  // So that a signal that ends the process removes the temporary too.
+  std::unique_ptr<TemporaryFileRegistration> registration_;
 };
 
 // Writes `bytes` to `path` through an AtomicFile.

@@ -13,7 +13,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "resnet_cli/output.h"
+#include "resnet_cli/record.h"
 
 namespace resnet_cli {
 

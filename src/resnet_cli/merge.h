@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "resnet_cli/inputs.h"
-#include "resnet_cli/output.h"
+#include "resnet_cli/record_writer.h"
 
 namespace resnet_cli {
 
@@ -25,7 +25,6 @@ struct MergeSettings {
   // part in its own order, and only repeated paths are refused.
   std::optional<InputOptions> inputs;
   OutputFormat format = OutputFormat::kJsonl;  // kJsonl or kJson
-  std::string output_file;  // empty: the stream given to merge_parts
 };
 
 struct MergeSummary {
@@ -36,14 +35,13 @@ struct MergeSummary {
   std::uint64_t incomplete_lines = 0;
 };
 
-// Reads every part, then writes the merged records to settings.output_file
-// (replaced only when complete) or to `out`. Nothing is written unless all
-// checks pass. Throws Error(kMerge) naming the path and the files for an
+// Reads every part, then writes the merged records to `out`. Nothing is
+// written unless all checks pass; a failed write leaves `out` failed and the
+// summary counting what was written. Throws Error(kMerge) naming the path and the files for an
 // input recorded twice, an input recorded nowhere, a record that is not an
 // input, a part that cannot be read, or a line that is not a record;
 // Error(kUsage) for an output format other than jsonl or json, a part given
-// twice, or inputs that cannot be listed; Error(kOutput) when the output cannot
-// be written.
+// twice, or inputs that cannot be listed.
 MergeSummary merge_parts(const MergeSettings& settings, std::ostream& out);
 
 }  // namespace resnet_cli

@@ -7,21 +7,31 @@
 // running statistics (eval mode); no gradients are kept.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "resnet_cli/enum_names.h"
 
 namespace resnet_cli {
 
 class Checkpoint;
 
 enum class Precision { kFloat32, kBFloat16 };
-// "fp32", "bf16"; throws Error(kUsage).
-Precision parse_precision(std::string_view text);
 
-// How the layers run.
-enum class ModelPath {
+template <>
+struct EnumNames<Precision> {
+  static constexpr std::string_view option = "--precision";
+  static constexpr std::array<EnumName<Precision>, 2> names{{
+      {"fp32", Precision::kFloat32},
+      {"bf16", Precision::kBFloat16},
+  }};
+};
+
+// How the layers run (--engine).
+enum class Engine {
   // BatchNorm folded into the convolutions, weights reordered once into
   // oneDNN's blocked layout, activations kept in it: the fast CPU path.
   kOptimized,
@@ -30,13 +40,22 @@ enum class ModelPath {
   kReference,
 };
 
+template <>
+struct EnumNames<Engine> {
+  static constexpr std::string_view option = "--engine";
+  static constexpr std::array<EnumName<Engine>, 2> names{{
+      {"optimized", Engine::kOptimized},
+      {"reference", Engine::kReference},
+  }};
+};
+
 struct ModelOptions {
   // Intra-op threads for LibTorch; 0 = one per available core.
   int threads = 0;
   // "cpu", "cuda" or "cuda:N".
   std::string device = "cpu";
   Precision precision = Precision::kFloat32;
-  ModelPath path = ModelPath::kOptimized;
+  Engine engine = Engine::kOptimized;
 };
 
 // The cores this process may run on (sched_getaffinity), at least 1.
@@ -62,6 +81,8 @@ class Model {
   virtual void bind_thread(int threads) const = 0;
 
   virtual std::int64_t num_classes() const = 0;
+  // Values per image that features() writes: 2048 for ResNet50.
+  virtual std::int64_t feature_size() const = 0;
   virtual std::string device() const = 0;
 
   // `input`: batch x 3 x height x width floats; `logits`: batch x
@@ -70,7 +91,8 @@ class Model {
                        std::int64_t height, std::int64_t width,
                        float* logits) const = 0;
 
-  // Like forward, but writes the pooled features (batch x 2048) that feed fc.
+  // Like forward, but writes the pooled features (batch x feature_size())
+  // that feed fc.
   virtual void features(const float* input, std::int64_t batch,
                         std::int64_t height, std::int64_t width,
                         float* features) const = 0;

@@ -13,8 +13,8 @@
 #include "resnet_cli/image.h"
 #include "resnet_cli/inputs.h"
 #include "resnet_cli/model.h"
-#include "resnet_cli/output.h"
-#include "resnet_cli/weights.h"
+#include "resnet_cli/record.h"
+#include "resnet_cli/transform.h"
 
 namespace resnet_cli {
 
@@ -28,7 +28,7 @@ struct PipelineOptions {
 
 // What to compute for each image.
 struct ClassifyJob {
-  Model* model = nullptr;
+  const Model* model = nullptr;
   TransformSpec transform;
   DecodeOptions decode;
   OutputType output_type = OutputType::kProbability;

@@ -1,0 +1,112 @@
+// bench: forward-only throughput and latency, and over inputs the whole
+// pipeline's, printed as text or JSON.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "commands.h"
+#include "resnet_cli/bench.h"
+
+namespace resnet_cli::cli {
+
+namespace {
+
+nlohmann::json forward_report(const Session& session,
+                              const PipelineOptions& plan,
+                              const BenchSettings& settings,
+                              const ForwardBenchmark& forward) {
+  return {
+      {"device", session.model().device()},
+      {"precision", std::string(enum_name(settings.model.precision))},
+      {"cores", available_cores()},
+      {"workers", plan.workers},
+      {"threads_per_worker", plan.threads_per_worker},
+      {"batch_size", plan.batch_size},
+      {"crop", session.transform().crop_size},
+      {"forward",
+       {{"images_per_second", forward.images_per_second},
+        {"latency_ms", {{"p50", forward.p50_ms}, {"p95", forward.p95_ms}}},
+        {"iterations_per_worker", settings.iterations}}},
+  };
+}
+
+nlohmann::json pipeline_report(const PipelineBenchmark& run,
+                               double forward_images_per_second) {
+  const PipelineStats& stats = run.stats;
+  const double images = static_cast<double>(stats.ok + stats.failed);
+  return {
+      {"images", stats.ok + stats.failed},
+      {"failed", stats.failed},
+      {"seconds", run.seconds},
+      {"images_per_second", images / run.seconds},
+      {"of_forward_rate", images / run.seconds / forward_images_per_second},
+      {"stage_seconds",
+       {{"decode", stats.decode_seconds},
+        {"preprocess", stats.preprocess_seconds},
+        {"inference", stats.inference_seconds},
+        {"output", stats.output_seconds}}},
+  };
+}
+
+void print_text(const nlohmann::json& report, std::ostream& out) {
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "%s %s, %d workers x %d threads, batch %d, crop %d\n",
+                report["device"].get<std::string>().c_str(),
+                report["precision"].get<std::string>().c_str(),
+                report["workers"].get<int>(),
+                report["threads_per_worker"].get<int>(),
+                report["batch_size"].get<int>(), report["crop"].get<int>());
+  out << line;
+  const auto& forward = report["forward"];
+  std::snprintf(
+      line, sizeof line,
+      "forward only: %.1f img/s, latency per batch p50 %.1f ms, p95 %.1f ms\n",
+      forward["images_per_second"].get<double>(),
+      forward["latency_ms"]["p50"].get<double>(),
+      forward["latency_ms"]["p95"].get<double>());
+  out << line;
+  if (!report.contains("pipeline")) return;
+  const auto& pipeline = report["pipeline"];
+  const auto& stages = pipeline["stage_seconds"];
+  std::snprintf(line, sizeof line,
+                "pipeline: %llu images in %.2f s, %.1f img/s (%.0f%% of "
+                "forward only)\n",
+                pipeline["images"].get<unsigned long long>(),
+                pipeline["seconds"].get<double>(),
+                pipeline["images_per_second"].get<double>(),
+                100 * pipeline["of_forward_rate"].get<double>());
+  out << line;
+  std::snprintf(line, sizeof line,
+                "thread-seconds: decode %.2f, preprocess %.2f, inference "
+                "%.2f, output %.2f\n",
+                stages["decode"].get<double>(),
+                stages["preprocess"].get<double>(),
+                stages["inference"].get<double>(),
+                stages["output"].get<double>());
+  out << line;
+}
+
+}  // namespace
+
+ExitCode run_bench(const BenchSettings& settings, std::ostream& out) {
+  const Session session(settings);
+  const PipelineOptions plan = session.plan(/*single_input=*/false);
+  const ForwardBenchmark forward = benchmark_forward(
+      session.model(), plan, session.transform().crop_size,
+      std::max(1, settings.iterations), std::max(0, settings.warmup));
+  nlohmann::json report = forward_report(session, plan, settings, forward);
+  if (!settings.input.paths.empty() || !settings.input.files_from.empty()) {
+    InputScanner scanner(settings.input);
+    report["pipeline"] = pipeline_report(
+        benchmark_pipeline(session, scanner, plan), forward.images_per_second);
+  }
+  if (settings.format == ReportFormat::kJson) {
+    out << report.dump(2) << "\n";
+  } else {
+    print_text(report, out);
+  }
+  return kExitOk;
+}
+
+}  // namespace resnet_cli::cli

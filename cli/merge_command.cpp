@@ -1,0 +1,23 @@
+// merge: the JSON Lines parts of a sharded run into one output.
+#include <spdlog/spdlog.h>
+
+#include "commands.h"
+#include "output_destination.h"
+#include "resnet_cli/merge.h"
+
+namespace resnet_cli::cli {
+
+ExitCode run_merge(const MergeCommandSettings& settings, std::ostream& out) {
+  OutputDestination destination(out, settings.output_file);
+  const MergeSummary summary = merge_parts(settings.merge, destination.stream());
+  destination.commit();
+  spdlog::info("merged {} records ({} failed inputs) from {} parts into {}{}",
+               summary.records, summary.failed, settings.merge.parts.size(),
+               destination.name(),
+               settings.merge.inputs ? ", every input recorded once"
+                                     : " (inputs not checked: no --inputs)");
+  // As classify: 1 when some input failed (its record says why).
+  return summary.failed > 0 ? kExitInputFailed : kExitOk;
+}
+
+}  // namespace resnet_cli::cli

@@ -1,0 +1,373 @@
+#include "option_table.h"
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <ostream>
+
+#include "resnet_cli/download.h"
+#include "resnet_cli/error.h"
+
+namespace resnet_cli::cli {
+
+namespace {
+
+struct CommandName {
+  CommandBit bit;
+  const char* name;
+};
+constexpr CommandName kCommandNames[] = {
+    {kOnClassify, "classify"},
+    {kOnPreprocess, "preprocess"},
+    {kOnWeightsInfo, "weights info"},
+    {kOnWeightsDownload, "weights download"},
+    {kOnWeightsPath, "weights path"},
+    {kOnWeightsVerify, "weights verify"},
+    {kOnBench, "bench"},
+    {kOnMerge, "merge"},
+};
+
+using Binder = std::function<CLI::Option*(
+    CLI::App&, OptionValues&, const std::string& flags, const std::string& help)>;
+
+struct OptionSpec {
+  const char* flags;
+  const char* env;  // nullptr: no environment variable
+  const char* help;
+  unsigned commands;
+  Binder bind;
+};
+
+template <typename T>
+Binder value(T OptionValues::*member) {
+  return [member](CLI::App& app, OptionValues& values, const std::string& flags,
+                  const std::string& help) {
+    return app.add_option(flags, values.*member, help)->capture_default_str();
+  };
+}
+
+Binder flag(bool OptionValues::*member) {
+  return [member](CLI::App& app, OptionValues& values, const std::string& flags,
+                  const std::string& help) {
+    return app.add_flag(flags, values.*member, help);
+  };
+}
+
+// A list given one value per flag (--inputs a --inputs b), so that the
+// command's positional arguments are never taken for more values.
+Binder one_each(std::vector<std::string> OptionValues::*member) {
+  return [member](CLI::App& app, OptionValues& values, const std::string& flags,
+                  const std::string& help) {
+    return app.add_option(flags, values.*member, help)
+        ->allow_extra_args(false);
+  };
+}
+
+Binder number(int OptionValues::*member, int minimum, int maximum) {
+  return [member, minimum, maximum](CLI::App& app, OptionValues& values,
+                                    const std::string& flags,
+                                    const std::string& help) {
+    CLI::Option* option = app.add_option(flags, values.*member, help)
+                              ->check(CLI::Range(minimum, maximum));
+    // 0 means "decide for me"; the help text says what that is.
+    if (values.*member != 0) option->capture_default_str();
+    return option;
+  };
+}
+
+// A value converted as it is parsed: `convert` gives the typed value or
+// throws Error(kUsage), whose message becomes CLI11's validation error.
+template <typename Target, typename Convert>
+CLI::Option* add_converted(CLI::App& app, const std::string& flags,
+                           Target& target, const std::string& help,
+                           Convert convert, const std::string& type_name) {
+  CLI::Option* option = app.add_option_function<std::string>(
+      flags, [&target, convert](const std::string& text) {
+        target = convert(text);
+      },
+      help);
+  option->check(
+      [convert](const std::string& text) -> std::string {
+        try {
+          convert(text);
+          return {};
+        } catch (const Error& e) {
+          return e.what();
+        }
+      },
+      type_name);
+  option->type_name(type_name);
+  return option;
+}
+
+// One of an enum's names (enum_names.h), any case, bound to the enum value.
+// `allowed`, when not empty, narrows the names a command takes.
+template <typename E, typename Target>
+Binder choice(Target OptionValues::*member, std::vector<E> allowed = {}) {
+  return [member, allowed](CLI::App& app, OptionValues& values,
+                           const std::string& flags, const std::string& help) {
+    std::string choices;
+    for (const auto& entry : EnumNames<E>::names) {
+      if (!allowed.empty() &&
+          std::find(allowed.begin(), allowed.end(), entry.value) ==
+              allowed.end()) {
+        continue;
+      }
+      choices += (choices.empty() ? "" : ",") + std::string(entry.name);
+    }
+    const auto convert = [allowed, choices](const std::string& text) {
+      const std::optional<E> found = find_enum<E>(text);
+      if (!found || (!allowed.empty() && std::find(allowed.begin(),
+                                                   allowed.end(), *found) ==
+                                             allowed.end())) {
+        throw Error(ErrorKind::kUsage, "'" + text + "' is not one of " +
+                                           choices);
+      }
+      return *found;
+    };
+    CLI::Option* option = add_converted(app, flags, values.*member, help,
+                                        convert, "{" + choices + "}");
+    if constexpr (std::is_same_v<Target, E>) {
+      option->default_str(std::string(enum_name(values.*member)));
+    }
+    return option;
+  };
+}
+
+// A value a library function parses (--shard I/N, --ext a,b, --mean R,G,B).
+template <typename T, typename Parse>
+Binder parsed(std::optional<T> OptionValues::*member, Parse parse,
+              const char* type_name) {
+  return [member, parse, type_name](CLI::App& app, OptionValues& values,
+                                    const std::string& flags,
+                                    const std::string& help) {
+    return add_converted(
+        app, flags, values.*member, help,
+        [parse](const std::string& text) { return std::optional<T>(parse(text)); },
+        type_name);
+  };
+}
+
+std::array<float, 3> parse_triple(const std::string& text) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (std::size_t comma; (comma = text.find(',', start)) != std::string::npos;
+       start = comma + 1) {
+    parts.push_back(text.substr(start, comma - start));
+  }
+  parts.push_back(text.substr(start));
+  std::array<float, 3> values{};
+  bool ok = parts.size() == 3;
+  for (std::size_t i = 0; ok && i < 3; ++i) {
+    try {
+      std::size_t used = 0;
+      values[i] = std::stof(parts[i], &used);
+      ok = used == parts[i].size();
+    } catch (const std::exception&) {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    throw Error(ErrorKind::kUsage,
+                "'" + text + "': expected three numbers R,G,B");
+  }
+  return values;
+}
+
+Shard parse_shard_text(const std::string& text) { return parse_shard(text); }
+std::vector<std::string> parse_extension_list(const std::string& text) {
+  return parse_extensions(text);
+}
+
+// The table. Each option is declared here once, with its help text and
+// environment variable, and attached to the commands named in `commands`.
+// Choices are listed by the binder, from the enum's names.
+const std::vector<OptionSpec>& option_table() {
+  using V = OptionValues;
+  static const std::vector<OptionSpec> table = {
+      {"--weights", "RESNET_CLI_WEIGHTS",
+       "Weights: IMAGENET1K_V1, IMAGENET1K_V2 or DEFAULT (= V2); also "
+       "ResNet50_Weights.NAME. Chooses the file and the transforms",
+       kOnClassify | kOnBench | kOnPreprocess, value(&V::weights)},
+      {"--weights-file", "RESNET_CLI_WEIGHTS_FILE",
+       "Checkpoint written by torch.save(model.state_dict()) (default: "
+       "torch.hub's cached file for --weights)",
+       kOnClassify | kOnBench, value(&V::weights_file)},
+      {"--weights-url", "RESNET_CLI_WEIGHTS_URL",
+       "Checkpoint URL, e.g. fine-tuned weights you host: downloaded once "
+       "into torch.hub's cache and hash-checked as "
+       "load_state_dict_from_url(url, check_hash=True) does. --weights "
+       "still chooses the transforms",
+       kOnClassify, value(&V::weights_url)},
+      {"--url", nullptr,
+       "Download this URL instead of a registry entry, into torch.hub's "
+       "cache under its file name",
+       kOnWeightsDownload, value(&V::weights_url)},
+      {"--mirror", "RESNET_CLI_MIRROR",
+       "Base URL that replaces torchvision's https://download.pytorch.org/"
+       "models/ (http, https or file)",
+       kOnClassify | kOnBench | kOnWeightsDownload, value(&V::mirror)},
+      {"--offline", "RESNET_CLI_OFFLINE",
+       "Never download; weights that are not cached are an error",
+       kOnClassify | kOnBench, flag(&V::offline)},
+      {"--verify", "RESNET_CLI_VERIFY",
+       "Re-check a cached file's SHA-256 against the hash in its name before "
+       "use (torch.hub never does)",
+       kOnClassify, flag(&V::verify)},
+      {"--force", nullptr,
+       "Download even when cached; the cached file stays until the new one is "
+       "verified",
+       kOnWeightsDownload, flag(&V::force)},
+      {"--retries", "RESNET_CLI_RETRIES",
+       "Download retries after connection errors, short bodies and HTTP 5xx "
+       "(never after 4xx)",
+       kOnClassify | kOnWeightsDownload, number(&V::retries, 0, 100)},
+      {"--retry-delay", "RESNET_CLI_RETRY_DELAY_MS",
+       "Wait before the first download retry, milliseconds; doubles each time",
+       kOnClassify | kOnWeightsDownload,
+       number(&V::retry_delay_ms, 0, 600000)},
+      {"--stall-timeout", "RESNET_CLI_STALL_TIMEOUT",
+       "Abort a download attempt that receives nothing for this many seconds",
+       kOnClassify | kOnWeightsDownload, number(&V::stall_timeout_s, 1, 86400)},
+      {"--labels", "RESNET_CLI_LABELS",
+       "Class names, one a line, for a fine-tuned model (default: ImageNet's)",
+       kOnClassify, value(&V::labels_file)},
+      {"-k,--topk", "RESNET_CLI_TOPK", "Number of classes to report per image",
+       kOnClassify, number(&V::topk, 1, 1 << 20)},
+      {"--output-type", "RESNET_CLI_OUTPUT_TYPE",
+       "What each image's record carries: softmax probabilities, raw logits, "
+       "or the 2048 pooled features",
+       kOnClassify, choice<OutputType>(&V::output_type)},
+      {"-f,--format", "RESNET_CLI_FORMAT",
+       "Output format: json is one array, jsonl a line per image, csv RFC "
+       "4180",
+       kOnClassify, choice<OutputFormat>(&V::format)},
+      {"-o,--output", nullptr,
+       "Write results to FILE instead of stdout (replaced only when complete; "
+       "jsonl appends as it goes)",
+       kOnClassify, value(&V::output_file)},
+      {"-o,--output", nullptr,
+       "Write the merged records to FILE (replaced only when complete) "
+       "instead of stdout",
+       kOnMerge, value(&V::output_file)},
+      {"-f,--format", nullptr,
+       "A line per input, or one array as classify --format json writes it",
+       kOnMerge,
+       choice<OutputFormat>(&V::merge_format,
+                            {OutputFormat::kJsonl, OutputFormat::kJson})},
+      {"--inputs", nullptr,
+       "A file or folder the run classified, as given to classify (repeat "
+       "for each). With --inputs or --files-from, every input must be "
+       "recorded exactly once, and records come out in input order",
+       kOnMerge, one_each(&V::merge_inputs)},
+      {"--resume", nullptr,
+       "With --output FILE --format jsonl: skip inputs FILE already records",
+       kOnClassify, flag(&V::resume)},
+      {"--files-from", nullptr,
+       "Read input paths from FILE, one a line ('-' for stdin)",
+       kOnClassify | kOnBench | kOnMerge, value(&V::files_from)},
+      {"-0,--null", nullptr, "--files-from entries end in NUL (find -print0)",
+       kOnClassify | kOnBench | kOnMerge, flag(&V::null_separated)},
+      {"--ext", "RESNET_CLI_EXT",
+       "Extensions picked up in folders, e.g. jpg,png (default: every format "
+       "resnet-cli reads)",
+       kOnClassify | kOnBench | kOnMerge,
+       parsed(&V::extensions, parse_extension_list, "LIST")},
+      {"-L,--follow", nullptr,
+       "Follow symbolic links to folders while scanning (loops are reported)",
+       kOnClassify | kOnBench | kOnMerge, flag(&V::follow)},
+      {"--shard", "RESNET_CLI_SHARD",
+       "I/N: only the inputs of shard I of N (0 <= I < N), chosen by a hash "
+       "of the path",
+       kOnClassify, parsed(&V::shard, parse_shard_text, "I/N")},
+      {"-t,--threads", "RESNET_CLI_THREADS",
+       "Threads for inference (0: one per available core)",
+       kOnClassify | kOnBench, number(&V::threads, 0, 1024)},
+      {"-b,--batch-size", "RESNET_CLI_BATCH_SIZE",
+       "Images per forward pass and worker (0: 2 on CPU, 32 on CUDA)",
+       kOnClassify | kOnBench, number(&V::batch_size, 0, 4096)},
+      {"--workers", "RESNET_CLI_WORKERS",
+       "Inference workers sharing --threads (0: one single-threaded worker per "
+       "thread for several images, one worker for one image)",
+       kOnClassify | kOnBench, number(&V::workers, 0, 1024)},
+      {"--engine", nullptr,
+       "optimized: BatchNorm folded, oneDNN's blocked layout; reference: "
+       "torchvision's layer-by-layer computation, slower",
+       kOnClassify | kOnBench, choice<Engine>(&V::engine)},
+      {"--decode-threads", "RESNET_CLI_DECODE_THREADS",
+       "Threads decoding and preprocessing (0: one per inference thread)",
+       kOnClassify | kOnBench, number(&V::decode_threads, 0, 1024)},
+      {"--unordered", nullptr,
+       "Write records as they finish instead of in input order", kOnClassify,
+       flag(&V::unordered)},
+      {"--progress", "RESNET_CLI_PROGRESS",
+       "Progress and summary on stderr: auto shows them when it is a terminal",
+       kOnClassify, choice<ProgressMode>(&V::progress)},
+      {"--precision", "RESNET_CLI_PRECISION",
+       "bf16: about 1.8x faster where the CPU has AVX512-BF16; logits within "
+       "about 5% of fp32 (measured on the test fixture)",
+       kOnClassify | kOnBench, choice<Precision>(&V::precision)},
+      {"--iterations", nullptr, "Timed forward passes per inference worker",
+       kOnBench, number(&V::iterations, 1, 100000)},
+      {"--warmup", nullptr, "Untimed forward passes first", kOnBench,
+       number(&V::warmup, 0, 1000)},
+      {"--format", nullptr, "Report format", kOnBench | kOnWeightsInfo |
+       kOnWeightsVerify, choice<ReportFormat>(&V::report_format)},
+      {"--device", "RESNET_CLI_DEVICE", "cpu, cuda or cuda:N",
+       kOnClassify | kOnBench, value(&V::device)},
+      {"--resize", nullptr,
+       "Short side after resize, pixels (default: the weights' 256 or 232)",
+       kOnClassify | kOnBench | kOnPreprocess, number(&V::resize, 1, 16384)},
+      {"--crop", nullptr, "Center crop size, pixels (default: 224)",
+       kOnClassify | kOnBench | kOnPreprocess, number(&V::crop, 1, 4096)},
+      {"--interpolation", nullptr,
+       "Resize filter, Pillow's (default: the weights' bilinear)",
+       kOnClassify | kOnPreprocess,
+       choice<Interpolation>(&V::interpolation)},
+      {"--mean", nullptr,
+       "Normalization mean R,G,B (default 0.485,0.456,0.406)",
+       kOnClassify | kOnPreprocess, parsed(&V::mean, parse_triple, "R,G,B")},
+      {"--std", nullptr, "Normalization std R,G,B (default 0.229,0.224,0.225)",
+       kOnClassify | kOnPreprocess, parsed(&V::std, parse_triple, "R,G,B")},
+      {"--exif", "RESNET_CLI_EXIF",
+       "EXIF orientation: ignore it, as PIL and torchvision do, or apply it",
+       kOnClassify | kOnPreprocess, choice<ExifMode>(&V::exif)},
+      {"--max-pixels", "RESNET_CLI_MAX_PIXELS",
+       "Refuse images with more pixels, before decoding (Pillow's limit)",
+       kOnClassify | kOnPreprocess, value(&V::max_pixels)},
+      {"--allow-truncated", nullptr,
+       "Decode truncated JPEGs (rest grey) with a warning instead of failing",
+       kOnClassify | kOnPreprocess, flag(&V::allow_truncated)},
+      {"-o,--output", nullptr, "Write the model input here (float32 .npy)",
+       kOnPreprocess, value(&V::npy_output)},
+      {"--png", nullptr, "Also write the uint8 RGB crop here (PNG)",
+       kOnPreprocess, value(&V::png_output)},
+  };
+  return table;
+}
+
+}  // namespace
+
+void attach_options(CLI::App& app, OptionValues& values, unsigned command) {
+  for (const OptionSpec& spec : option_table()) {
+    if (!(spec.commands & command)) continue;
+    CLI::Option* option = spec.bind(app, values, spec.flags, spec.help);
+    if (spec.env) option->envname(spec.env);
+  }
+}
+
+std::vector<OptionInfo> option_table_info() {
+  std::vector<OptionInfo> table;
+  for (const OptionSpec& spec : option_table()) {
+    OptionInfo info;
+    info.flags = spec.flags;
+    info.env = spec.env ? spec.env : "";
+    info.help = spec.help;
+    for (const CommandName& command : kCommandNames) {
+      if (spec.commands & command.bit) info.commands.push_back(command.name);
+    }
+    table.push_back(std::move(info));
+  }
+  return table;
+}
+
+}  // namespace resnet_cli::cli

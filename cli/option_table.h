@@ -1,0 +1,27 @@
+// The option table's interface for the parser (options.cpp) and for tests:
+// which commands an option belongs to, and attaching a command's options to
+// its CLI11 subcommand.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "options.h"
+
+namespace resnet_cli::cli {
+
+enum CommandBit : unsigned {
+  kOnClassify = 1u << 0,
+  kOnPreprocess = 1u << 1,
+  kOnWeightsInfo = 1u << 2,
+  kOnWeightsDownload = 1u << 3,
+  kOnWeightsPath = 1u << 4,
+  kOnWeightsVerify = 1u << 5,
+  kOnBench = 1u << 6,
+  kOnMerge = 1u << 7,
+};
+
+// Adds to `app` every option of the table that belongs to `command`, bound
+// to its field of `values`, with its environment variable.
+void attach_options(CLI::App& app, OptionValues& values, unsigned command);
+
+}  // namespace resnet_cli::cli

@@ -1,0 +1,185 @@
+// weights list, info, download, path and verify: the registry and torch.hub's
+// cache, through the library's weights source.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "commands.h"
+#include "resnet_cli/error.h"
+#include "resnet_cli/weights.h"
+#include "resnet_cli/weights_source.h"
+#include "terminal.h"
+
+namespace resnet_cli::cli {
+
+namespace {
+
+nlohmann::json weights_meta(const WeightsInfo& weights) {
+  const TransformSpec& t = weights.transforms;
+  std::error_code ec;
+  const auto cached = cached_weights_path(weights);
+  return {
+      {"name", weights.name},
+      {"enum", "ResNet50_Weights." + weights.name},
+      {"aliases", weights.aliases},
+      {"url", weights.url},
+      {"file_name", weights.file_name},
+      {"transforms",
+       {{"resize_size", t.resize_size},
+        {"crop_size", t.crop_size},
+        {"interpolation", std::string(enum_name(t.interpolation))},
+        {"antialias", true},
+        {"mean", {t.mean[0], t.mean[1], t.mean[2]}},
+        {"std", {t.std[0], t.std[1], t.std[2]}}}},
+      {"num_params", weights.num_params},
+      {"min_size", {1, 1}},
+      {"metrics",
+       {{"ImageNet-1K", {{"acc@1", weights.acc1}, {"acc@5", weights.acc5}}}}},
+      {"gflops", weights.gflops},
+      {"file_size_mb", weights.file_size_mb},
+      {"recipe", weights.recipe},
+      {"docs", weights.docs},
+      {"cache_path", cached.string()},
+      {"cached", std::filesystem::is_regular_file(cached, ec)},
+      {"categories", imagenet_categories()},
+  };
+}
+
+void print_weights_list(std::ostream& out) {
+  char line[256];
+  std::snprintf(line, sizeof line, "%-15s %-8s %7s %7s %6s %-7s %s\n", "NAME",
+                "ALIAS", "ACC@1", "ACC@5", "RESIZE", "CACHED", "FILE");
+  out << line;
+  for (const WeightsInfo& weights : all_weights()) {
+    std::error_code ec;
+    const auto path = cached_weights_path(weights);
+    const bool cached = std::filesystem::is_regular_file(path, ec);
+    const std::string alias =
+        weights.aliases.empty() ? "-" : weights.aliases[0];
+    std::snprintf(line, sizeof line, "%-15s %-8s %7.3f %7.3f %6d %-7s ",
+                  weights.name.c_str(), alias.c_str(), weights.acc1,
+                  weights.acc5, weights.transforms.resize_size,
+                  cached ? "yes" : "no");
+    out << line << path.string() << "\n";
+  }
+}
+
+void print_weights_info(const WeightsSettings& settings, std::ostream& out) {
+  const WeightsInfo& weights = find_weights(settings.target);
+  nlohmann::json meta = weights_meta(weights);
+  if (settings.format == ReportFormat::kJson) {
+    out << meta.dump(2) << "\n";
+    return;
+  }
+  const TransformSpec& t = weights.transforms;
+  out << "name:        ResNet50_Weights." << weights.name << "\n"
+      << "url:         " << weights.url << "\n"
+      << "cache path:  " << meta["cache_path"].get<std::string>()
+      << (meta["cached"].get<bool>() ? " (cached)" : " (not cached)") << "\n"
+      << "transforms:  resize " << t.resize_size << " ("
+      << enum_name(t.interpolation) << ", antialias), crop "
+      << t.crop_size << ", mean " << t.mean[0] << "," << t.mean[1] << ","
+      << t.mean[2] << ", std " << t.std[0] << "," << t.std[1] << "," << t.std[2]
+      << "\n"
+      << "params:      " << weights.num_params << "\n"
+      << "ImageNet-1K: acc@1 " << weights.acc1 << ", acc@5 " << weights.acc5
+      << "\n"
+      << "GFLOPS:      " << weights.gflops << "\n"
+      << "file size:   " << weights.file_size_mb << " MB\n"
+      << "recipe:      " << weights.recipe << "\n"
+      << "categories:  " << imagenet_categories().size() << " ("
+      << imagenet_categories().front() << ", " << imagenet_categories()[1]
+      << ", ...)\n";
+}
+
+// weights download: the path of the cached file on stdout, progress and the
+// summary on stderr.
+void download_weights(const WeightsSettings& settings, std::ostream& out) {
+  const CacheEntry entry =
+      settings.url.empty()
+          ? registry_cache_entry(find_weights(settings.target),
+                                 settings.fetch.mirror)
+          : url_cache_entry(settings.url);
+  const CacheResult result =
+      fetch_into_cache(entry, settings.fetch, settings.force);
+  if (!result.downloaded) {
+    notice("already cached: " + result.path.string() +
+           " (not downloaded again; --force does, weights verify checks it)");
+  }
+  out << result.path.string() << "\n";
+}
+
+// weights verify: hashes each file whole and compares with its name's
+// prefix; throws Error(kWeights) after the report when any does not match.
+void verify_weights(const WeightsSettings& settings, std::ostream& out) {
+  const auto files = files_to_verify(settings.target);
+  if (files.empty()) {
+    notice("no registry weights are cached in " + hub_checkpoint_dir().string());
+  }
+  nlohmann::json report = nlohmann::json::array();
+  std::vector<std::string> mismatched;
+  for (const auto& path : files) {
+    const HashCheck check = check_file_hash(path);
+    if (!check.matches()) mismatched.push_back(path.string());
+    if (settings.format == ReportFormat::kJson) {
+      report.push_back(
+          {{"path", path.string()},
+           {"sha256", check.sha256},
+           {"expected_prefix", check.expected_prefix},
+           {"matches", check.has_prefix() ? nlohmann::json(check.matches())
+                                          : nlohmann::json(nullptr)}});
+      continue;
+    }
+    out << path.string() << ": ";
+    if (!check.has_prefix()) {
+      out << "no hash in the name to check against, sha256 " << check.sha256;
+    } else if (check.matches()) {
+      out << "OK, sha256 " << check.sha256 << " starts with "
+          << check.expected_prefix;
+    } else {
+      out << "MISMATCH, sha256 " << check.sha256 << " does not start with "
+          << check.expected_prefix;
+    }
+    out << "\n";
+  }
+  if (settings.format == ReportFormat::kJson) out << report.dump(2) << "\n";
+  if (!mismatched.empty()) {
+    std::string names;
+    for (const auto& name : mismatched) {
+      names += (names.empty() ? "" : ", ") + name;
+    }
+    throw Error(ErrorKind::kWeights,
+                names +
+                    ": SHA-256 does not start with the hash in the file "
+                    "name (damaged, or not what the name says)");
+  }
+}
+
+}  // namespace
+
+ExitCode run_weights(Command command, const WeightsSettings& settings,
+                     std::ostream& out) {
+  switch (command) {
+    case Command::kWeightsList:
+      print_weights_list(out);
+      break;
+    case Command::kWeightsInfo:
+      print_weights_info(settings, out);
+      break;
+    case Command::kWeightsDownload:
+      download_weights(settings, out);
+      break;
+    case Command::kWeightsPath:
+      out << cached_weights_path(find_weights(settings.target)).string()
+          << "\n";
+      break;
+    case Command::kWeightsVerify:
+      verify_weights(settings, out);
+      break;
+    default:
+      throw Error(ErrorKind::kUsage, "not a weights command");
+  }
+  return kExitOk;
+}
+
+}  // namespace resnet_cli::cli
