@@ -10,38 +10,6 @@
 
 using namespace resnet_cli;
 
-namespace {
-
-// Sets or clears environment variables for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(std::initializer_list<std::pair<const char*, const char*>> values) {
-    for (const auto& [name, value] : values) {
-      const char* old = std::getenv(name);
-      saved_.emplace_back(name,
-                          old ? std::optional<std::string>(old) : std::nullopt);
-      if (value) {
-        ::setenv(name, value, 1);
-      } else {
-        ::unsetenv(name);
-      }
-    }
-  }
-  ~ScopedEnv() {
-    for (const auto& [name, value] : saved_) {
-      if (value) {
-        ::setenv(name.c_str(), value->c_str(), 1);
-      } else {
-        ::unsetenv(name.c_str());
-      }
-    }
-  }
-
- private:
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
-};
-
-}  // namespace
 
 TEST_CASE("weights names resolve as torchvision spells them", "[weights]") {
   CHECK(find_weights("IMAGENET1K_V2").name == "IMAGENET1K_V2");
@@ -87,15 +55,15 @@ TEST_CASE("torch.hub's hash prefix rule", "[weights]") {
 TEST_CASE("the cache folder follows TORCH_HOME, XDG_CACHE_HOME, HOME",
           "[weights]") {
   {
-    ScopedEnv env{{"TORCH_HOME", "/opt/th"}, {"XDG_CACHE_HOME", "/xdg"}};
+    testing::ScopedEnv env{{"TORCH_HOME", "/opt/th"}, {"XDG_CACHE_HOME", "/xdg"}};
     CHECK(hub_checkpoint_dir() == "/opt/th/hub/checkpoints");
   }
   {
-    ScopedEnv env{{"TORCH_HOME", nullptr}, {"XDG_CACHE_HOME", "/xdg"}};
+    testing::ScopedEnv env{{"TORCH_HOME", nullptr}, {"XDG_CACHE_HOME", "/xdg"}};
     CHECK(hub_checkpoint_dir() == "/xdg/torch/hub/checkpoints");
   }
   {
-    ScopedEnv env{{"TORCH_HOME", nullptr},
+    testing::ScopedEnv env{{"TORCH_HOME", nullptr},
                   {"XDG_CACHE_HOME", nullptr},
                   {"HOME", "/home/u"}};
     CHECK(hub_checkpoint_dir() == "/home/u/.cache/torch/hub/checkpoints");

@@ -1,0 +1,178 @@
+// The option table itself, as llama.cpp's test-arg-parser checks its own: no
+// flag or variable declared twice, every option in its commands' --help and
+// in README, every variable bound, and the exit codes in step everywhere.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "exit_codes.h"
+#include "options.h"
+#include "test_support.h"
+
+using namespace resnet_cli;
+using namespace resnet_cli::cli;
+
+namespace {
+
+std::vector<std::string> split_flags(const std::string& flags) {
+  std::vector<std::string> names;
+  std::stringstream stream(flags);
+  for (std::string name; std::getline(stream, name, ',');) {
+    names.push_back(name);
+  }
+  return names;
+}
+
+std::string long_flag(const OptionInfo& option) {
+  return split_flags(option.flags).back();
+}
+
+std::string help_of(const std::string& command) {
+  std::vector<std::string> args = {"resnet-cli"};
+  std::stringstream words(command);
+  for (std::string word; words >> word;) args.push_back(word);
+  args.push_back("--help");
+  std::vector<const char*> argv;
+  for (const auto& arg : args) argv.push_back(arg.c_str());
+  std::ostringstream out, err;
+  const ParseOutcome outcome = parse_command_line(
+      static_cast<int>(argv.size()), argv.data(), out, err);
+  CHECK(outcome.exit_code == 0);
+  return out.str();
+}
+
+std::string readme() {
+  return testing::read_file(std::filesystem::path(RESNET_CLI_SOURCE_DIR) /
+                            "README.md");
+}
+
+}  // namespace
+
+TEST_CASE("option table: no flag declared twice for a command",
+          "[options]") {
+  std::map<std::string, std::set<std::string>> flags_by_command;
+  for (const OptionInfo& option : option_table_info()) {
+    INFO(option.flags);
+    CHECK_FALSE(option.commands.empty());
+    CHECK_FALSE(option.help.empty());
+    for (const std::string& command : option.commands) {
+      for (const std::string& flag : split_flags(option.flags)) {
+        INFO(command << " " << flag);
+        CHECK(flags_by_command[command].insert(flag).second);
+      }
+    }
+  }
+}
+
+TEST_CASE("option table: every variable belongs to one option and is bound",
+          "[options]") {
+  std::map<std::string, std::string> option_of_variable;
+  for (const OptionInfo& option : option_table_info()) {
+    if (option.env.empty()) continue;
+    INFO(option.env);
+    CHECK(option.env.rfind("RESNET_CLI_", 0) == 0);
+    const auto [previous, inserted] =
+        option_of_variable.emplace(option.env, long_flag(option));
+    // The same variable may serve one flag on several commands, never two.
+    if (!inserted) CHECK(previous->second == long_flag(option));
+    // CLI11 lists a bound variable in the command's help.
+    for (const std::string& command : option.commands) {
+      CHECK_THAT(help_of(command), Catch::Contains(option.env));
+    }
+  }
+  // Every RESNET_CLI_ variable README names is one of the table's.
+  const std::string text = readme();
+  const std::regex variable("RESNET_CLI_[A-Z0-9_]+");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), variable);
+       it != std::sregex_iterator(); ++it) {
+    const std::string name = it->str();
+    INFO(name);
+    const bool build_option = name.rfind("RESNET_CLI_BUILD", 0) == 0 ||
+                              name == "RESNET_CLI_WERROR" ||
+                              name == "RESNET_CLI_SANITIZE";
+    CHECK((build_option || option_of_variable.count(name) == 1));
+  }
+}
+
+TEST_CASE("option table: every option in its commands' --help and in README",
+          "[options]") {
+  const std::string text = readme();
+  for (const OptionInfo& option : option_table_info()) {
+    INFO(option.flags);
+    for (const std::string& command : option.commands) {
+      INFO(command);
+      CHECK_THAT(help_of(command), Catch::Contains(long_flag(option)));
+    }
+    CHECK_THAT(text, Catch::Contains("`" + long_flag(option)));
+    if (!option.env.empty()) CHECK_THAT(text, Catch::Contains(option.env));
+  }
+}
+
+TEST_CASE("exit codes: ExitCode, --help and README agree", "[options]") {
+  const std::set<int> codes = {kExitOk,       kExitInputFailed, kExitUsage,
+                               kExitModel,    kExitOutput,      kExitMerge,
+                               kExitInternal, kExitInterrupted};
+  const std::string footer = exit_codes_help();
+  CHECK_THAT(help_of(""), Catch::Contains(footer.substr(0, 40)));
+  std::set<int> in_help;
+  const std::regex help_code("(?:: |, )([0-9]+) ");
+  for (auto it = std::sregex_iterator(footer.begin(), footer.end(), help_code);
+       it != std::sregex_iterator(); ++it) {
+    in_help.insert(std::stoi((*it)[1]));
+  }
+  CHECK(in_help == codes);
+
+  const std::string text = readme();
+  const auto section = text.find("## Exit codes");
+  REQUIRE(section != std::string::npos);
+  std::set<int> in_readme;
+  std::istringstream lines(text.substr(section));
+  const std::regex row("^\\| ([0-9]+) \\|.*");
+  std::string line;
+  std::getline(lines, line);
+  while (std::getline(lines, line) && line.rfind("## ", 0) != 0) {
+    std::smatch match;
+    if (std::regex_match(line, match, row)) {
+      in_readme.insert(std::stoi(match[1]));
+    }
+  }
+  CHECK(in_readme == codes);
+  CHECK(exit_code_for(ErrorKind::kDecode) == kExitInputFailed);
+  CHECK(exit_code_for(ErrorKind::kUsage) == kExitUsage);
+  CHECK(exit_code_for(ErrorKind::kCheckpoint) == kExitModel);
+  CHECK(exit_code_for(ErrorKind::kOutput) == kExitOutput);
+  CHECK(exit_code_for(ErrorKind::kMerge) == kExitMerge);
+}
+
+TEST_CASE("typed options: each enum's names, any case, and only those",
+          "[options]") {
+  const auto parse = [](std::vector<std::string> args) {
+    args.insert(args.begin(), "resnet-cli");
+    std::vector<const char*> argv;
+    for (const auto& arg : args) argv.push_back(arg.c_str());
+    std::ostringstream out, err;
+    return parse_command_line(static_cast<int>(argv.size()), argv.data(), out,
+                              err);
+  };
+  const auto classify = parse({"classify", "a.jpg", "--engine", "REFERENCE",
+                               "--precision", "bf16", "--progress", "never",
+                               "--exif", "apply", "-f", "tsv"});
+  REQUIRE(classify.run);
+  CHECK(classify.settings.classify.model.engine == Engine::kReference);
+  CHECK(classify.settings.classify.model.precision == Precision::kBFloat16);
+  CHECK(classify.settings.classify.progress == ProgressMode::kNever);
+  CHECK(classify.settings.classify.decode.apply_exif_orientation);
+  CHECK(classify.settings.classify.format == OutputFormat::kTsv);
+  // merge takes two of the formats only.
+  CHECK(parse({"merge", "p.jsonl", "-f", "json"}).settings.merge.merge.format ==
+        OutputFormat::kJson);
+  CHECK_FALSE(parse({"merge", "p.jsonl", "-f", "csv"}).run);
+  CHECK_FALSE(parse({"classify", "a.jpg", "--engine", "fast"}).run);
+  // Only the chosen command's settings are built.
+  const BenchSettings bench_defaults;
+  CHECK(classify.settings.bench.iterations == bench_defaults.iterations);
+  CHECK(classify.settings.merge.merge.parts.empty());
+}
