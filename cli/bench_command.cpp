@@ -50,13 +50,12 @@ nlohmann::json pipeline_report(const PipelineBenchmark& run,
 
 void print_text(const nlohmann::json& report, std::ostream& out) {
   char line[256];
-  std::snprintf(line, sizeof line,
-                "%s %s, %d workers x %d threads, batch %d, crop %d\n",
-                report["device"].get<std::string>().c_str(),
-                report["precision"].get<std::string>().c_str(),
-                report["workers"].get<int>(),
-                report["threads_per_worker"].get<int>(),
-                report["batch_size"].get<int>(), report["crop"].get<int>());
+  std::snprintf(
+      line, sizeof line, "%s %s, %d workers x %d threads, batch %d, crop %d\n",
+      report["device"].get<std::string>().c_str(),
+      report["precision"].get<std::string>().c_str(),
+      report["workers"].get<int>(), report["threads_per_worker"].get<int>(),
+      report["batch_size"].get<int>(), report["crop"].get<int>());
   out << line;
   const auto& forward = report["forward"];
   std::snprintf(
@@ -77,13 +76,12 @@ void print_text(const nlohmann::json& report, std::ostream& out) {
                 pipeline["images_per_second"].get<double>(),
                 100 * pipeline["of_forward_rate"].get<double>());
   out << line;
-  std::snprintf(line, sizeof line,
-                "thread-seconds: decode %.2f, preprocess %.2f, inference "
-                "%.2f, output %.2f\n",
-                stages["decode"].get<double>(),
-                stages["preprocess"].get<double>(),
-                stages["inference"].get<double>(),
-                stages["output"].get<double>());
+  std::snprintf(
+      line, sizeof line,
+      "thread-seconds: decode %.2f, preprocess %.2f, inference "
+      "%.2f, output %.2f\n",
+      stages["decode"].get<double>(), stages["preprocess"].get<double>(),
+      stages["inference"].get<double>(), stages["output"].get<double>());
   out << line;
 }
 

@@ -90,14 +90,14 @@ ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
       std::min<std::int64_t>(settings.topk, session.model().num_classes()));
   writer_options.embedding_size =
       static_cast<int>(session.model().feature_size());
-  const auto writer =
-      make_record_writer(writer_options, destination->stream());
+  const auto writer = make_record_writer(writer_options, destination->stream());
 
   InputScanner scanner(input);
   RunProgress progress(settings.progress);
   GracefulInterrupt interrupt;
   const PipelineStats stats = run_pipeline(
-      scanner, session.job(settings.output_type, settings.topk, settings.decode),
+      scanner,
+      session.job(settings.output_type, settings.topk, settings.decode),
       session.plan(is_single_image(input)),
       [&](Record&& record) {
         if (record.error) spdlog::warn("{}", record.error->message);

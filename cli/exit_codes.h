@@ -13,10 +13,10 @@ enum ExitCode : int {
   kExitOk = 0,
   kExitInputFailed = 1,  // some input failed; its record says why
   kExitUsage = 2,        // the command line (or its environment) is wrong
-  kExitModel = 3,  // weights, download, checkpoint, model or device error
-  kExitOutput = 4,  // the output could not be written
-  kExitMerge = 5,   // merge: the parts do not record every input exactly once
-  kExitInternal = 70,  // a bug or out of memory (sysexits' EX_SOFTWARE)
+  kExitModel = 3,        // weights, download, checkpoint, model or device error
+  kExitOutput = 4,       // the output could not be written
+  kExitMerge = 5,  // merge: the parts do not record every input exactly once
+  kExitInternal = 70,      // a bug or out of memory (sysexits' EX_SOFTWARE)
   kExitInterrupted = 130,  // SIGINT: what was done is written
 };
 

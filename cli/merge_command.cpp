@@ -9,7 +9,8 @@ namespace resnet_cli::cli {
 
 ExitCode run_merge(const MergeCommandSettings& settings, std::ostream& out) {
   OutputDestination destination(out, settings.output_file);
-  const MergeSummary summary = merge_parts(settings.merge, destination.stream());
+  const MergeSummary summary =
+      merge_parts(settings.merge, destination.stream());
   destination.commit();
   spdlog::info("merged {} records ({} failed inputs) from {} parts into {}{}",
                summary.records, summary.failed, settings.merge.parts.size(),

@@ -26,8 +26,9 @@ constexpr CommandName kCommandNames[] = {
     {kOnMerge, "merge"},
 };
 
-using Binder = std::function<CLI::Option*(
-    CLI::App&, OptionValues&, const std::string& flags, const std::string& help)>;
+using Binder = std::function<CLI::Option*(CLI::App&, OptionValues&,
+                                          const std::string& flags,
+                                          const std::string& help)>;
 
 struct OptionSpec {
   const char* flags;
@@ -57,8 +58,7 @@ Binder flag(bool OptionValues::*member) {
 Binder one_each(std::vector<std::string> OptionValues::*member) {
   return [member](CLI::App& app, OptionValues& values, const std::string& flags,
                   const std::string& help) {
-    return app.add_option(flags, values.*member, help)
-        ->allow_extra_args(false);
+    return app.add_option(flags, values.*member, help)->allow_extra_args(false);
   };
 }
 
@@ -81,9 +81,8 @@ CLI::Option* add_converted(CLI::App& app, const std::string& flags,
                            Target& target, const std::string& help,
                            Convert convert, const std::string& type_name) {
   CLI::Option* option = app.add_option_function<std::string>(
-      flags, [&target, convert](const std::string& text) {
-        target = convert(text);
-      },
+      flags,
+      [&target, convert](const std::string& text) { target = convert(text); },
       help);
   option->check(
       [convert](const std::string& text) -> std::string {
@@ -107,20 +106,19 @@ Binder choice(Target OptionValues::*member, std::vector<E> allowed = {}) {
                            const std::string& flags, const std::string& help) {
     std::string choices;
     for (const auto& entry : EnumNames<E>::names) {
-      if (!allowed.empty() &&
-          std::find(allowed.begin(), allowed.end(), entry.value) ==
-              allowed.end()) {
+      if (!allowed.empty() && std::find(allowed.begin(), allowed.end(),
+                                        entry.value) == allowed.end()) {
         continue;
       }
       choices += (choices.empty() ? "" : ",") + std::string(entry.name);
     }
     const auto convert = [allowed, choices](const std::string& text) {
       const std::optional<E> found = find_enum<E>(text);
-      if (!found || (!allowed.empty() && std::find(allowed.begin(),
-                                                   allowed.end(), *found) ==
-                                             allowed.end())) {
-        throw Error(ErrorKind::kUsage, "'" + text + "' is not one of " +
-                                           choices);
+      if (!found ||
+          (!allowed.empty() && std::find(allowed.begin(), allowed.end(),
+                                         *found) == allowed.end())) {
+        throw Error(ErrorKind::kUsage,
+                    "'" + text + "' is not one of " + choices);
       }
       return *found;
     };
@@ -142,7 +140,9 @@ Binder parsed(std::optional<T> OptionValues::*member, Parse parse,
                                     const std::string& help) {
     return add_converted(
         app, flags, values.*member, help,
-        [parse](const std::string& text) { return std::optional<T>(parse(text)); },
+        [parse](const std::string& text) {
+          return std::optional<T>(parse(text));
+        },
         type_name);
   };
 }
@@ -223,8 +223,7 @@ const std::vector<OptionSpec>& option_table() {
        kOnClassify | kOnWeightsDownload, number(&V::retries, 0, 100)},
       {"--retry-delay", "RESNET_CLI_RETRY_DELAY_MS",
        "Wait before the first download retry, milliseconds; doubles each time",
-       kOnClassify | kOnWeightsDownload,
-       number(&V::retry_delay_ms, 0, 600000)},
+       kOnClassify | kOnWeightsDownload, number(&V::retry_delay_ms, 0, 600000)},
       {"--stall-timeout", "RESNET_CLI_STALL_TIMEOUT",
        "Abort a download attempt that receives nothing for this many seconds",
        kOnClassify | kOnWeightsDownload, number(&V::stall_timeout_s, 1, 86400)},
@@ -310,8 +309,9 @@ const std::vector<OptionSpec>& option_table() {
        kOnBench, number(&V::iterations, 1, 100000)},
       {"--warmup", nullptr, "Untimed forward passes first", kOnBench,
        number(&V::warmup, 0, 1000)},
-      {"--format", nullptr, "Report format", kOnBench | kOnWeightsInfo |
-       kOnWeightsVerify, choice<ReportFormat>(&V::report_format)},
+      {"--format", nullptr, "Report format",
+       kOnBench | kOnWeightsInfo | kOnWeightsVerify,
+       choice<ReportFormat>(&V::report_format)},
       {"--device", "RESNET_CLI_DEVICE", "cpu, cuda or cuda:N",
        kOnClassify | kOnBench, value(&V::device)},
       {"--resize", nullptr,
@@ -321,8 +321,7 @@ const std::vector<OptionSpec>& option_table() {
        kOnClassify | kOnBench | kOnPreprocess, number(&V::crop, 1, 4096)},
       {"--interpolation", nullptr,
        "Resize filter, Pillow's (default: the weights' bilinear)",
-       kOnClassify | kOnPreprocess,
-       choice<Interpolation>(&V::interpolation)},
+       kOnClassify | kOnPreprocess, choice<Interpolation>(&V::interpolation)},
       {"--mean", nullptr,
        "Normalization mean R,G,B (default 0.485,0.456,0.406)",
        kOnClassify | kOnPreprocess, parsed(&V::mean, parse_triple, "R,G,B")},

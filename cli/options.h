@@ -181,8 +181,8 @@ ParseOutcome parse_command_line(int argc, const char* const* argv,
 
 // The option table, for tests and generated documentation.
 struct OptionInfo {
-  std::string flags;       // "-f,--format"
-  std::string env;         // "" when none
+  std::string flags;  // "-f,--format"
+  std::string env;    // "" when none
   std::string help;
   std::vector<std::string> commands;  // "classify", "weights download", ...
 };

@@ -66,9 +66,9 @@ std::shared_ptr<std::unordered_set<std::string>> recorded_paths(
   std::error_code ec;
   std::filesystem::resize_file(file, reader.complete_bytes(), ec);
   if (ec) {
-    throw Error(ErrorKind::kOutput,
-                file + ": cannot cut the incomplete last line: " +
-                    ec.message());
+    throw Error(
+        ErrorKind::kOutput,
+        file + ": cannot cut the incomplete last line: " + ec.message());
   }
   return paths;
 }

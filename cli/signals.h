@@ -2,8 +2,9 @@
 // registers its temporary files (temporary_files.h) and polls a stop flag.
 #pragma once
 
-#include <atomic>
 #include <signal.h>
+
+#include <atomic>
 
 namespace resnet_cli::cli {
 

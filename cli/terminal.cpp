@@ -115,8 +115,8 @@ std::string download_line(const DownloadProgress& progress) {
   }
   line += "  " + format_bytes(rate) + "/s";
   if (progress.total > 0 && rate > 0 && progress.received <= progress.total) {
-    line += "  ETA " + format_duration((progress.total - progress.received) /
-                                       rate);
+    line +=
+        "  ETA " + format_duration((progress.total - progress.received) / rate);
   }
   return line;
 }
@@ -148,9 +148,9 @@ RunProgress::RunProgress(ProgressMode mode)
       start_(std::chrono::steady_clock::now()) {}
 
 double RunProgress::rate() const {
-  const double seconds = std::chrono::duration<double>(
-                             std::chrono::steady_clock::now() - start_)
-                             .count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+          .count();
   return seconds > 0 ? static_cast<double>(ok_ + failed_) / seconds : 0;
 }
 
@@ -165,9 +165,9 @@ void RunProgress::record_done(bool failed) {
 }
 
 void RunProgress::finish(bool interrupted) {
-  const double seconds = std::chrono::duration<double>(
-                             std::chrono::steady_clock::now() - start_)
-                             .count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+          .count();
   char text[200];
   std::snprintf(text, sizeof text,
                 "%s%llu inputs: %llu ok, %llu failed, %.1f s, %.1f img/s",

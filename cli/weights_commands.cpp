@@ -77,10 +77,9 @@ void print_weights_info(const WeightsSettings& settings, std::ostream& out) {
       << "cache path:  " << meta["cache_path"].get<std::string>()
       << (meta["cached"].get<bool>() ? " (cached)" : " (not cached)") << "\n"
       << "transforms:  resize " << t.resize_size << " ("
-      << enum_name(t.interpolation) << ", antialias), crop "
-      << t.crop_size << ", mean " << t.mean[0] << "," << t.mean[1] << ","
-      << t.mean[2] << ", std " << t.std[0] << "," << t.std[1] << "," << t.std[2]
-      << "\n"
+      << enum_name(t.interpolation) << ", antialias), crop " << t.crop_size
+      << ", mean " << t.mean[0] << "," << t.mean[1] << "," << t.mean[2]
+      << ", std " << t.std[0] << "," << t.std[1] << "," << t.std[2] << "\n"
       << "params:      " << weights.num_params << "\n"
       << "ImageNet-1K: acc@1 " << weights.acc1 << ", acc@5 " << weights.acc5
       << "\n"
@@ -96,10 +95,9 @@ void print_weights_info(const WeightsSettings& settings, std::ostream& out) {
 // summary on stderr.
 void download_weights(const WeightsSettings& settings, std::ostream& out) {
   const CacheEntry entry =
-      settings.url.empty()
-          ? registry_cache_entry(find_weights(settings.target),
-                                 settings.fetch.mirror)
-          : url_cache_entry(settings.url);
+      settings.url.empty() ? registry_cache_entry(find_weights(settings.target),
+                                                  settings.fetch.mirror)
+                           : url_cache_entry(settings.url);
   const CacheResult result =
       fetch_into_cache(entry, settings.fetch, settings.force);
   if (!result.downloaded) {
@@ -114,7 +112,8 @@ void download_weights(const WeightsSettings& settings, std::ostream& out) {
 void verify_weights(const WeightsSettings& settings, std::ostream& out) {
   const auto files = files_to_verify(settings.target);
   if (files.empty()) {
-    notice("no registry weights are cached in " + hub_checkpoint_dir().string());
+    notice("no registry weights are cached in " +
+           hub_checkpoint_dir().string());
   }
   nlohmann::json report = nlohmann::json::array();
   std::vector<std::string> mismatched;

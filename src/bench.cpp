@@ -108,7 +108,6 @@ ForwardBenchmark benchmark_forward(const Model& model,
   return result;
 }
 
-
 PipelineBenchmark benchmark_pipeline(const Session& session,
                                      InputScanner& scanner,
                                      const PipelineOptions& plan) {

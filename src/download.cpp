@@ -202,7 +202,9 @@ class ProgressReporter {
     if (received == 0 && total == 0) return;  // nothing yet
     report(DownloadProgress::Phase::kReceiving, received, total, "");
   }
-  void end_attempt() { report(DownloadProgress::Phase::kAttemptEnded, 0, 0, ""); }
+  void end_attempt() {
+    report(DownloadProgress::Phase::kAttemptEnded, 0, 0, "");
+  }
   void finish(std::uint64_t received, const std::string& summary) {
     report(DownloadProgress::Phase::kFinished, received, received, summary);
   }

@@ -6,9 +6,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <optional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <unordered_map>
@@ -91,7 +91,8 @@ void index_part(const std::vector<std::string>& parts, std::size_t part,
                       ": not a resnet-cli record (a JSON object with a "
                       "\"path\", as classify --format jsonl writes)");
     }
-    RecordLocation location{part, line.number, line.offset, line.text.size(),
+    RecordLocation location{part,           line.number,
+                            line.offset,    line.text.size(),
                             fields->failed, false};
     const auto [entry, inserted] =
         index.emplace(std::move(fields->path), location);

@@ -49,7 +49,8 @@ std::vector<Prediction> top_predictions(
     const float score =
         probabilities.empty()
             ? logits[index]
-            : static_cast<float>(probabilities[static_cast<std::size_t>(index)]);
+            : static_cast<float>(
+                  probabilities[static_cast<std::size_t>(index)]);
     prediction.score = float_for_json(score);
     predictions.push_back(std::move(prediction));
   }

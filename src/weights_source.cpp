@@ -67,10 +67,9 @@ std::filesystem::path resolve_weights_file(const WeightsSource& source,
     if (fetch.verify) verify_weights_file(source.file);
     return source.file;
   }
-  const CacheEntry entry = source.url.empty()
-                               ? registry_cache_entry(*source.registry,
-                                                      fetch.mirror)
-                               : url_cache_entry(source.url);
+  const CacheEntry entry =
+      source.url.empty() ? registry_cache_entry(*source.registry, fetch.mirror)
+                         : url_cache_entry(source.url);
   try {
     return fetch_into_cache(entry, fetch).path;
   } catch (const Error& e) {

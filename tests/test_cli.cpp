@@ -4,8 +4,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "options.h"
 #include "exit_codes.h"
+#include "options.h"
 #include "resnet_cli/error.h"
 #include "resnet_cli/image.h"
 #include "test_support.h"

@@ -3,8 +3,8 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
-#include "resnet_cli/download.h"
 #include "exit_codes.h"
+#include "resnet_cli/download.h"
 #include "resnet_cli/error.h"
 #include "test_support.h"
 

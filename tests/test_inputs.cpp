@@ -31,9 +31,8 @@ std::vector<Scanned> scan(InputOptions options) {
   InputScanner scanner(std::move(options));
   std::vector<Scanned> inputs;
   for (Input input; scanner.next(input);) {
-    inputs.push_back({input.path, input.error
-                                      ? std::optional(input.error->kind)
-                                      : std::nullopt});
+    inputs.push_back({input.path, input.error ? std::optional(input.error->kind)
+                                              : std::nullopt});
   }
   return inputs;
 }
@@ -57,19 +56,17 @@ TEST_CASE("scanner: folders in byte order, entered where they sort",
   const auto root = make_tree("scan-order").string();
   InputOptions options;
   options.paths = {root};
-  CHECK(scan(options) ==
-        std::vector<Scanned>{{root + "/a.png", {}},
-                             {root + "/b.JPG", {}},
-                             {root + "/sub/c.webp", {}},
-                             {root + "/sub/z/d.jpg", {}},
-                             {root + "/sub.jpg", {}}});
+  CHECK(scan(options) == std::vector<Scanned>{{root + "/a.png", {}},
+                                              {root + "/b.JPG", {}},
+                                              {root + "/sub/c.webp", {}},
+                                              {root + "/sub/z/d.jpg", {}},
+                                              {root + "/sub.jpg", {}}});
   SECTION("--ext chooses extensions, any case") {
     options.extensions = parse_extensions("JPG,.webp");
-    CHECK(scan(options) ==
-          std::vector<Scanned>{{root + "/b.JPG", {}},
-                               {root + "/sub/c.webp", {}},
-                               {root + "/sub/z/d.jpg", {}},
-                               {root + "/sub.jpg", {}}});
+    CHECK(scan(options) == std::vector<Scanned>{{root + "/b.JPG", {}},
+                                                {root + "/sub/c.webp", {}},
+                                                {root + "/sub/z/d.jpg", {}},
+                                                {root + "/sub.jpg", {}}});
   }
   SECTION("a file named on the command line is taken whatever its name") {
     options.paths = {root + "/notes.txt", root + "/missing.jpg"};
@@ -96,16 +93,15 @@ TEST_CASE("scanner: lists of paths, newline or NUL separated", "[inputs]") {
   testing::write_text(list, std::string("a\nb.jpg\0c.jpg\0", 14));
   options.paths.clear();
   options.null_separated = true;
-  CHECK(scan(options) ==
-        std::vector<Scanned>{{"a\nb.jpg", {}}, {"c.jpg", {}}});
+  CHECK(scan(options) == std::vector<Scanned>{{"a\nb.jpg", {}}, {"c.jpg", {}}});
   options.files_from = (root / "no-such-list").string();
   CHECK_THROWS_AS(scan(options), Error);
 }
 
-TEST_CASE("scanner: shards split the inputs, each exactly once",
-          "[inputs]") {
+TEST_CASE("scanner: shards split the inputs, each exactly once", "[inputs]") {
   InputOptions options;
-  for (int i = 0; i < 50; ++i) options.paths.push_back(std::to_string(i) + ".jpg");
+  for (int i = 0; i < 50; ++i)
+    options.paths.push_back(std::to_string(i) + ".jpg");
   std::vector<std::string> seen;
   for (int index = 0; index < 3; ++index) {
     options.shard = Shard{index, 3};
@@ -129,7 +125,8 @@ TEST_CASE("scanner: links that go nowhere or in circles become records",
           "[inputs]") {
   const auto root = testing::temp_dir("scan-links");
   std::filesystem::create_directories(root / "d");
-  std::filesystem::create_symlink(root / "nowhere.jpg", root / "d/dangling.jpg");
+  std::filesystem::create_symlink(root / "nowhere.jpg",
+                                  root / "d/dangling.jpg");
   std::filesystem::create_directory_symlink(root / "d", root / "d/loop");
   const std::string d = (root / "d").string();
   InputOptions options;

@@ -38,8 +38,8 @@ std::string help_of(const std::string& command) {
   std::vector<const char*> argv;
   for (const auto& arg : args) argv.push_back(arg.c_str());
   std::ostringstream out, err;
-  const ParseOutcome outcome = parse_command_line(
-      static_cast<int>(argv.size()), argv.data(), out, err);
+  const ParseOutcome outcome =
+      parse_command_line(static_cast<int>(argv.size()), argv.data(), out, err);
   CHECK(outcome.exit_code == 0);
   return out.str();
 }
@@ -51,8 +51,7 @@ std::string readme() {
 
 }  // namespace
 
-TEST_CASE("option table: no flag declared twice for a command",
-          "[options]") {
+TEST_CASE("option table: no flag declared twice for a command", "[options]") {
   std::map<std::string, std::set<std::string>> flags_by_command;
   for (const OptionInfo& option : option_table_info()) {
     INFO(option.flags);
@@ -157,9 +156,9 @@ TEST_CASE("typed options: each enum's names, any case, and only those",
     return parse_command_line(static_cast<int>(argv.size()), argv.data(), out,
                               err);
   };
-  const auto classify = parse({"classify", "a.jpg", "--engine", "REFERENCE",
-                               "--precision", "bf16", "--progress", "never",
-                               "--exif", "apply", "-f", "tsv"});
+  const auto classify =
+      parse({"classify", "a.jpg", "--engine", "REFERENCE", "--precision",
+             "bf16", "--progress", "never", "--exif", "apply", "-f", "tsv"});
   REQUIRE(classify.run);
   CHECK(classify.settings.classify.model.engine == Engine::kReference);
   CHECK(classify.settings.classify.model.precision == Precision::kBFloat16);

@@ -65,8 +65,7 @@ TEST_CASE("top-k: best first, ties to the lower index, k clamped",
           "[records]") {
   const float logits[] = {0.5f, 2.0f, 2.0f, -1.0f};
   const std::vector<std::string> labels = {"a", "b"};
-  const auto top =
-      top_predictions(logits, 4, 3, OutputType::kLogit, labels);
+  const auto top = top_predictions(logits, 4, 3, OutputType::kLogit, labels);
   REQUIRE(top.size() == 3);
   CHECK(top[0].index == 1);
   CHECK(top[0].label == "b");
@@ -114,9 +113,8 @@ TEST_CASE("text writer: a table per input, errors in one line", "[records]") {
 TEST_CASE("json writer: one array, streamed", "[records]") {
   const std::string json = write_all(with_format(OutputFormat::kJson),
                                      {ok_record("a.jpg"), failed_record("b")});
-  CHECK(json ==
-        "[\n" + record_json(ok_record("a.jpg")) + ",\n" +
-            record_json(failed_record("b")) + "\n]\n");
+  CHECK(json == "[\n" + record_json(ok_record("a.jpg")) + ",\n" +
+                    record_json(failed_record("b")) + "\n]\n");
   const auto parsed = nlohmann::json::parse(json);
   CHECK(parsed[0]["predictions"][1]["label"] == "dog, \"big\"");
   CHECK(parsed[1]["error"]["kind"] == "decode");
@@ -132,16 +130,15 @@ TEST_CASE("jsonl writer: a line per record", "[records]") {
 }
 
 TEST_CASE("csv and tsv writers: a header and a row per input", "[records]") {
-  const std::string csv =
-      write_all(with_format(OutputFormat::kCsv),
-                {ok_record("x,y.jpg"), failed_record("b")});
+  const std::string csv = write_all(with_format(OutputFormat::kCsv),
+                                    {ok_record("x,y.jpg"), failed_record("b")});
   CHECK(csv ==
         "path,status,error_kind,error_message,index_1,label_1,score_1,"
         "index_2,label_2,score_2\r\n"
         "\"x,y.jpg\",ok,,,7,cat,0.75,2,\"dog, \"\"big\"\"\",0.25\r\n"
         "b,error,decode,b: not an image,,,,,,\r\n");
-  const std::string tsv = write_all(with_format(OutputFormat::kTsv, 1),
-                                    {ok_record("tab\there\\")});
+  const std::string tsv =
+      write_all(with_format(OutputFormat::kTsv, 1), {ok_record("tab\there\\")});
   CHECK(tsv ==
         "path\tstatus\terror_kind\terror_message\tindex_1\tlabel_1\tscore_1\n"
         "tab\\there\\\\\tok\t\t\t7\tcat\t0.75\n");
@@ -156,12 +153,12 @@ TEST_CASE("embeddings in every format", "[records]") {
   WriterOptions options = with_format(OutputFormat::kCsv);
   options.output_type = OutputType::kEmbedding;
   options.embedding_size = 2;
-  CHECK(write_all(options, {record}) ==
-        "path,status,error_kind,error_message,e0,e1\r\ne.jpg,ok,,,0.5,-1.25\r\n");
+  CHECK(
+      write_all(options, {record}) ==
+      "path,status,error_kind,error_message,e0,e1\r\ne.jpg,ok,,,0.5,-1.25\r\n");
   options.format = OutputFormat::kText;
   CHECK(write_all(options, {record}) == "e.jpg\n  embedding (2): 0.5 -1.25\n");
-  CHECK(record_json(record) ==
-        R"({"embedding":[0.5,-1.25],"path":"e.jpg"})");
+  CHECK(record_json(record) == R"({"embedding":[0.5,-1.25],"path":"e.jpg"})");
 }
 
 TEST_CASE("a path that is not UTF-8 keeps its bytes in path_base64",

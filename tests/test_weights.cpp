@@ -10,7 +10,6 @@
 
 using namespace resnet_cli;
 
-
 TEST_CASE("weights names resolve as torchvision spells them", "[weights]") {
   CHECK(find_weights("IMAGENET1K_V2").name == "IMAGENET1K_V2");
   CHECK(find_weights("imagenet1k_v1").name == "IMAGENET1K_V1");
@@ -55,7 +54,8 @@ TEST_CASE("torch.hub's hash prefix rule", "[weights]") {
 TEST_CASE("the cache folder follows TORCH_HOME, XDG_CACHE_HOME, HOME",
           "[weights]") {
   {
-    testing::ScopedEnv env{{"TORCH_HOME", "/opt/th"}, {"XDG_CACHE_HOME", "/xdg"}};
+    testing::ScopedEnv env{{"TORCH_HOME", "/opt/th"},
+                           {"XDG_CACHE_HOME", "/xdg"}};
     CHECK(hub_checkpoint_dir() == "/opt/th/hub/checkpoints");
   }
   {
@@ -64,8 +64,8 @@ TEST_CASE("the cache folder follows TORCH_HOME, XDG_CACHE_HOME, HOME",
   }
   {
     testing::ScopedEnv env{{"TORCH_HOME", nullptr},
-                  {"XDG_CACHE_HOME", nullptr},
-                  {"HOME", "/home/u"}};
+                           {"XDG_CACHE_HOME", nullptr},
+                           {"HOME", "/home/u"}};
     CHECK(hub_checkpoint_dir() == "/home/u/.cache/torch/hub/checkpoints");
     CHECK(cached_weights_path(find_weights("DEFAULT")) ==
           "/home/u/.cache/torch/hub/checkpoints/resnet50-11ad3fa6.pth");

@@ -69,15 +69,17 @@ TEST_CASE("weights source: a missing file is downloaded, then cached",
   CHECK(testing::list_dir(s.cache) == std::vector<std::string>{s.name});
 }
 
-TEST_CASE("weights source: offline, a missing file is an error naming both "
-          "the URL and the cache path",
-          "[weights]") {
+TEST_CASE(
+    "weights source: offline, a missing file is an error naming both "
+    "the URL and the cache path",
+    "[weights]") {
   Setup s;
   FetchOptions fetch = s.fetch();
   fetch.offline = true;
   std::string message;
-  CHECK(error_kind_of([&] { fetch_into_cache(url_cache_entry(s.url()), fetch); },
-                      message) == ErrorKind::kWeights);
+  CHECK(
+      error_kind_of([&] { fetch_into_cache(url_cache_entry(s.url()), fetch); },
+                    message) == ErrorKind::kWeights);
   CHECK_THAT(message, Catch::Contains((s.cache / s.name).string()) &&
                           Catch::Contains(s.url()) &&
                           Catch::Contains("--weights-file"));
@@ -121,14 +123,19 @@ TEST_CASE("weights source: a file wins, then a URL, then the registry",
         s.cache / s.name);
   std::string message;
   CHECK(error_kind_of(
-            [&] { resolve_weights_file({&v2, "/no/such.pth", ""}, s.fetch()); },
+            [&] {
+              resolve_weights_file({&v2, "/no/such.pth", ""}, s.fetch());
+            },
             message) == ErrorKind::kWeights);
   CHECK(message == "/no/such.pth: weights file not found (--weights-file)");
   // A failed download names what was wanted, the cache path and the way out.
   FetchOptions fetch = s.fetch();
   fetch.mirror = "http://127.0.0.1:" + std::to_string(testing::closed_port());
-  CHECK(error_kind_of([&] { resolve_weights_file({&v2, "", ""}, fetch); },
-                      message) == ErrorKind::kDownload);
+  CHECK(error_kind_of(
+            [&] {
+              resolve_weights_file({&v2, "", ""}, fetch);
+            },
+            message) == ErrorKind::kDownload);
   CHECK_THAT(message,
              Catch::StartsWith("weights IMAGENET1K_V2 are not cached at " +
                                (s.cache / "resnet50-11ad3fa6.pth").string()) &&
@@ -146,7 +153,8 @@ TEST_CASE("weights verify: which files it checks", "[weights]") {
   testing::write_text(s.cache / "resnet50-0676ba61.pth", "x");
   CHECK(files_to_verify("") ==
         std::vector<std::filesystem::path>{s.cache / "resnet50-0676ba61.pth"});
-  CHECK(files_to_verify("IMAGENET1K_V1").front() == s.cache / "resnet50-0676ba61.pth");
+  CHECK(files_to_verify("IMAGENET1K_V1").front() ==
+        s.cache / "resnet50-0676ba61.pth");
   const auto file = s.mirror / s.name;
   CHECK(files_to_verify(file.string()) ==
         std::vector<std::filesystem::path>{file});

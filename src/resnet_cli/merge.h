@@ -37,11 +37,11 @@ struct MergeSummary {
 
 // Reads every part, then writes the merged records to `out`. Nothing is
 // written unless all checks pass; a failed write leaves `out` failed and the
-// summary counting what was written. Throws Error(kMerge) naming the path and the files for an
-// input recorded twice, an input recorded nowhere, a record that is not an
-// input, a part that cannot be read, or a line that is not a record;
-// Error(kUsage) for an output format other than jsonl or json, a part given
-// twice, or inputs that cannot be listed.
+// summary counting what was written. Throws Error(kMerge) naming the path and
+// the files for an input recorded twice, an input recorded nowhere, a record
+// that is not an input, a part that cannot be read, or a line that is not a
+// record; Error(kUsage) for an output format other than jsonl or json, a part
+// given twice, or inputs that cannot be listed.
 MergeSummary merge_parts(const MergeSettings& settings, std::ostream& out);
 
 }  // namespace resnet_cli

@@ -52,8 +52,8 @@ std::unique_ptr<RecordWriter> make_json_writer(std::ostream& out);
 // One record object per line.
 std::unique_ptr<RecordWriter> make_jsonl_writer(std::ostream& out);
 // CSV (RFC 4180) or TSV: a header row, then one row per input.
-std::unique_ptr<RecordWriter> make_delimited_writer(const WriterOptions& options,
-                                                    std::ostream& out);
+std::unique_ptr<RecordWriter> make_delimited_writer(
+    const WriterOptions& options, std::ostream& out);
 
 // The writer for options.format.
 std::unique_ptr<RecordWriter> make_record_writer(const WriterOptions& options,

@@ -130,8 +130,8 @@ class DelimitedWriter final : public RecordWriter {
 
 }  // namespace
 
-std::unique_ptr<RecordWriter> make_delimited_writer(const WriterOptions& options,
-                                                    std::ostream& out) {
+std::unique_ptr<RecordWriter> make_delimited_writer(
+    const WriterOptions& options, std::ostream& out) {
   return std::make_unique<DelimitedWriter>(options, out);
 }
 

@@ -136,7 +136,6 @@ class ScopedEnv {
   std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
 };
 
-
 // A port on 127.0.0.1 that nothing listens on: connecting is refused.
 int closed_port();
 
