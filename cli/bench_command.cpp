@@ -5,6 +5,7 @@
 #include <ostream>
 
 #include "commands.h"
+#include "resnet_cli/model_loader.h"
 #include "resnet_cli/bench.h"
 
 namespace resnet_cli::cli {
@@ -88,6 +89,8 @@ void print_text(const nlohmann::json& report, std::ostream& out) {
 }  // namespace
 
 ExitCode run_bench(const BenchSettings& settings, std::ostream& out) {
+  // LibTorch initialises while the inputs and the output are checked.
+  start_loading_model_module();
   const Session session(settings);
   const PipelineOptions plan = session.plan(/*single_input=*/false);
   const ForwardBenchmark forward = benchmark_forward(

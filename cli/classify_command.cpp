@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "commands.h"
+#include "resnet_cli/model_loader.h"
 #include "output_destination.h"
 #include "resnet_cli/error.h"
 #include "resnet_cli/record_writer.h"
@@ -78,6 +79,8 @@ bool is_single_image(const InputOptions& input) {
 }  // namespace
 
 ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
+  // LibTorch initialises while the inputs and the output are checked.
+  start_loading_model_module();
   check_inputs(settings);
   InputOptions input = settings.input;
   const auto destination = open_destination(settings, input, out);

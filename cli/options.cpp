@@ -7,14 +7,33 @@
 #include "option_table.h"
 #include "resnet_cli/download.h"
 #include "resnet_cli/error.h"
+#include "resnet_cli/model_loader.h"
 
 #ifndef RESNET_CLI_VERSION
 #define RESNET_CLI_VERSION "unknown"
+#endif
+#ifndef RESNET_CLI_LIBTORCH_VERSION
+#define RESNET_CLI_LIBTORCH_VERSION "unknown"
+#endif
+#ifndef RESNET_CLI_ONEDNN_VERSION
+#define RESNET_CLI_ONEDNN_VERSION "unknown"
 #endif
 
 namespace resnet_cli::cli {
 
 namespace {
+
+// --version: what was built, with what, and where the model side is. Read
+// from the build and the file system; nothing is loaded to find out.
+std::string version_text() {
+  const ModelModuleStatus module = model_module_status();
+  std::string text = std::string("resnet-cli ") + RESNET_CLI_VERSION +
+                     "\nLibTorch " + RESNET_CLI_LIBTORCH_VERSION +
+                     ", oneDNN " + RESNET_CLI_ONEDNN_VERSION + "\nmodel: ";
+  if (!module.is_module) return text + "linked in";
+  return text + "module " + module.path +
+         (module.found ? "" : " (missing: classify and bench cannot run)");
+}
 
 // The subcommands, as CLI11 apps, and which Command each one is.
 struct CommandApps {
@@ -283,7 +302,7 @@ ParseOutcome parse_command_line(int argc, const char* const* argv,
       "resnet-cli: torchvision's ResNet50 image classifier, same "
       "answers, one native binary",
       "resnet-cli"};
-  app.set_version_flag("--version", RESNET_CLI_VERSION);
+  app.set_version_flag("--version", version_text);
   app.require_subcommand(1);
   app.footer(exit_codes_help());
   auto* verbose =

@@ -10,6 +10,8 @@ packages=(
   nlohmann-json3-dev libcurl4-openssl-dev libssl-dev
   # tests: Catch2, and the oracle (Debian's torchvision at /usr/bin/python3)
   catch2 python3-torchvision python3-pil python3-numpy
+  # --version reads oneDNN's version from its header
+  libdnnl-dev
   # the Slurm test (tests/slurm): a one-host cluster, munge for its auth
   slurm-wlm munge
   # the sanitizer build and the fuzz targets (scripts/test-sanitizers.sh,

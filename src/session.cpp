@@ -1,11 +1,13 @@
 #include "resnet_cli/session.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 
-#include "resnet_cli/checkpoint.h"
 #include "resnet_cli/error.h"
+#include "resnet_cli/model_loader.h"
 
 namespace resnet_cli {
 
@@ -31,6 +33,19 @@ std::vector<std::string> load_labels(const std::string& labels_file,
   }
   return labels;
 }
+
+namespace {
+
+// Asks the kernel to start reading the whole file into the page cache, so
+// that the model finds its bytes there. Advice only: failures do not matter.
+void read_ahead(const std::filesystem::path& file) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+  ::close(fd);
+}
+
+}  // namespace
 
 PipelineOptions plan_pipeline(const PlanOptions& options,
                               const ModelOptions& model, bool single_input,
@@ -63,13 +78,15 @@ Session::Session(const SessionOptions& options)
     : options_(options),
       weights_(&find_weights(options.weights)),
       transform_(apply_overrides(weights_->transforms, options.transform)) {
+  // LibTorch initialises on its own thread while the weights are found
+  // (perhaps downloaded) and their pages read ahead.
+  start_loading_model_module();
   const WeightsSource source{weights_, options.weights_file,
                              options.weights_url};
-  {
-    // The checkpoint is only needed while the model loads.
-    const Checkpoint checkpoint(resolve_weights_file(source, options.fetch));
-    model_ = Model::load(checkpoint, options.model);
-  }
+  const std::filesystem::path checkpoint =
+      resolve_weights_file(source, options.fetch);
+  read_ahead(checkpoint);
+  model_ = load_model(checkpoint, options.model);
   labels_ = load_labels(options.labels_file, model_->num_classes());
 }
 

@@ -571,3 +571,45 @@ TEST_CASE("bench reports forward-only and pipeline rates", "[cli][oracle]") {
     CHECK(pipeline.at("stage_seconds").at(stage).get<double>() > 0);
   }
 }
+
+#ifdef RESNET_CLI_MODEL_MODULE
+TEST_CASE("only the model module links LibTorch", "[cli][module]") {
+  const std::string binary = RESNET_CLI_BINARY;
+  const auto ldd = testing::run_command("ldd '" + binary + "'");
+  REQUIRE(ldd.exit_code == 0);
+  CHECK_THAT(ldd.out, !Catch::Contains("libtorch") && !Catch::Contains("libc10"));
+  const auto module = std::filesystem::path(binary).parent_path() /
+                      "libresnet_cli_model.so";
+  const auto module_ldd = testing::run_command("ldd '" + module.string() + "'");
+  CHECK_THAT(module_ldd.out, Catch::Contains("libtorch_cpu"));
+  const auto version = run_cli({"--version"});
+  CHECK_THAT(version.out, Catch::Contains("model: module " + module.string()) &&
+                              Catch::Contains("LibTorch 1.") &&
+                              Catch::Contains("oneDNN "));
+}
+
+TEST_CASE("a missing model module is one line and exit 3", "[cli][module]") {
+  // The binary alone, without the module beside it.
+  const auto folder = testing::temp_dir("no-module");
+  const auto binary = folder / "resnet-cli";
+  std::filesystem::copy_file(RESNET_CLI_BINARY, binary);
+  const auto help = testing::run_command("'" + binary.string() + "' --help");
+  CHECK(help.exit_code == 0);  // what needs no model still works
+  const auto version =
+      testing::run_command("'" + binary.string() + "' --version");
+  CHECK_THAT(version.out, Catch::Contains("(missing"));
+  const auto result = testing::run_command(
+      "'" + binary.string() + "' classify --weights-file '" +
+      checkpoint_fixture("zip").string() + "' '" +
+      fixture(testing::manifest().at("images")[0].at("file").get<std::string>())
+          .string() +
+      "'");
+  CHECK(result.exit_code == kExitModel);
+  CHECK(result.out.empty());
+  CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+  CHECK_THAT(result.err,
+             Catch::StartsWith("resnet-cli: the model module "
+                               "libresnet_cli_model.so is missing (looked for " +
+                               (folder / "libresnet_cli_model.so").string()));
+}
+#endif

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "resnet_cli/cpu.h"
 #include "resnet_cli/enum_names.h"
 
 namespace resnet_cli {
@@ -57,12 +58,6 @@ struct ModelOptions {
   Precision precision = Precision::kFloat32;
   Engine engine = Engine::kOptimized;
 };
-
-// The cores this process may run on (sched_getaffinity), at least 1.
-int available_cores();
-
-// Whether this CPU runs bf16 convolutions natively (AVX512-BF16 or AMX).
-bool cpu_has_native_bf16();
 
 class Model {
  public:

@@ -435,6 +435,20 @@ std::vector<std::string> list_dir(const std::filesystem::path& folder) {
   return names;
 }
 
+CommandResult run_command(const std::string& shell_command) {
+  const auto folder = temp_dir("command");
+  const auto out = folder / "stdout";
+  const auto err = folder / "stderr";
+  const std::string line = "(" + shell_command + ") >'" + out.string() +
+                           "' 2>'" + err.string() + "' </dev/null";
+  const int status = std::system(line.c_str());
+  CommandResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.out = read_file(out);
+  result.err = read_file(err);
+  return result;
+}
+
 std::string sha256sum(const std::filesystem::path& path) {
   const std::string command = "sha256sum < '" + path.string() + "'";
   FILE* pipe = ::popen(command.c_str(), "r");

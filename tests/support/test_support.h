@@ -36,6 +36,9 @@ struct CommandResult {
   std::string err;
 };
 
+// Runs a shell command line (sh -c), capturing stdout and stderr.
+CommandResult run_command(const std::string& shell_command);
+
 // Runs the built resnet-cli with `args`; `env` adds or replaces environment
 // variables (an empty value removes one). `stdin_data` is fed on stdin.
 CommandResult run_cli(const std::vector<std::string>& args,

@@ -1,0 +1,23 @@
+#include "model_entry.h"
+
+#include "resnet_cli/checkpoint.h"
+
+namespace resnet_cli::detail {
+
+std::unique_ptr<Model> load_model_from_checkpoint(
+    const std::filesystem::path& checkpoint, const ModelOptions& options) {
+  // The checkpoint is only needed while the model loads.
+  const Checkpoint file(checkpoint);
+  return Model::load(file, options);
+}
+
+}  // namespace resnet_cli::detail
+
+extern "C" void resnet_cli_model_load(
+    const std::filesystem::path* checkpoint,
+    const resnet_cli::ModelOptions* options,
+    std::unique_ptr<resnet_cli::Model>* model) {
+  *model = resnet_cli::detail::load_model_from_checkpoint(*checkpoint, *options);
+}
+
+extern "C" int resnet_cli_model_abi() { return RESNET_CLI_MODEL_ABI; }

@@ -1,0 +1,116 @@
+// The model side as a module mapped on first use (RESNET_CLI_MODEL_MODULE=ON).
+#include <dlfcn.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <climits>
+#include <future>
+#include <mutex>
+#include <vector>
+
+#include "model_entry.h"
+#include "resnet_cli/error.h"
+#include "resnet_cli/model_loader.h"
+
+namespace resnet_cli {
+
+namespace {
+
+constexpr const char* kModuleName = "libresnet_cli_model.so";
+
+using LoadFunction = decltype(&resnet_cli_model_load);
+using AbiFunction = decltype(&resnet_cli_model_abi);
+
+std::filesystem::path executable_folder() {
+  char buffer[PATH_MAX];
+  const ssize_t size = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+  if (size <= 0) return {};
+  return std::filesystem::path(std::string(buffer, static_cast<size_t>(size)))
+      .parent_path();
+}
+
+// Beside the binary (the build tree), then ../lib/resnet-cli (installed).
+std::vector<std::filesystem::path> module_candidates() {
+  const std::filesystem::path folder = executable_folder();
+  return {folder / kModuleName,
+          folder.parent_path() / "lib" / "resnet-cli" / kModuleName};
+}
+
+struct LoadedModule {
+  LoadFunction load = nullptr;
+  std::string error;  // empty when `load` is set
+};
+
+LoadedModule open_module() {
+  std::string tried;
+  for (const auto& path : module_candidates()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      tried += (tried.empty() ? "" : ", ") + path.string();
+      continue;
+    }
+    // Never closed: models it made live until the process ends.
+    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+      return {nullptr, path.string() + ": cannot load the model module: " +
+                           ::dlerror()};
+    }
+    const auto abi =
+        reinterpret_cast<AbiFunction>(::dlsym(handle, "resnet_cli_model_abi"));
+    const auto load =
+        reinterpret_cast<LoadFunction>(::dlsym(handle, "resnet_cli_model_load"));
+    if (!abi || !load || abi() != RESNET_CLI_MODEL_ABI) {
+      return {nullptr, path.string() +
+                           ": not the model module of this resnet-cli build "
+                           "(reinstall resnet-cli)"};
+    }
+    spdlog::debug("model module: {}", path.string());
+    return {load, ""};
+  }
+  return {nullptr, "the model module " + std::string(kModuleName) +
+                       " is missing (looked for " + tried +
+                       "); reinstall resnet-cli, or build it with "
+                       "-DRESNET_CLI_MODEL_MODULE=OFF"};
+}
+
+std::once_flag g_started;
+std::shared_future<LoadedModule> g_module;
+
+const LoadedModule& module() {
+  start_loading_model_module();
+  return g_module.get();
+}
+
+}  // namespace
+
+void start_loading_model_module() {
+  std::call_once(g_started, [] {
+    g_module = std::async(std::launch::async, open_module).share();
+  });
+}
+
+std::unique_ptr<Model> load_model(const std::filesystem::path& checkpoint,
+                                  const ModelOptions& options) {
+  const LoadedModule& loaded = module();
+  if (!loaded.load) throw Error(ErrorKind::kModel, loaded.error);
+  std::unique_ptr<Model> model;
+  loaded.load(&checkpoint, &options, &model);
+  return model;
+}
+
+ModelModuleStatus model_module_status() {
+  ModelModuleStatus status;
+  status.is_module = true;
+  for (const auto& path : module_candidates()) {
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) {
+      status.path = path.string();
+      status.found = true;
+      return status;
+    }
+  }
+  status.path = module_candidates().front().string();
+  return status;
+}
+
+}  // namespace resnet_cli

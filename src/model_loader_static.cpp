@@ -1,0 +1,16 @@
+// The model side linked into the binary (RESNET_CLI_MODEL_MODULE=OFF).
+#include "model_entry.h"
+#include "resnet_cli/model_loader.h"
+
+namespace resnet_cli {
+
+std::unique_ptr<Model> load_model(const std::filesystem::path& checkpoint,
+                                  const ModelOptions& options) {
+  return detail::load_model_from_checkpoint(checkpoint, options);
+}
+
+void start_loading_model_module() {}
+
+ModelModuleStatus model_module_status() { return {}; }
+
+}  // namespace resnet_cli

@@ -1,0 +1,40 @@
+// The model side (LibTorch, the checkpoint reader's tensors, the network)
+// behind one call, so that everything else can run without it.
+//
+// In the default build (RESNET_CLI_MODEL_MODULE=ON) the model side is a
+// module, libresnet_cli_model.so, installed beside the binary's lib folder
+// and mapped on first use: commands that never run a model never load
+// LibTorch (whose static initialisation alone costs about half a second).
+// With RESNET_CLI_MODEL_MODULE=OFF it is linked in, and these calls are
+// direct.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "resnet_cli/model.h"
+
+namespace resnet_cli {
+
+// Reads `checkpoint` and builds the model it holds, ready to run. Throws
+// Error(kCheckpoint), Error(kDevice) as Model::load does, and Error(kModel)
+// naming the module's path when the module is missing or cannot be loaded.
+std::unique_ptr<Model> load_model(const std::filesystem::path& checkpoint,
+                                  const ModelOptions& options);
+
+// Starts mapping the module (and so LibTorch's initialisation) on a thread
+// of its own, so that it overlaps the caller's other work; load_model waits
+// for it. Does nothing when the model side is linked in or already loading.
+void start_loading_model_module();
+
+struct ModelModuleStatus {
+  bool is_module = false;  // false: linked into the binary
+  std::string path;        // where the module is looked for first
+  bool found = false;      // a file is there (not loaded to find out)
+};
+
+// Where the module is, without loading it (for --version).
+ModelModuleStatus model_module_status();
+
+}  // namespace resnet_cli
