@@ -5,8 +5,8 @@
 #include <ostream>
 
 #include "commands.h"
-#include "resnet_cli/model_loader.h"
 #include "resnet_cli/bench.h"
+#include "resnet_cli/model_loader.h"
 
 namespace resnet_cli::cli {
 

@@ -6,9 +6,9 @@
 #include <ostream>
 
 #include "commands.h"
-#include "resnet_cli/model_loader.h"
 #include "output_destination.h"
 #include "resnet_cli/error.h"
+#include "resnet_cli/model_loader.h"
 #include "resnet_cli/record_writer.h"
 #include "resnet_cli/session.h"
 #include "signals.h"

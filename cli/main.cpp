@@ -11,11 +11,23 @@
 #include "exit_codes.h"
 #include "options.h"
 #include "resnet_cli/error.h"
+#include "resnet_cli/model_loader.h"
 #include "signals.h"
 #include "terminal.h"
 
+namespace {
+
+// Every way out of main waits for a model module still loading (see
+// wait_for_model_module).
+struct ModelModuleGuard {
+  ~ModelModuleGuard() { resnet_cli::wait_for_model_module(); }
+};
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace resnet_cli::cli;
+  const ModelModuleGuard model_module_guard;
   std::ios::sync_with_stdio(false);
   std::cin.tie(nullptr);  // stdin may be read on another thread than stdout
   remove_temporaries_on_fatal_signals();

@@ -28,8 +28,8 @@ namespace {
 std::string version_text() {
   const ModelModuleStatus module = model_module_status();
   std::string text = std::string("resnet-cli ") + RESNET_CLI_VERSION +
-                     "\nLibTorch " + RESNET_CLI_LIBTORCH_VERSION +
-                     ", oneDNN " + RESNET_CLI_ONEDNN_VERSION + "\nmodel: ";
+                     "\nLibTorch " + RESNET_CLI_LIBTORCH_VERSION + ", oneDNN " +
+                     RESNET_CLI_ONEDNN_VERSION + "\nmodel: ";
   if (!module.is_module) return text + "linked in";
   return text + "module " + module.path +
          (module.found ? "" : " (missing: classify and bench cannot run)");

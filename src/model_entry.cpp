@@ -17,7 +17,8 @@ extern "C" void resnet_cli_model_load(
     const std::filesystem::path* checkpoint,
     const resnet_cli::ModelOptions* options,
     std::unique_ptr<resnet_cli::Model>* model) {
-  *model = resnet_cli::detail::load_model_from_checkpoint(*checkpoint, *options);
+  *model =
+      resnet_cli::detail::load_model_from_checkpoint(*checkpoint, *options);
 }
 
 extern "C" int resnet_cli_model_abi() { return RESNET_CLI_MODEL_ABI; }

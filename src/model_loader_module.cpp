@@ -52,13 +52,13 @@ LoadedModule open_module() {
     // Never closed: models it made live until the process ends.
     void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
-      return {nullptr, path.string() + ": cannot load the model module: " +
-                           ::dlerror()};
+      return {nullptr,
+              path.string() + ": cannot load the model module: " + ::dlerror()};
     }
     const auto abi =
         reinterpret_cast<AbiFunction>(::dlsym(handle, "resnet_cli_model_abi"));
-    const auto load =
-        reinterpret_cast<LoadFunction>(::dlsym(handle, "resnet_cli_model_load"));
+    const auto load = reinterpret_cast<LoadFunction>(
+        ::dlsym(handle, "resnet_cli_model_load"));
     if (!abi || !load || abi() != RESNET_CLI_MODEL_ABI) {
       return {nullptr, path.string() +
                            ": not the model module of this resnet-cli build "
@@ -87,6 +87,10 @@ void start_loading_model_module() {
   std::call_once(g_started, [] {
     g_module = std::async(std::launch::async, open_module).share();
   });
+}
+
+void wait_for_model_module() {
+  if (g_module.valid()) g_module.wait();
 }
 
 std::unique_ptr<Model> load_model(const std::filesystem::path& checkpoint,

@@ -11,6 +11,8 @@ std::unique_ptr<Model> load_model(const std::filesystem::path& checkpoint,
 
 void start_loading_model_module() {}
 
+void wait_for_model_module() {}
+
 ModelModuleStatus model_module_status() { return {}; }
 
 }  // namespace resnet_cli

@@ -577,9 +577,10 @@ TEST_CASE("only the model module links LibTorch", "[cli][module]") {
   const std::string binary = RESNET_CLI_BINARY;
   const auto ldd = testing::run_command("ldd '" + binary + "'");
   REQUIRE(ldd.exit_code == 0);
-  CHECK_THAT(ldd.out, !Catch::Contains("libtorch") && !Catch::Contains("libc10"));
-  const auto module = std::filesystem::path(binary).parent_path() /
-                      "libresnet_cli_model.so";
+  CHECK_THAT(ldd.out,
+             !Catch::Contains("libtorch") && !Catch::Contains("libc10"));
+  const auto module =
+      std::filesystem::path(binary).parent_path() / "libresnet_cli_model.so";
   const auto module_ldd = testing::run_command("ldd '" + module.string() + "'");
   CHECK_THAT(module_ldd.out, Catch::Contains("libtorch_cpu"));
   const auto version = run_cli({"--version"});
@@ -607,9 +608,9 @@ TEST_CASE("a missing model module is one line and exit 3", "[cli][module]") {
   CHECK(result.exit_code == kExitModel);
   CHECK(result.out.empty());
   CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
-  CHECK_THAT(result.err,
-             Catch::StartsWith("resnet-cli: the model module "
-                               "libresnet_cli_model.so is missing (looked for " +
-                               (folder / "libresnet_cli_model.so").string()));
+  CHECK_THAT(result.err, Catch::StartsWith(
+                             "resnet-cli: the model module "
+                             "libresnet_cli_model.so is missing (looked for " +
+                             (folder / "libresnet_cli_model.so").string()));
 }
 #endif

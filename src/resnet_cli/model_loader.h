@@ -28,6 +28,11 @@ std::unique_ptr<Model> load_model(const std::filesystem::path& checkpoint,
 // for it. Does nothing when the model side is linked in or already loading.
 void start_loading_model_module();
 
+// Blocks until a load that start_loading_model_module() began has finished.
+// Call it before the process exits: exiting while another thread is still
+// in LibTorch's static initialisation runs destructors under it and crashes.
+void wait_for_model_module();
+
 struct ModelModuleStatus {
   bool is_module = false;  // false: linked into the binary
   std::string path;        // where the module is looked for first
