@@ -1,10 +1,12 @@
-// torchvision's ResNet50 (Bottleneck, [3, 4, 6, 3]) for inference, on
-// LibTorch. The only module that includes torch headers in its source; this
-// header keeps them out of its users.
+// torchvision's ResNet family (model_spec.h: ResNet18 to 152, ResNeXt, Wide
+// ResNet) for inference, on LibTorch. The only module that includes torch
+// headers in its source; this header keeps them out of its users.
 //
-// Inputs are float32 NCHW batches, normalized as preprocess.h produces them;
-// outputs are logits (or the 2048-value pooled features). BatchNorm uses the
-// running statistics (eval mode); no gradients are kept.
+// Inputs are float32 NCHW batches, normalized as preprocess.h produces them,
+// of any height and width the network reduces to at least 1x1; outputs are
+// logits (or the pooled features: 512 values for BasicBlock networks, 2048
+// for Bottleneck ones). BatchNorm uses the running statistics (eval mode); no
+// gradients are kept.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +39,11 @@ struct ModelOptions {
   std::string device = "cpu";
   Precision precision = Precision::kFloat32;
   ModelPath path = ModelPath::kOptimized;
+  // The architecture the checkpoint must be, by model_spec.h's names
+  // ("resnet18", "ResNeXt50_32X4D", any case); empty: whichever its keys and
+  // shapes describe (detect_architecture). An unknown name is Error(kUsage).
+  // ResNet50 by default, what resnet-cli loaded before the family.
+  std::string arch = "resnet50";
 };
 
 // The cores this process may run on (sched_getaffinity), at least 1.
@@ -47,11 +54,13 @@ bool cpu_has_native_bf16();
 
 class Model {
  public:
-  // Checks the checkpoint strictly against ResNet50 (missing, unexpected and
-  // mis-shaped keys are errors) and loads it layer by layer, so that only
-  // one layer's temporaries exist beside the prepared weights. Throws
-  // Error(kCheckpoint) for the file, Error(kDevice) for the device or a
-  // precision it cannot run.
+  // Chooses the architecture (options.arch, or the checkpoint's own), checks
+  // the checkpoint strictly against it (missing, unexpected and mis-shaped
+  // keys are errors, as is a file of another architecture) and loads it
+  // layer by layer, so that only one layer's temporaries exist beside the
+  // prepared weights. Throws Error(kCheckpoint) for the file, Error(kUsage)
+  // for an unknown architecture, Error(kDevice) for the device or a precision
+  // it cannot run.
   static std::unique_ptr<Model> load(const Checkpoint& checkpoint,
                                      const ModelOptions& options);
   virtual ~Model() = default;
@@ -62,6 +71,10 @@ class Model {
   virtual void bind_thread(int threads) const = 0;
 
   virtual std::int64_t num_classes() const = 0;
+  // Values features() writes per image: 512 (resnet18/34) or 2048.
+  virtual std::int64_t feature_size() const = 0;
+  // model_spec.h's builder name, e.g. "resnet50".
+  virtual std::string architecture() const = 0;
   virtual std::string device() const = 0;
 
   // `input`: batch x 3 x height x width floats; `logits`: batch x
@@ -70,7 +83,8 @@ class Model {
                        std::int64_t height, std::int64_t width,
                        float* logits) const = 0;
 
-  // Like forward, but writes the pooled features (batch x 2048) that feed fc.
+  // Like forward, but writes the pooled features (batch x feature_size())
+  // that feed fc.
   virtual void features(const float* input, std::int64_t batch,
                         std::int64_t height, std::int64_t width,
                         float* features) const = 0;
