@@ -2,7 +2,7 @@
 // live.
 //
 // Mirrors torchvision.models.ResNet18_Weights ... Wide_ResNet101_2_Weights
-// (18 entries over ten enums): each entry carries the meta torchvision
+// (17 entries over ten enums): each entry carries the meta torchvision
 // publishes (url, transforms, metrics, categories), and the file is looked
 // up in torch.hub's cache so that Python and resnet-cli share it.
 #pragma once
