@@ -116,9 +116,7 @@ struct ConvUnit {
   at::Tensor weight;
   at::Tensor bias;                                 // folded paths only
   at::Tensor bn_weight, bn_bias, bn_mean, bn_var;  // reference path only
-  std::int64_t stride = 1;
-  std::int64_t padding = 0;
-  std::int64_t groups = 1;
+  Geometry geometry;
 };
 
 // A BasicBlock (conv1, conv2) or a Bottleneck (conv1, conv2, conv3).
@@ -294,9 +292,7 @@ class ResNet final : public Model {
   ConvUnit load_unit(const std::string& conv, const std::string& bn,
                      const Geometry& geometry, at::ScalarType dtype) const {
     ConvUnit unit;
-    unit.stride = geometry.stride;
-    unit.padding = geometry.padding;
-    unit.groups = geometry.groups;
+    unit.geometry = geometry;
     at::Tensor weight = load_tensor(conv + ".weight");
     at::Tensor gamma = load_tensor(bn + ".weight");
     at::Tensor beta = load_tensor(bn + ".bias");
@@ -322,8 +318,8 @@ class ResNet final : public Model {
     if (blocked_) {
       // Reordered once into the layout oneDNN's convolution wants.
       unit.weight = at::mkldnn_reorder_conv2d_weight(
-          folded_weight.to_mkldnn(dtype), {unit.padding, unit.padding},
-          {unit.stride, unit.stride}, {1, 1}, unit.groups);
+          folded_weight.to_mkldnn(dtype), {geometry.padding, geometry.padding},
+          {geometry.stride, geometry.stride}, {1, 1}, geometry.groups);
       unit.bias = folded_bias;
     } else {
       unit.weight = folded_weight.to(device_, dtype);
@@ -333,16 +329,15 @@ class ResNet final : public Model {
   }
 
   at::Tensor conv(const at::Tensor& x, const ConvUnit& unit) const {
+    const Geometry& g = unit.geometry;
     if (mkldnn_) {
       return at::mkldnn_convolution(
           x, unit.weight, unit.bias.defined() ? unit.bias : at::Tensor(),
-          {unit.padding, unit.padding}, {unit.stride, unit.stride}, {1, 1},
-          unit.groups);
+          {g.padding, g.padding}, {g.stride, g.stride}, {1, 1}, g.groups);
     }
-    return at::conv2d(x, unit.weight,
-                      unit.bias.defined() ? unit.bias : at::Tensor(),
-                      {unit.stride, unit.stride}, {unit.padding, unit.padding},
-                      {1, 1}, unit.groups);
+    return at::conv2d(
+        x, unit.weight, unit.bias.defined() ? unit.bias : at::Tensor(),
+        {g.stride, g.stride}, {g.padding, g.padding}, {1, 1}, g.groups);
   }
 
   // Convolution and its BatchNorm.

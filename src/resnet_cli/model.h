@@ -2,11 +2,10 @@
 // ResNet) for inference, on LibTorch. The only module that includes torch
 // headers in its source; this header keeps them out of its users.
 //
-// Inputs are float32 NCHW batches, normalized as preprocess.h produces them,
-// of any height and width the network reduces to at least 1x1; outputs are
-// logits (or the pooled features: 512 values for BasicBlock networks, 2048
-// for Bottleneck ones). BatchNorm uses the running statistics (eval mode); no
-// gradients are kept.
+// Inputs are float32 NCHW batches of any height and width, normalized as
+// preprocess.h produces them; outputs are logits (or the pooled features: 512
+// values for BasicBlock networks, 2048 for Bottleneck ones). BatchNorm uses
+// the running statistics (eval mode); no gradients are kept.
 #pragma once
 
 #include <cstdint>
