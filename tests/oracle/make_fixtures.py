@@ -521,8 +521,8 @@ def make_corpus(out, images_folder):
 # The ResNet family: every torchvision ResNet, ResNeXt and Wide ResNet
 
 # Builder name and the (height, width) of its parity inputs: the crop for
-# ResNet18, smaller for the rest so that the deep ones stay cheap, and not
-# square so that a height/width mix-up shows.
+# ResNet18; smaller for the rest, so that the deep ones stay cheap, and not
+# square, so that a height/width mix-up shows.
 FAMILY = (
     ("resnet18", (224, 224)),
     ("resnet34", (112, 160)),
