@@ -6,6 +6,7 @@
 
 #include "resnet_cli/download.h"
 #include "resnet_cli/error.h"
+#include "resnet_cli/model_spec.h"
 
 namespace resnet_cli::cli {
 
@@ -18,6 +19,7 @@ struct CommandName {
 constexpr CommandName kCommandNames[] = {
     {kOnClassify, "classify"},
     {kOnPreprocess, "preprocess"},
+    {kOnWeightsList, "weights list"},
     {kOnWeightsInfo, "weights info"},
     {kOnWeightsDownload, "weights download"},
     {kOnWeightsPath, "weights path"},
@@ -174,6 +176,9 @@ std::array<float, 3> parse_triple(const std::string& text) {
 }
 
 Shard parse_shard_text(const std::string& text) { return parse_shard(text); }
+std::string parse_architecture_name(const std::string& text) {
+  return std::string(architecture(text).name);
+}
 std::vector<std::string> parse_extension_list(const std::string& text) {
   return parse_extensions(text);
 }
@@ -185,9 +190,19 @@ const std::vector<OptionSpec>& option_table() {
   using V = OptionValues;
   static const std::vector<OptionSpec> table = {
       {"--weights", "RESNET_CLI_WEIGHTS",
-       "Weights: IMAGENET1K_V1, IMAGENET1K_V2 or DEFAULT (= V2); also "
-       "ResNet50_Weights.NAME. Chooses the file and the transforms",
+       "Weights, as torchvision names them: ResNet18_Weights.IMAGENET1K_V1, "
+       "or IMAGENET1K_V1, IMAGENET1K_V2 or DEFAULT of --arch's enum "
+       "(ResNet50's without --arch). Chooses the file and the transforms; "
+       "see resnet-cli weights list",
        kOnClassify | kOnBench | kOnPreprocess, value(&V::weights)},
+      {"--arch", "RESNET_CLI_ARCH",
+       "Architecture: resnet18, resnet34, resnet50, resnet101, resnet152, "
+       "resnext50_32x4d, resnext101_32x8d, resnext101_64x4d, wide_resnet50_2, "
+       "wide_resnet101_2. Alone it means its DEFAULT weights; with "
+       "--weights-file or --weights-url the checkpoint must be one (default: "
+       "read from the checkpoint's keys and shapes)",
+       kOnClassify | kOnBench | kOnPreprocess,
+       parsed(&V::arch, parse_architecture_name, "NAME")},
       {"--weights-file", "RESNET_CLI_WEIGHTS_FILE",
        "Checkpoint written by torch.save(model.state_dict()) (default: "
        "torch.hub's cached file for --weights)",
@@ -310,7 +325,7 @@ const std::vector<OptionSpec>& option_table() {
       {"--warmup", nullptr, "Untimed forward passes first", kOnBench,
        number(&V::warmup, 0, 1000)},
       {"--format", nullptr, "Report format",
-       kOnBench | kOnWeightsInfo | kOnWeightsVerify,
+       kOnBench | kOnWeightsList | kOnWeightsInfo | kOnWeightsVerify,
        choice<ReportFormat>(&V::report_format)},
       {"--device", "RESNET_CLI_DEVICE", "cpu, cuda or cuda:N",
        kOnClassify | kOnBench, value(&V::device)},

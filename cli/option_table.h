@@ -18,6 +18,7 @@ enum CommandBit : unsigned {
   kOnWeightsVerify = 1u << 5,
   kOnBench = 1u << 6,
   kOnMerge = 1u << 7,
+  kOnWeightsList = 1u << 8,
 };
 
 // Adds to `app` every option of the table that belongs to `command`, bound

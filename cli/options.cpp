@@ -58,7 +58,7 @@ void add_weights_commands(CLI::App& app, CommandApps& apps,
   weights->require_subcommand(1);
   add_command(*weights, apps, "list",
               "Table of known weights and whether each is cached",
-              Command::kWeightsList, values, 0);
+              Command::kWeightsList, values, kOnWeightsList);
   add_command(*weights, apps, "info", "torchvision's meta for one entry",
               Command::kWeightsInfo, values, kOnWeightsInfo)
       ->add_option("name", values.weights_target, "e.g. IMAGENET1K_V2")
@@ -166,7 +166,8 @@ FetchOptions fetch_options(const OptionValues& values, int verbosity) {
 
 void fill_session(SessionOptions& session, const OptionValues& values,
                   int verbosity) {
-  find_weights(values.weights);  // an unknown name is a usage error now
+  const std::string arch = values.arch.value_or("");
+  find_weights(values.weights, arch);  // an unknown name is a usage error now
   if (!values.weights_file.empty() && !values.weights_url.empty()) {
     throw Error(ErrorKind::kUsage,
                 "give --weights-file or --weights-url, not both");
@@ -182,6 +183,7 @@ void fill_session(SessionOptions& session, const OptionValues& values,
   session.model.device = values.device;
   session.model.precision = values.precision;
   session.model.engine = values.engine;
+  session.model.arch = arch;
   session.plan.workers = values.workers;
   session.plan.batch_size = values.batch_size;
   session.plan.decode_threads = values.decode_threads;
@@ -221,10 +223,11 @@ PreprocessSettings preprocess_settings(const OptionValues& values) {
     throw Error(ErrorKind::kUsage,
                 "preprocess: give -o FILE.npy and/or --png FILE.png");
   }
-  find_weights(values.weights);
+  find_weights(values.weights, values.arch.value_or(""));
   PreprocessSettings preprocess;
   preprocess.input = values.inputs.front();
   preprocess.weights = values.weights;
+  preprocess.arch = values.arch.value_or("");
   preprocess.transform = transform_overrides(values);
   preprocess.decode = decode_options(values);
   preprocess.npy_output = values.npy_output;

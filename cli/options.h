@@ -85,6 +85,7 @@ struct BenchSettings : SessionOptions {
 struct PreprocessSettings {
   std::string input;
   std::string weights = "DEFAULT";
+  std::string arch;  // with `weights`, chooses the transforms
   TransformOverrides transform;
   DecodeOptions decode;
   std::string npy_output;  // model input, float32 1x3xHxW
@@ -108,6 +109,7 @@ struct WeightsSettings {
 struct OptionValues {
   std::vector<std::string> inputs;
   std::string weights = "DEFAULT";
+  std::optional<std::string> arch;
   std::string weights_file;
   std::string weights_url;  // classify --weights-url, weights download --url
   std::string labels_file;

@@ -11,7 +11,7 @@
 namespace resnet_cli::cli {
 
 ExitCode run_preprocess(const PreprocessSettings& settings) {
-  const WeightsInfo& weights = find_weights(settings.weights);
+  const WeightsInfo& weights = find_weights(settings.weights, settings.arch);
   const TransformSpec spec =
       apply_overrides(weights.transforms, settings.transform);
   const RgbImage image = decode_image_input(settings.input, settings.decode);

@@ -20,7 +20,8 @@ nlohmann::json weights_meta(const WeightsInfo& weights) {
   const auto cached = cached_weights_path(weights);
   return {
       {"name", weights.name},
-      {"enum", "ResNet50_Weights." + weights.name},
+      {"enum", weights.qualified_name()},
+      {"arch", weights.arch},
       {"aliases", weights.aliases},
       {"url", weights.url},
       {"file_name", weights.file_name},
@@ -45,9 +46,21 @@ nlohmann::json weights_meta(const WeightsInfo& weights) {
   };
 }
 
-void print_weights_list(std::ostream& out) {
+// weights list: a row per entry (--format json: an array of weights info's
+// objects, categories left out).
+void print_weights_list(const WeightsSettings& settings, std::ostream& out) {
+  if (settings.format == ReportFormat::kJson) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const WeightsInfo& weights : all_weights()) {
+      nlohmann::json meta = weights_meta(weights);
+      meta.erase("categories");
+      list.push_back(std::move(meta));
+    }
+    out << list.dump(2) << "\n";
+    return;
+  }
   char line[256];
-  std::snprintf(line, sizeof line, "%-15s %-8s %7s %7s %6s %-7s %s\n", "NAME",
+  std::snprintf(line, sizeof line, "%-40s %-8s %7s %7s %6s %-7s %s\n", "NAME",
                 "ALIAS", "ACC@1", "ACC@5", "RESIZE", "CACHED", "FILE");
   out << line;
   for (const WeightsInfo& weights : all_weights()) {
@@ -56,8 +69,8 @@ void print_weights_list(std::ostream& out) {
     const bool cached = std::filesystem::is_regular_file(path, ec);
     const std::string alias =
         weights.aliases.empty() ? "-" : weights.aliases[0];
-    std::snprintf(line, sizeof line, "%-15s %-8s %7.3f %7.3f %6d %-7s ",
-                  weights.name.c_str(), alias.c_str(), weights.acc1,
+    std::snprintf(line, sizeof line, "%-40s %-8s %7.3f %7.3f %6d %-7s ",
+                  weights.qualified_name().c_str(), alias.c_str(), weights.acc1,
                   weights.acc5, weights.transforms.resize_size,
                   cached ? "yes" : "no");
     out << line << path.string() << "\n";
@@ -72,7 +85,8 @@ void print_weights_info(const WeightsSettings& settings, std::ostream& out) {
     return;
   }
   const TransformSpec& t = weights.transforms;
-  out << "name:        ResNet50_Weights." << weights.name << "\n"
+  out << "name:        " << weights.qualified_name() << "\n"
+      << "arch:        " << weights.arch << "\n"
       << "url:         " << weights.url << "\n"
       << "cache path:  " << meta["cache_path"].get<std::string>()
       << (meta["cached"].get<bool>() ? " (cached)" : " (not cached)") << "\n"
@@ -160,7 +174,7 @@ ExitCode run_weights(Command command, const WeightsSettings& settings,
                      std::ostream& out) {
   switch (command) {
     case Command::kWeightsList:
-      print_weights_list(out);
+      print_weights_list(settings, out);
       break;
     case Command::kWeightsInfo:
       print_weights_info(settings, out);

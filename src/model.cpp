@@ -79,31 +79,46 @@ at::Device parse_device(const std::string& text) {
   return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
+// A convolution's stride, padding (both axes alike) and groups.
+struct Geometry {
+  std::int64_t stride = 1;
+  std::int64_t padding = 0;
+  std::int64_t groups = 1;
+};
+
 // A convolution with its BatchNorm: either folded (weight and bias prepared
 // for the path), or kept apart for the reference path.
 struct ConvUnit {
   at::Tensor weight;
   at::Tensor bias;                                 // folded paths only
   at::Tensor bn_weight, bn_bias, bn_mean, bn_var;  // reference path only
-  std::int64_t stride = 1;
-  std::int64_t padding = 0;
+  Geometry geometry;
 };
 
-struct Bottleneck {
+// A BasicBlock (conv1, conv2) or a Bottleneck (conv1, conv2, conv3).
+struct Block {
   ConvUnit conv1, conv2, conv3;
   bool has_downsample = false;
   ConvUnit downsample;
 };
 
-class ResNet50 final : public Model {
+// The architecture options.arch names, or the one the checkpoint holds.
+const ArchSpec& choose_architecture(const Checkpoint& checkpoint,
+                                    const ModelOptions& options) {
+  if (options.arch.empty()) return detect_architecture(checkpoint);
+  return architecture(options.arch);
+}
+
+class ResNet final : public Model {
  public:
-  ResNet50(const Checkpoint& checkpoint, const ModelOptions& options)
+  ResNet(const Checkpoint& checkpoint, const ModelOptions& options)
       : checkpoint_(&checkpoint),
+        arch_(&choose_architecture(checkpoint, options)),
         device_(parse_device(options.device)),
         precision_(options.precision),
         engine_(options.engine) {
-    check_resnet50_state_dict(checkpoint);
-    num_classes_ = checkpoint_num_classes(checkpoint);
+    check_state_dict(checkpoint, *arch_);
+    num_classes_ = checkpoint_num_classes(checkpoint, *arch_);
     bind_thread(options.threads);
     if (engine_ == Engine::kReference && precision_ != Precision::kFloat32) {
       throw Error(ErrorKind::kUsage, "the reference path runs in fp32 only");
@@ -126,27 +141,11 @@ class ResNet50 final : public Model {
       c10::InferenceMode guard;
       // The stem sees the image itself and stays float32: in bf16 it alone
       // would add a third to bf16's logit error, for 3% of the work.
-      conv1_ = load_unit("conv1", "bn1", 2, 3, at::kFloat);
+      conv1_ = load_unit("conv1", "bn1", {2, 3, 1}, at::kFloat);
       for (int stage = 0; stage < 4; ++stage) {
-        for (int index = 0; index < kResNet50Blocks[stage]; ++index) {
-          const std::string prefix =
-              "layer" + std::to_string(stage + 1) + "." + std::to_string(index);
-          const std::int64_t stride = (stage > 0 && index == 0) ? 2 : 1;
-          Bottleneck block;
-          block.conv1 =
-              load_unit(prefix + ".conv1", prefix + ".bn1", 1, 0, dtype_);
-          // torchvision (ResNet v1.5) strides the 3x3 convolution.
-          block.conv2 =
-              load_unit(prefix + ".conv2", prefix + ".bn2", stride, 1, dtype_);
-          block.conv3 =
-              load_unit(prefix + ".conv3", prefix + ".bn3", 1, 0, dtype_);
-          if (index == 0) {
-            block.has_downsample = true;
-            block.downsample =
-                load_unit(prefix + ".downsample.0", prefix + ".downsample.1",
-                          stride, 0, dtype_);
-          }
-          blocks_.push_back(std::move(block));
+        for (int index = 0;
+             index < arch_->layers[static_cast<std::size_t>(stage)]; ++index) {
+          blocks_.push_back(load_block(stage, index));
         }
       }
       fc_weight_ = load_tensor("fc.weight");
@@ -178,7 +177,8 @@ class ResNet50 final : public Model {
   }
 
   std::int64_t num_classes() const override { return num_classes_; }
-  std::int64_t feature_size() const override { return kResNet50FeatureDim; }
+  std::int64_t feature_size() const override { return arch_->feature_size(); }
+  std::string architecture() const override { return std::string(arch_->name); }
   std::string device() const override { return device_.str(); }
 
   void forward(const float* input, std::int64_t batch, std::int64_t height,
@@ -238,13 +238,37 @@ class ResNet50 final : public Model {
     }
   }
 
+  // One residual block, "layerS.B" with S = stage + 1, B = index.
+  Block load_block(int stage, int index) const {
+    const std::string prefix =
+        "layer" + std::to_string(stage + 1) + "." + std::to_string(index);
+    const std::int64_t stride = (stage > 0 && index == 0) ? 2 : 1;
+    const auto unit = [&](const std::string& conv, const std::string& bn,
+                          const Geometry& geometry) {
+      return load_unit(prefix + conv, prefix + bn, geometry, dtype_);
+    };
+    Block block;
+    if (arch_->block == BlockType::kBasicBlock) {
+      block.conv1 = unit(".conv1", ".bn1", {stride, 1, 1});
+      block.conv2 = unit(".conv2", ".bn2", {1, 1, 1});
+    } else {
+      block.conv1 = unit(".conv1", ".bn1", {1, 0, 1});
+      // torchvision (ResNet v1.5) strides the 3x3 convolution.
+      block.conv2 = unit(".conv2", ".bn2", {stride, 1, arch_->groups});
+      block.conv3 = unit(".conv3", ".bn3", {1, 0, 1});
+    }
+    block.has_downsample = arch_->has_downsample(stage, index);
+    if (block.has_downsample) {
+      block.downsample = unit(".downsample.0", ".downsample.1", {stride, 0, 1});
+    }
+    return block;
+  }
+
   // A convolution and its BatchNorm, prepared to run in `dtype`.
   ConvUnit load_unit(const std::string& conv, const std::string& bn,
-                     std::int64_t stride, std::int64_t padding,
-                     at::ScalarType dtype) const {
+                     const Geometry& geometry, at::ScalarType dtype) const {
     ConvUnit unit;
-    unit.stride = stride;
-    unit.padding = padding;
+    unit.geometry = geometry;
     at::Tensor weight = load_tensor(conv + ".weight");
     at::Tensor gamma = load_tensor(bn + ".weight");
     at::Tensor beta = load_tensor(bn + ".bias");
@@ -270,8 +294,8 @@ class ResNet50 final : public Model {
     if (blocked_) {
       // Reordered once into the layout oneDNN's convolution wants.
       unit.weight = at::mkldnn_reorder_conv2d_weight(
-          folded_weight.to_mkldnn(dtype), {padding, padding}, {stride, stride},
-          {1, 1}, 1);
+          folded_weight.to_mkldnn(dtype), {geometry.padding, geometry.padding},
+          {geometry.stride, geometry.stride}, {1, 1}, geometry.groups);
       unit.bias = folded_bias;
     } else {
       unit.weight = folded_weight.to(device_, dtype);
@@ -281,14 +305,15 @@ class ResNet50 final : public Model {
   }
 
   at::Tensor conv(const at::Tensor& x, const ConvUnit& unit) const {
+    const Geometry& g = unit.geometry;
     if (mkldnn_) {
       return at::mkldnn_convolution(
           x, unit.weight, unit.bias.defined() ? unit.bias : at::Tensor(),
-          {unit.padding, unit.padding}, {unit.stride, unit.stride}, {1, 1}, 1);
+          {g.padding, g.padding}, {g.stride, g.stride}, {1, 1}, g.groups);
     }
-    return at::conv2d(x, unit.weight,
-                      unit.bias.defined() ? unit.bias : at::Tensor(),
-                      {unit.stride, unit.stride}, {unit.padding, unit.padding});
+    return at::conv2d(
+        x, unit.weight, unit.bias.defined() ? unit.bias : at::Tensor(),
+        {g.stride, g.stride}, {g.padding, g.padding}, {1, 1}, g.groups);
   }
 
   // Convolution and its BatchNorm.
@@ -300,7 +325,19 @@ class ResNet50 final : public Model {
                           kBatchNormEpsilon, /*cudnn_enabled=*/true);
   }
 
-  // The pooled 2048 features, [batch, 2048, 1, 1], float32 (in oneDNN's
+  // A residual block: BasicBlock or Bottleneck, as the architecture has.
+  at::Tensor block_forward(const Block& block, const at::Tensor& x) const {
+    at::Tensor out = conv_bn(x, block.conv1).relu_();
+    out = conv_bn(out, block.conv2);
+    if (arch_->block == BlockType::kBottleneck) {
+      out = conv_bn(out.relu_(), block.conv3);
+    }
+    const at::Tensor identity =
+        block.has_downsample ? conv_bn(x, block.downsample) : x;
+    return out.add_(identity).relu_();
+  }
+
+  // The pooled features, [batch, feature_size(), 1, 1], float32 (in oneDNN's
   // layout on the blocked path).
   at::Tensor pooled(const at::Tensor& input) const {
     at::Tensor x = conv_bn(input, conv1_).relu_();
@@ -308,14 +345,7 @@ class ResNet50 final : public Model {
     if (dtype_ != at::kFloat) {
       x = x.is_mkldnn() ? x.to_dense().to_mkldnn(dtype_) : x.to(dtype_);
     }
-    for (const Bottleneck& block : blocks_) {
-      at::Tensor out = conv_bn(x, block.conv1).relu_();
-      out = conv_bn(out, block.conv2).relu_();
-      out = conv_bn(out, block.conv3);
-      const at::Tensor identity =
-          block.has_downsample ? conv_bn(x, block.downsample) : x;
-      x = out.add_(identity).relu_();
-    }
+    for (const Block& block : blocks_) x = block_forward(block, x);
     x = at::adaptive_avg_pool2d(x, {1, 1});
     if (x.scalar_type() != at::kFloat) {
       x = x.is_mkldnn() ? x.to_dense().to_mkldnn(at::kFloat) : x.to(at::kFloat);
@@ -351,6 +381,7 @@ class ResNet50 final : public Model {
   }
 
   const Checkpoint* checkpoint_;
+  const ArchSpec* arch_;
   at::Device device_;
   Precision precision_;
   Engine engine_;
@@ -359,7 +390,7 @@ class ResNet50 final : public Model {
   bool blocked_ = false;  // weights and activations in oneDNN's layout
   std::int64_t num_classes_ = 0;
   ConvUnit conv1_;
-  std::vector<Bottleneck> blocks_;
+  std::vector<Block> blocks_;
   at::Tensor fc_weight_, fc_bias_;
 };
 
@@ -386,7 +417,7 @@ class LoadingAllocatorPolicy {
 std::unique_ptr<Model> Model::load(const Checkpoint& checkpoint,
                                    const ModelOptions& options) {
   const LoadingAllocatorPolicy policy;
-  return std::make_unique<ResNet50>(checkpoint, options);
+  return std::make_unique<ResNet>(checkpoint, options);
 }
 
 }  // namespace resnet_cli

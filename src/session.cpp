@@ -76,7 +76,7 @@ PipelineOptions plan_pipeline(const PlanOptions& options,
 
 Session::Session(const SessionOptions& options)
     : options_(options),
-      weights_(&find_weights(options.weights)),
+      weights_(&find_weights(options.weights, options.model.arch)),
       transform_(apply_overrides(weights_->transforms, options.transform)) {
   // LibTorch initialises on its own thread while the weights are found
   // (perhaps downloaded) and their pages read ahead.
@@ -86,7 +86,11 @@ Session::Session(const SessionOptions& options)
   const std::filesystem::path checkpoint =
       resolve_weights_file(source, options.fetch);
   read_ahead(checkpoint);
-  model_ = load_model(checkpoint, options.model);
+  ModelOptions model_options = options.model;
+  if (source.file.empty() && source.url.empty()) {
+    model_options.arch = weights_->arch;
+  }
+  model_ = load_model(checkpoint, model_options);
   labels_ = load_labels(options.labels_file, model_->num_classes());
 }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "resnet_cli/error.h"
+#include "resnet_cli/model_spec.h"
 #include "text.h"
 
 namespace resnet_cli {
@@ -17,41 +18,134 @@ extern const std::size_t kImagenetCategoryCount;
 
 namespace {
 
-std::vector<WeightsInfo> make_registry() {
-  WeightsInfo v1;
-  v1.name = "IMAGENET1K_V1";
-  v1.url = "https://download.pytorch.org/models/resnet50-0676ba61.pth";
-  v1.file_name = "resnet50-0676ba61.pth";
-  v1.transforms.resize_size = 256;
-  v1.num_params = 25557032;
-  v1.acc1 = 76.130;
-  v1.acc5 = 92.862;
-  v1.gflops = 4.089;
-  v1.file_size_mb = 97.781;
-  v1.recipe =
-      "https://github.com/pytorch/vision/tree/main/references/"
-      "classification#resnet";
-  v1.docs =
-      "These weights reproduce closely the results of the paper using a "
-      "simple training recipe.";
+constexpr const char* kResNetRecipe =
+    "https://github.com/pytorch/vision/tree/main/references/"
+    "classification#resnet";
+constexpr const char* kResNeXtRecipe =
+    "https://github.com/pytorch/vision/tree/main/references/"
+    "classification#resnext";
+constexpr const char* kWideRecipe =
+    "https://github.com/pytorch/vision/pull/912#issue-445437439";
+constexpr const char* kNewRecipe =
+    "https://github.com/pytorch/vision/issues/3995#new-recipe";
+constexpr const char* kFixResRecipe =
+    "https://github.com/pytorch/vision/issues/3995#new-recipe-with-fixres";
 
-  WeightsInfo v2;
-  v2.name = "IMAGENET1K_V2";
-  v2.url = "https://download.pytorch.org/models/resnet50-11ad3fa6.pth";
-  v2.file_name = "resnet50-11ad3fa6.pth";
-  v2.transforms.resize_size = 232;
-  v2.num_params = 25557032;
-  v2.acc1 = 80.858;
-  v2.acc5 = 95.434;
-  v2.gflops = 4.089;
-  v2.file_size_mb = 97.79;
-  v2.recipe =
-      "https://github.com/pytorch/vision/issues/3995#issuecomment-1013906621";
-  v2.docs =
-      "These weights improve upon the results of the original paper by using "
-      "TorchVision's new training recipe.";
-  v2.aliases = {"DEFAULT"};
-  return {v1, v2};
+constexpr const char* kPaperDocs =
+    "These weights reproduce closely the results of the paper using a "
+    "simple training recipe.";
+constexpr const char* kNewRecipeDocs =
+    "These weights improve upon the results of the original paper by using "
+    "TorchVision's new training recipe.";
+constexpr const char* kScratchDocs =
+    "These weights were trained from scratch by using TorchVision's new "
+    "training recipe.";
+
+// One weights entry of a torchvision enum; its file is
+// "<arch>-<hash>.pth".
+struct Entry {
+  const char* name;
+  const char* hash;
+  int resize_size;
+  double acc1, acc5, file_size_mb;
+  const char* recipe;
+  const char* docs;
+};
+
+// One enum, as torchvision/models/resnet.py declares it. GFLOPS and file
+// sizes are torchvision >= 0.15's "_ops" and "_file_size" (0.14, in Debian,
+// has neither); the rest is the same in both.
+struct Enum {
+  const char* arch;  // model_spec.h's name; the enum is its display name's
+  long long num_params;
+  double gflops;
+  std::vector<Entry> entries;  // DEFAULT is the last
+};
+
+const std::vector<Enum>& enums() {
+  // clang-format off
+  static const std::vector<Enum> table = {
+    {"resnet18", 11689512, 1.814, {{"IMAGENET1K_V1", "f37072fd", 256, 69.758, 89.078, 44.661, kResNetRecipe, kPaperDocs}}},
+    {"resnet34", 21797672, 3.664, {{"IMAGENET1K_V1", "b627a593", 256, 73.314, 91.420, 83.275, kResNetRecipe, kPaperDocs}}},
+    {"resnet50", 25557032, 4.089, {{"IMAGENET1K_V1", "0676ba61", 256, 76.130, 92.862, 97.781, kResNetRecipe, kPaperDocs}, {"IMAGENET1K_V2", "11ad3fa6", 232, 80.858, 95.434, 97.79, "https://github.com/pytorch/vision/issues/3995#issuecomment-1013906621", kNewRecipeDocs}}},
+    {"resnet101", 44549160, 7.801, {{"IMAGENET1K_V1", "63fe2227", 256, 77.374, 93.546, 170.511, kResNetRecipe, kPaperDocs}, {"IMAGENET1K_V2", "cd907fc2", 232, 81.886, 95.780, 170.53, kNewRecipe, kNewRecipeDocs}}},
+    {"resnet152", 60192808, 11.514, {{"IMAGENET1K_V1", "394f9c45", 256, 78.312, 94.046, 230.434, kResNetRecipe, kPaperDocs}, {"IMAGENET1K_V2", "f82ba261", 232, 82.284, 96.002, 230.474, kNewRecipe, kNewRecipeDocs}}},
+    {"resnext50_32x4d", 25028904, 4.23, {{"IMAGENET1K_V1", "7cdf4587", 256, 77.618, 93.698, 95.789, kResNeXtRecipe, kPaperDocs}, {"IMAGENET1K_V2", "1a0047aa", 232, 81.198, 95.340, 95.833, kNewRecipe, kNewRecipeDocs}}},
+    {"resnext101_32x8d", 88791336, 16.414, {{"IMAGENET1K_V1", "8ba56ff5", 256, 79.312, 94.526, 339.586, kResNeXtRecipe, kPaperDocs}, {"IMAGENET1K_V2", "110c445d", 232, 82.834, 96.228, 339.673, kFixResRecipe, kNewRecipeDocs}}},
+    {"resnext101_64x4d", 83455272, 15.46, {{"IMAGENET1K_V1", "173b62eb", 232, 83.246, 96.454, 319.318, "https://github.com/pytorch/vision/pull/5935", kScratchDocs}}},
+    {"wide_resnet50_2", 68883240, 11.398, {{"IMAGENET1K_V1", "95faca4d", 256, 78.468, 94.086, 131.82, kWideRecipe, kPaperDocs}, {"IMAGENET1K_V2", "9ba9bcbe", 232, 81.602, 95.758, 263.124, kFixResRecipe, kNewRecipeDocs}}},
+    {"wide_resnet101_2", 126886696, 22.753, {{"IMAGENET1K_V1", "32ee1156", 256, 78.848, 94.284, 242.896, kWideRecipe, kPaperDocs}, {"IMAGENET1K_V2", "d733dc28", 232, 82.510, 96.020, 484.747, kNewRecipe, kNewRecipeDocs}}},
+  };
+  // clang-format on
+  return table;
+}
+
+WeightsInfo make_entry(const Enum& row, const Entry& entry) {
+  WeightsInfo weights;
+  weights.arch = row.arch;
+  weights.enum_name =
+      std::string(architecture(row.arch).display_name) + "_Weights";
+  weights.name = entry.name;
+  weights.file_name = weights.arch + "-" + entry.hash + ".pth";
+  weights.url = "https://download.pytorch.org/models/" + weights.file_name;
+  weights.transforms.resize_size = entry.resize_size;
+  weights.num_params = row.num_params;
+  weights.acc1 = entry.acc1;
+  weights.acc5 = entry.acc5;
+  weights.gflops = row.gflops;
+  weights.file_size_mb = entry.file_size_mb;
+  weights.recipe = entry.recipe;
+  weights.docs = entry.docs;
+  return weights;
+}
+
+std::vector<WeightsInfo> make_registry() {
+  std::vector<WeightsInfo> registry;
+  for (const Enum& row : enums()) {
+    for (const Entry& entry : row.entries) {
+      registry.push_back(make_entry(row, entry));
+    }
+    registry.back().aliases = {"DEFAULT"};
+  }
+  return registry;
+}
+
+// The entries' names and aliases, ", "-separated.
+std::string entry_names(const std::vector<const WeightsInfo*>& entries) {
+  std::string known;
+  for (const WeightsInfo* weights : entries) {
+    known += (known.empty() ? "" : ", ") + weights->name;
+    for (const std::string& alias : weights->aliases) known += ", " + alias;
+  }
+  return known;
+}
+
+// The entries of the enum spelled `enum_upper` (upper case), or of `arch`'s
+// enum when `enum_upper` is empty.
+std::vector<const WeightsInfo*> enum_entries(const std::string& enum_upper,
+                                             std::string_view arch) {
+  std::vector<const WeightsInfo*> entries;
+  for (const WeightsInfo& weights : all_weights()) {
+    if (enum_upper.empty()
+            ? weights.arch == arch
+            : detail::ascii_upper(weights.enum_name) == enum_upper) {
+      entries.push_back(&weights);
+    }
+  }
+  return entries;
+}
+
+[[noreturn]] void unknown_enum(std::string_view name,
+                               std::string_view enum_part) {
+  std::string known;
+  for (const WeightsInfo& weights : all_weights()) {
+    if (known.find(weights.enum_name) == std::string::npos) {
+      known += (known.empty() ? "" : ", ") + weights.enum_name;
+    }
+  }
+  throw Error(ErrorKind::kUsage, "unknown weights '" + std::string(name) +
+                                     "': no enum " + std::string(enum_part) +
+                                     " (known: " + known + ")");
 }
 
 }  // namespace
@@ -61,24 +155,39 @@ const std::vector<WeightsInfo>& all_weights() {
   return registry;
 }
 
-const WeightsInfo& find_weights(std::string_view name) {
-  std::string wanted = detail::ascii_upper(name);
-  const std::string enum_prefix = "RESNET50_WEIGHTS.";
-  if (wanted.rfind(enum_prefix, 0) == 0) wanted.erase(0, enum_prefix.size());
-  for (const WeightsInfo& weights : all_weights()) {
-    if (weights.name == wanted) return weights;
-    for (const std::string& alias : weights.aliases) {
-      if (alias == wanted) return weights;
+const WeightsInfo& find_weights(std::string_view name, std::string_view arch) {
+  const ArchSpec* wanted = arch.empty() ? nullptr : &architecture(arch);
+  std::string entry = detail::ascii_upper(name);
+  std::string enum_upper;
+  if (const std::size_t dot = entry.find('.'); dot != std::string::npos) {
+    enum_upper = entry.substr(0, dot);
+    entry.erase(0, dot + 1);
+  }
+  if (entry.empty()) entry = "DEFAULT";
+  const std::string_view entries_arch = wanted ? wanted->name : "resnet50";
+  const std::vector<const WeightsInfo*> entries =
+      enum_entries(enum_upper, entries_arch);
+  if (entries.empty()) unknown_enum(name, name.substr(0, name.find('.')));
+  if (wanted && entries.front()->arch != wanted->name) {
+    throw Error(ErrorKind::kUsage, "weights " + std::string(name) + " are " +
+                                       entries.front()->arch + "'s, not " +
+                                       std::string(wanted->name) + "'s");
+  }
+  for (const WeightsInfo* weights : entries) {
+    if (weights->name == entry) return *weights;
+    for (const std::string& alias : weights->aliases) {
+      if (alias == entry) return *weights;
     }
   }
-  std::string known;
-  for (const WeightsInfo& weights : all_weights()) {
-    known += weights.name + ", ";
-    for (const std::string& alias : weights.aliases) known += alias + ", ";
+  std::string message = "unknown weights '" + std::string(name) + "' (known";
+  if (enum_upper.empty()) message += " for " + entries.front()->arch;
+  message += ": " + entry_names(entries);
+  if (enum_upper.empty() && !wanted) {
+    message +=
+        "; other architectures' weights are named like "
+        "ResNet18_Weights.DEFAULT";
   }
-  known.resize(known.size() - 2);
-  throw Error(ErrorKind::kUsage, "unknown weights '" + std::string(name) +
-                                     "' (known: " + known + ")");
+  throw Error(ErrorKind::kUsage, message + ")");
 }
 
 const std::vector<std::string>& imagenet_categories() {

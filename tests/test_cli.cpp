@@ -439,9 +439,10 @@ TEST_CASE("weights and checkpoint errors exit 3 with a clear message",
     CHECK_FALSE(std::filesystem::exists(marker));
   }
   SECTION("a ResNet18 state_dict") {
-    const auto result = run_cli({"classify", image, "--weights-file",
-                                 checkpoint_fixture("resnet18").string()},
-                                fixture_env());
+    const auto result =
+        run_cli({"classify", image, "--arch", "resnet50", "--weights-file",
+                 checkpoint_fixture("resnet18").string()},
+                fixture_env());
     CHECK(result.exit_code == kExitModel);
     CHECK_THAT(result.err,
                Catch::Contains("missing keys: layer1.0.conv3.weight") &&
@@ -614,3 +615,141 @@ TEST_CASE("a missing model module is one line and exit 3", "[cli][module]") {
                              (folder / "libresnet_cli_model.so").string()));
 }
 #endif
+
+namespace {
+
+const nlohmann::json& family_manifest() {
+  return testing::manifest().at("family");
+}
+
+std::map<std::string, std::string> family_env() {
+  auto env = fixture_env();
+  env["TORCH_HOME"] =
+      fixture(family_manifest().at("torch_home").get<std::string>()).string();
+  return env;
+}
+
+// classify --output-type logit over `images`: the logits by image.
+std::vector<std::vector<float>> classify_logits(
+    std::vector<std::string> args, const std::vector<std::string>& images) {
+  args.insert(args.begin(), {"classify", "--format", "json", "--output-type",
+                             "logit", "--topk", "1000"});
+  for (const auto& image : images) args.push_back(fixture(image).string());
+  const auto result = run_cli(args, family_env());
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  std::vector<std::vector<float>> logits;
+  for (const auto& record : nlohmann::json::parse(result.out)) {
+    logits.push_back(logits_from_record(record));
+  }
+  return logits;
+}
+
+}  // namespace
+
+TEST_CASE("a registry entry chooses the architecture and its transforms",
+          "[cli][family][oracle]") {
+  for (const auto& [entry, ref] : family_manifest().at("by_weights").items()) {
+    INFO(entry);
+    const auto images = ref.at("images").get<std::vector<std::string>>();
+    const auto expected =
+        testing::load_npy(fixture(ref.at("logits").get<std::string>()))
+            .floats();
+    const std::string enum_name = entry.substr(0, entry.find('.'));
+    const std::string arch =
+        testing::to_lower(enum_name.substr(0, enum_name.find("_Weights")));
+    const std::string name = entry.substr(entry.find('.') + 1);
+    // The enum spelling, any case, and --arch with the entry's name: the
+    // same network, the same answers.
+    for (const auto& args :
+         {std::vector<std::string>{"--weights", entry, "--offline"},
+          std::vector<std::string>{"--weights", testing::to_lower(entry)},
+          std::vector<std::string>{"--arch", arch, "--weights", name}}) {
+      const auto logits = classify_logits(args, images);
+      REQUIRE(logits.size() == images.size());
+      for (std::size_t i = 0; i < images.size(); ++i) {
+        const std::vector<float> row(expected.begin() + i * 1000,
+                                     expected.begin() + (i + 1) * 1000);
+        const testing::Difference difference = testing::compare(logits[i], row);
+        INFO(images[i] << ": max |difference| " << difference.max_abs);
+        CHECK(difference.relative() <= 1e-4);
+      }
+    }
+  }
+  // --arch alone: its DEFAULT (ResNet18's is IMAGENET1K_V1).
+  const auto& resnet18 =
+      family_manifest().at("by_weights").at("ResNet18_Weights.IMAGENET1K_V1");
+  const auto images = resnet18.at("images").get<std::vector<std::string>>();
+  CHECK(
+      classify_logits({"--arch", "resnet18"}, images) ==
+      classify_logits({"--weights", "ResNet18_Weights.IMAGENET1K_V1"}, images));
+}
+
+TEST_CASE("each entry's transforms are torchvision's, bit for bit",
+          "[cli][family][oracle]") {
+  const auto folder = testing::temp_dir("family-preprocess");
+  for (const auto& [entry, variant] :
+       {std::pair{"ResNet18_Weights.IMAGENET1K_V1", "v1"},
+        std::pair{"ResNet101_Weights.IMAGENET1K_V2", "v2"},
+        std::pair{"Wide_ResNet50_2_Weights.IMAGENET1K_V1", "v1"}}) {
+    for (const auto& image : testing::manifest().at("images")) {
+      const auto file = image.at("file").get<std::string>();
+      const std::string name = std::filesystem::path(file).filename().string();
+      INFO(entry << " " << name);
+      const auto npy = folder / (name + ".npy");
+      const auto result = run_cli({"preprocess", fixture(file).string(),
+                                   "--weights", entry, "-o", npy.string()},
+                                  fixture_env());
+      REQUIRE(result.exit_code == 0);
+      CHECK(testing::load_npy(npy).data ==
+            testing::load_npy(
+                fixture("ref/" + name + "." + variant + ".tensor.npy"))
+                .data);
+    }
+  }
+}
+
+TEST_CASE("a checkpoint file says what it is", "[cli][family][oracle]") {
+  const auto& archs = family_manifest().at("archs");
+  const auto checkpoint = [&](const std::string& arch) {
+    return fixture(archs.at(arch).at("checkpoint").get<std::string>()).string();
+  };
+  const std::string image =
+      fixture(testing::manifest().at("images")[0].at("file").get<std::string>())
+          .string();
+  SECTION("detected: ResNet34's features are 512 values") {
+    const auto result =
+        run_cli({"classify", image, "--weights-file", checkpoint("resnet34"),
+                 "--output-type", "embedding", "--format", "json"},
+                fixture_env());
+    REQUIRE(result.exit_code == 0);
+    CHECK(nlohmann::json::parse(result.out)[0].at("embedding").size() == 512);
+  }
+  SECTION("--arch must agree") {
+    const auto result = run_cli({"classify", image, "--arch", "resnet18",
+                                 "--weights-file", checkpoint("resnet50")},
+                                fixture_env());
+    CHECK(result.exit_code == kExitModel);
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+    CHECK_THAT(result.err,
+               Catch::Contains("does not match torchvision's ResNet18 (it "
+                               "looks like ResNet50"));
+  }
+  SECTION("not a ResNet at all") {
+    const auto result = run_cli({"classify", image, "--weights-file",
+                                 fixture(family_manifest()
+                                             .at("checkpoints")
+                                             .at("vgg_like")
+                                             .get<std::string>())
+                                     .string()},
+                                fixture_env());
+    CHECK(result.exit_code == kExitModel);
+    CHECK_THAT(result.err, Catch::Contains("not a torchvision ResNet"));
+  }
+  SECTION("an enum of another architecture than --arch") {
+    const auto result = run_cli({"classify", image, "--arch", "resnet18",
+                                 "--weights", "ResNet50_Weights.IMAGENET1K_V2"},
+                                fixture_env());
+    CHECK(result.exit_code == kExitUsage);
+  }
+}

@@ -160,9 +160,10 @@ TEST_CASE("hostile checkpoints exit 3 with one line and run nothing",
   };
   for (const auto& [key, message] : expected) {
     INFO(key);
-    const auto result = run_cli(
-        {"classify", image, "--weights-file", checkpoint_fixture(key).string()},
-        fixture_env());
+    const auto result =
+        run_cli({"classify", image, "--arch", "resnet50", "--weights-file",
+                 checkpoint_fixture(key).string()},
+                fixture_env());
     CHECK(result.exit_code == kExitModel);
     CHECK(result.out.empty());
     CHECK_THAT(result.err,

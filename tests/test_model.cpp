@@ -113,6 +113,8 @@ TEST_CASE("batches give each image's own logits", "[model][oracle]") {
 
 TEST_CASE("pooled features match torchvision's", "[model][oracle]") {
   auto model = load("zip");
+  CHECK(model->architecture() == "resnet50");
+  REQUIRE(model->feature_size() == 2048);
   for (std::size_t i = 0; i < 2; ++i) {
     const std::string name = base_name(testing::manifest().at("images")[i]);
     const auto input =

@@ -83,12 +83,14 @@ TEST_CASE("ResNet50's parameter layout", "[weights]") {
 
 TEST_CASE("the registry agrees with Debian's torchvision",
           "[weights][oracle]") {
-  const nlohmann::json& meta = testing::manifest().at("weights");
-  CHECK(testing::manifest().at("default_weights") ==
-        find_weights("DEFAULT").name);
+  // Every entry of the family's ten enums, by "<enum>.<entry>".
+  const nlohmann::json& family = testing::manifest().at("family");
+  const nlohmann::json& meta = family.at("weights");
+  CHECK(meta.size() == all_weights().size());
   for (const WeightsInfo& weights : all_weights()) {
-    INFO(weights.name);
-    const nlohmann::json& expected = meta.at(weights.name);
+    INFO(weights.qualified_name());
+    const nlohmann::json& expected = meta.at(weights.qualified_name());
+    CHECK(expected.at("arch") == weights.arch);
     CHECK(expected.at("url") == weights.url);
     CHECK(expected.at("num_params") == weights.num_params);
     CHECK(expected.at("acc@1").get<double>() == Approx(weights.acc1));
@@ -104,9 +106,20 @@ TEST_CASE("the registry agrees with Debian's torchvision",
       CHECK(static_cast<float>(expected.at("std")[c].get<double>()) ==
             weights.transforms.std[c]);
     }
-    CHECK(expected.at("categories").get<std::vector<std::string>>() ==
-          imagenet_categories());
+    // One list for all (torchvision's _COMMON_META), checked below.
+    CHECK(expected.at("imagenet_categories") == true);
   }
+  for (const auto& [enum_name, default_name] : family.at("defaults").items()) {
+    INFO(enum_name);
+    CHECK(find_weights(enum_name + ".DEFAULT").name == default_name);
+  }
+  CHECK(testing::manifest().at("default_weights") ==
+        find_weights("DEFAULT").name);
+  CHECK(testing::manifest()
+            .at("weights")
+            .at("IMAGENET1K_V2")
+            .at("categories")
+            .get<std::vector<std::string>>() == imagenet_categories());
   CHECK(testing::manifest().at("resnet50_num_params") ==
         resnet50_num_params(1000));
 }

@@ -1,10 +1,11 @@
-// torchvision's ResNet50 (Bottleneck, [3, 4, 6, 3]) for inference, on
-// LibTorch. The only module that includes torch headers in its source; this
-// header keeps them out of its users.
+// torchvision's ResNet family (model_spec.h: ResNet18 to 152, ResNeXt, Wide
+// ResNet) for inference, on LibTorch. The only module that includes torch
+// headers in its source; this header keeps them out of its users.
 //
-// Inputs are float32 NCHW batches, normalized as preprocess.h produces them;
-// outputs are logits (or the 2048-value pooled features). BatchNorm uses the
-// running statistics (eval mode); no gradients are kept.
+// Inputs are float32 NCHW batches of any height and width, normalized as
+// preprocess.h produces them; outputs are logits (or the pooled features: 512
+// values for BasicBlock networks, 2048 for Bottleneck ones). BatchNorm uses
+// the running statistics (eval mode); no gradients are kept.
 #pragma once
 
 #include <array>
@@ -57,15 +58,21 @@ struct ModelOptions {
   std::string device = "cpu";
   Precision precision = Precision::kFloat32;
   Engine engine = Engine::kOptimized;
+  // The architecture the checkpoint must be, by model_spec.h's names
+  // ("resnet18", "ResNeXt50_32X4D", any case); empty: whichever its keys and
+  // shapes describe (detect_architecture). An unknown name is Error(kUsage).
+  std::string arch;
 };
 
 class Model {
  public:
-  // Checks the checkpoint strictly against ResNet50 (missing, unexpected and
-  // mis-shaped keys are errors) and loads it layer by layer, so that only
-  // one layer's temporaries exist beside the prepared weights. Throws
-  // Error(kCheckpoint) for the file, Error(kDevice) for the device or a
-  // precision it cannot run.
+  // Chooses the architecture (options.arch, or the checkpoint's own), checks
+  // the checkpoint strictly against it (missing, unexpected and mis-shaped
+  // keys are errors, as is a file of another architecture) and loads it
+  // layer by layer, so that only one layer's temporaries exist beside the
+  // prepared weights. Throws Error(kCheckpoint) for the file, Error(kUsage)
+  // for an unknown architecture, Error(kDevice) for the device or a precision
+  // it cannot run.
   static std::unique_ptr<Model> load(const Checkpoint& checkpoint,
                                      const ModelOptions& options);
   virtual ~Model() = default;
@@ -76,8 +83,10 @@ class Model {
   virtual void bind_thread(int threads) const = 0;
 
   virtual std::int64_t num_classes() const = 0;
-  // Values per image that features() writes: 2048 for ResNet50.
+  // Values features() writes per image: 512 (resnet18/34) or 2048.
   virtual std::int64_t feature_size() const = 0;
+  // model_spec.h's builder name, e.g. "resnet50".
+  virtual std::string architecture() const = 0;
   virtual std::string device() const = 0;
 
   // `input`: batch x 3 x height x width floats; `logits`: batch x

@@ -26,13 +26,18 @@ struct PlanOptions {
 };
 
 struct SessionOptions {
-  std::string weights = "DEFAULT";  // registry entry: transforms, file
-  std::string weights_file;         // empty: torch.hub's cache
-  std::string weights_url;          // empty: the registry's URL
+  // The registry entry (transforms, and the file unless one is given), found
+  // as find_weights(weights, model.arch) finds it.
+  std::string weights = "DEFAULT";
+  std::string weights_file;  // empty: torch.hub's cache
+  std::string weights_url;   // empty: the registry's URL
   FetchOptions fetch;
   std::string labels_file;  // empty: ImageNet's categories
   TransformOverrides transform;
-  ModelOptions model;  // threads: cores for inference, 0 = all available
+  // threads: cores for inference, 0 = all available. arch: what a given
+  // file must be (empty: what its keys say); with registry weights, the
+  // entry's own.
+  ModelOptions model;
   PlanOptions plan;
 };
 

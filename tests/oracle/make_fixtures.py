@@ -7,18 +7,22 @@ Run with Debian's /usr/bin/python3 (python3-torchvision). Writes into OUT:
   torch_home/   a torch.hub cache holding the fixture under both registry names
   images/       test images of many sizes, modes and formats
   ref/          PIL crops, transformed tensors and model logits (.npy)
+  family/       the ten ResNet/ResNeXt/Wide ResNet architectures: checkpoints,
+                inputs, logits, features, a torch.hub cache, non-members
   manifest.json what is where, plus torchvision's weights meta
 
 Skips the work when OUT already holds fixtures made by this same script.
 """
 
 import argparse
+import collections
 import hashlib
 import io
 import json
 import os
 import struct
 import sys
+import time
 import zipfile
 import zlib
 
@@ -27,6 +31,8 @@ import torch
 import torchvision
 from PIL import Image, ImageOps
 from torchvision.models import ResNet50_Weights, resnet18, resnet50
+from torchvision.models import resnet as tv_resnet
+from torchvision.models.resnet import Bottleneck
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as F
 
@@ -42,39 +48,64 @@ def script_hash():
 # Model and checkpoints
 
 
-def calibrated_resnet50():
-    """A ResNet50 that behaves like a trained one without being one: BatchNorm
-    statistics measured (train mode) on photo-like images, affine parameters
-    randomized, each block's last BatchNorm scaled down as training leaves
-    it (so that, as in a trained network, the identity path carries the
-    signal and small input changes stay small), and an fc layer centred on
-    the mean feature so that logits spread over a few units and the top class
-    changes from image to image."""
-    torch.manual_seed(SEED)
-    model = resnet50()
+def pooled_features(model, batch):
+    """What feeds fc: [N, 512] (BasicBlock) or [N, 2048] (Bottleneck)."""
+    return torch.nn.Sequential(*list(model.children())[:-1])(batch).flatten(1)
+
+
+def calibrate_batch_norms(model, batch):
+    """BatchNorm statistics measured (train mode) on `batch`, affine
+    parameters randomized, each block's last BatchNorm scaled down as training
+    leaves it (so that, as in a trained network, the identity path carries
+    the signal and small input changes stay small). Leaves the model in eval
+    mode."""
+    last_bn = "bn3" if isinstance(model.layer1[0], Bottleneck) else "bn2"
     for name, module in model.named_modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.momentum = None  # cumulative average
             with torch.no_grad():
-                if name.endswith("bn3"):
+                if name.endswith(last_bn):
                     module.weight.uniform_(0.05, 0.3)
                 else:
                     module.weight.uniform_(0.7, 1.3)
                 module.bias.uniform_(-0.2, 0.2)
+    half = len(batch) // 2
+    model.train()
+    with torch.no_grad():
+        model(batch[:half])
+        model(batch[half:])
+    model.eval()
+
+
+def centre_fc(model, features):
+    """An fc layer centred on the mean of `features` so that logits spread
+    over a few units and the top class changes from image to image."""
+    with torch.no_grad():
+        weight = torch.randn(model.fc.out_features, features.shape[1]) * 0.3
+        model.fc.weight.copy_(weight)
+        model.fc.bias.copy_(-weight @ features.mean(0)
+                            + torch.randn(model.fc.out_features) * 0.1)
+
+
+def calibrate(model, batch):
+    """Makes a torchvision ResNet behave like a trained one without being
+    one (calibrate_batch_norms, then centre_fc on `batch`)."""
+    calibrate_batch_norms(model, batch)
+    with torch.no_grad():
+        centre_fc(model, pooled_features(model, batch))
+    return model
+
+
+def calibrated_resnet50():
+    """The ResNet50 most tests use, calibrated on 224x224 crops of photo-like
+    images."""
+    torch.manual_seed(SEED)
+    model = resnet50()
     transform = ResNet50_Weights.IMAGENET1K_V2.transforms()
     batch = torch.stack([
         transform(Image.fromarray(natural_image(280, 240, 1000 + i), "RGB"))
         for i in range(12)])
-    model.train()
-    with torch.no_grad():
-        model(batch[:6])
-        model(batch[6:])
-        model.eval()
-        features = torch.nn.Sequential(*list(model.children())[:-1])(batch).flatten(1)
-        weight = torch.randn(1000, 2048) * 0.3
-        model.fc.weight.copy_(weight)
-        model.fc.bias.copy_(-weight @ features.mean(0) + torch.randn(1000) * 0.1)
-    return model
+    return calibrate(model, batch)
 
 
 def oddly_laid_out(state_dict):
@@ -487,6 +518,157 @@ def make_corpus(out, images_folder):
 
 
 # --------------------------------------------------------------------------
+# The ResNet family: every torchvision ResNet, ResNeXt and Wide ResNet
+
+# Builder name and the (height, width) of its parity inputs: the crop for
+# ResNet18; smaller for the rest, so that the deep ones stay cheap, and not
+# square, so that a height/width mix-up shows.
+FAMILY = (
+    ("resnet18", (224, 224)),
+    ("resnet34", (112, 160)),
+    ("resnet50", (64, 96)),
+    ("resnet101", (64, 96)),
+    ("resnet152", (64, 96)),
+    ("resnext50_32x4d", (64, 96)),
+    ("resnext101_32x8d", (64, 96)),
+    ("resnext101_64x4d", (64, 96)),
+    ("wide_resnet50_2", (64, 96)),
+    ("wide_resnet101_2", (64, 96)),
+)
+FAMILY_INPUTS = 9  # batch 1 and three batches of 3
+
+
+def photo_batch(height, width, count, seed):
+    """Photo-like images as normalized tensors, [count, 3, height, width]."""
+    return torch.stack([
+        F.normalize(F.to_tensor(Image.fromarray(
+            natural_image(width, height, seed + i), "RGB")),
+            [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+        for i in range(count)])
+
+
+def family_weights_meta():
+    """torchvision's meta for every weights entry of the family, by
+    "<enum>.<entry>", and each enum's DEFAULT."""
+    meta, defaults = {}, {}
+    for builder, _ in FAMILY:
+        enum = tv_resnet.__dict__[
+            next(n for n in tv_resnet.__all__
+                 if n.endswith("_Weights") and n[:-8].lower() == builder)]
+        defaults[enum.__name__] = enum.DEFAULT.name
+        for weights in enum:
+            info = weights.meta
+            transform = weights.transforms()
+            meta[enum.__name__ + "." + weights.name] = {
+                "arch": builder,
+                "url": weights.url,
+                "num_params": info["num_params"],
+                "acc@1": info["_metrics"]["ImageNet-1K"]["acc@1"],
+                "acc@5": info["_metrics"]["ImageNet-1K"]["acc@5"],
+                "recipe": info["recipe"],
+                "resize_size": transform.resize_size[0],
+                "crop_size": transform.crop_size[0],
+                "interpolation": transform.interpolation.value,
+                "mean": transform.mean,
+                "std": transform.std,
+                "imagenet_categories": info["categories"]
+                == ResNet50_Weights.IMAGENET1K_V2.meta["categories"],
+            }
+    return meta, defaults
+
+
+# Entries whose transforms the CLI tests check end to end: the network of
+# that architecture, fed the first images through weights.transforms().
+FAMILY_BY_WEIGHTS = ("ResNet18_Weights.IMAGENET1K_V1",
+                     "ResNet101_Weights.IMAGENET1K_V2")
+FAMILY_IMAGES = 3
+
+
+def logits_through_transforms(out, model, enum_entry, images):
+    """Logits of `model` for `images` through the entry's own transforms."""
+    enum_name, entry = enum_entry.split(".")
+    weights = tv_resnet.__dict__[enum_name][entry]
+    transform = weights.transforms()
+    batch = torch.stack([
+        transform(Image.open(os.path.join(out, "images", name)).convert("RGB"))
+        for name in images])
+    with torch.no_grad():
+        return model(batch).numpy()
+
+
+def make_family(out, images):
+    """For each of the ten architectures: a calibrated network's state_dict,
+    inputs, and torchvision's logits and pooled features for them; a
+    torch.hub cache holding each under its registry names; and checkpoints
+    that are not one of the ten. Returns the manifest's "family" entry."""
+    folder = os.path.join(out, "family")
+    os.makedirs(folder, exist_ok=True)
+    archs = {}
+    by_weights = {}
+    for index, (builder, (height, width)) in enumerate(FAMILY):
+        torch.manual_seed(SEED + 10 + index)
+        model = getattr(torchvision.models, builder)()
+        calibrate_batch_norms(model, photo_batch(height, width, 8, 5000 + 100 * index))
+        inputs = photo_batch(height, width, FAMILY_INPUTS, 6000 + 100 * index)
+        with torch.no_grad():
+            features = pooled_features(model, inputs)
+            centre_fc(model, features)
+            logits = model.fc(features)
+        files = {key: os.path.join("family", builder + suffix) for key, suffix in
+                 (("checkpoint", ".pth"), ("inputs", ".inputs.npy"),
+                  ("logits", ".logits.npy"), ("features", ".features.npy"))}
+        torch.save(model.state_dict(), os.path.join(out, files["checkpoint"]))
+        np.save(os.path.join(out, files["inputs"]), inputs.numpy())
+        np.save(os.path.join(out, files["logits"]), logits.numpy())
+        np.save(os.path.join(out, files["features"]), features[:2].numpy())
+        for enum_entry in FAMILY_BY_WEIGHTS:
+            if enum_entry.split("_Weights")[0].lower() != builder:
+                continue
+            model.eval()
+            name = os.path.join("family", enum_entry + ".logits.npy")
+            np.save(os.path.join(out, name), logits_through_transforms(
+                out, model, enum_entry, images[:FAMILY_IMAGES]))
+            by_weights[enum_entry] = {
+                "logits": name,
+                "images": ["images/" + n for n in images[:FAMILY_IMAGES]]}
+        archs[builder] = dict(files, height=height, width=width,
+                              feature_size=features.shape[1],
+                              num_params=sum(p.numel() for p in model.parameters()),
+                              max_abs_logit=float(logits.abs().max()))
+        del model
+
+    meta, defaults = family_weights_meta()
+    hub = os.path.join(folder, "torch_home", "hub", "checkpoints")
+    os.makedirs(hub, exist_ok=True)
+    for entry in meta.values():
+        link = os.path.join(hub, os.path.basename(entry["url"]))
+        if os.path.lexists(link):
+            os.remove(link)
+        os.symlink(os.path.abspath(os.path.join(out, archs[entry["arch"]]["checkpoint"])),
+                   link)
+
+    # Not one of the ten: a VGG-like classifier, and a ResNet of torchvision's
+    # class with block counts and groups none of the ten has.
+    others = {}
+    torch.manual_seed(SEED + 30)
+    vgg_like = collections.OrderedDict()
+    for key, shape in (("features.0", (16, 3, 3, 3)), ("features.3", (32, 16, 3, 3)),
+                       ("classifier.0", (64, 32 * 7 * 7)), ("classifier.3", (10, 64))):
+        vgg_like[key + ".weight"] = torch.randn(shape) * 0.1
+        vgg_like[key + ".bias"] = torch.zeros(shape[0])
+    others["vgg_like"] = os.path.join("family", "vgg_like.pth")
+    torch.save(vgg_like, os.path.join(out, others["vgg_like"]))
+    odd = tv_resnet.ResNet(Bottleneck, [1, 2, 1, 1], groups=16, width_per_group=4,
+                           num_classes=10)
+    others["odd_resnext"] = os.path.join("family", "odd_resnext.pth")
+    torch.save(odd.state_dict(), os.path.join(out, others["odd_resnext"]))
+    return {"archs": archs, "weights": meta, "defaults": defaults,
+            "torch_home": os.path.join("family", "torch_home"),
+            "by_weights": by_weights,
+            "checkpoints": others}
+
+
+# --------------------------------------------------------------------------
 # References
 
 
@@ -515,6 +697,9 @@ def main():
     images = make_images(out)
     tree_inputs = make_tree(out)
     corpus_cases = make_corpus(out, os.path.join(out, "images"))
+    started = time.monotonic()
+    family = make_family(out, images)
+    family_seconds = time.monotonic() - started
     ref = os.path.join(out, "ref")
 
     variants = {
@@ -563,8 +748,7 @@ def main():
             for entry, row in zip(entries, logits):
                 np.save(os.path.join(ref, os.path.basename(entry["file"])
                                      + f".{variant}.logits.npy"), row)
-        features = torch.nn.Sequential(*list(model.children())[:-1])(
-            torch.stack(tensors["v2"][:2])).flatten(1).numpy()
+        features = pooled_features(model, torch.stack(tensors["v2"][:2])).numpy()
         for entry, row in zip(entries[:2], features):
             np.save(os.path.join(ref, os.path.basename(entry["file"])
                                  + ".v2.features.npy"), row)
@@ -608,12 +792,14 @@ def main():
         "weights": meta,
         "default_weights": ResNet50_Weights.DEFAULT.name,
         "resnet50_num_params": sum(p.numel() for p in model.parameters()),
+        "family": family,
     }
     with open(stamp + ".tmp", "w") as f:
         json.dump(manifest, f, indent=1)
     os.replace(stamp + ".tmp", stamp)
-    print(f"made {len(entries)} images, {tree_inputs} tree inputs and "
-          f"{len(checkpoints)} checkpoints in {out}")
+    print(f"made {len(entries)} images, {tree_inputs} tree inputs, "
+          f"{len(checkpoints)} checkpoints and the family's {len(FAMILY)} "
+          f"networks ({family_seconds:.1f} s) in {out}")
     return 0
 
 

@@ -36,6 +36,14 @@ struct CommandResult {
   std::string err;
 };
 
+// ASCII lower case.
+inline std::string to_lower(std::string text) {
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return text;
+}
+
 // Runs a shell command line (sh -c), capturing stdout and stderr.
 CommandResult run_command(const std::string& shell_command);
 
