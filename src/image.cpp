@@ -11,6 +11,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <streambuf>
 
+#include "decode/decoders.h"
 #include "jpeg_decode.h"
 #include "png_decode.h"
 #include "resnet_cli/error.h"
@@ -81,19 +82,65 @@ RgbImage mat_to_rgb(const cv::Mat& mat, const std::string& name) {
   return image;
 }
 
+// Pillow's decompression bomb check: a warning above the limit, an error
+// above twice it.
 void check_pixel_count(const ImageSize& size, const std::string& name,
                        std::uint64_t max_pixels) {
   if (size.width == 0 || size.height == 0) {
     throw Error(ErrorKind::kDecode,
                 name + ": the header declares an empty image");
   }
-  if (size.width > max_pixels || size.height > max_pixels ||
-      size.width * size.height > max_pixels) {
-    throw Error(ErrorKind::kTooLarge, name + ": " + std::to_string(size.width) +
-                                          "x" + std::to_string(size.height) +
-                                          " pixels is more than the limit of " +
-                                          std::to_string(max_pixels) +
-                                          " (--max-pixels)");
+  const std::uint64_t refused_above =
+      max_pixels > std::numeric_limits<std::uint64_t>::max() / 2
+          ? std::numeric_limits<std::uint64_t>::max()
+          : 2 * max_pixels;
+  const bool huge = size.width > refused_above || size.height > refused_above ||
+                    size.width * size.height > refused_above;
+  const std::string dimensions =
+      std::to_string(size.width) + "x" + std::to_string(size.height);
+  if (huge) {
+    throw Error(
+        ErrorKind::kTooLarge,
+        name + ": " + dimensions + " pixels is more than twice the limit of " +
+            std::to_string(max_pixels) + " (--max-pixels), as PIL refuses it");
+  }
+  if (size.width * size.height > max_pixels) {
+    spdlog::warn(
+        "{}: {} pixels is more than the limit of {} (--max-pixels); "
+        "decoded anyway, as PIL does below twice the limit",
+        name, dimensions, max_pixels);
+  }
+}
+
+// PIL reads a JPEG's Exif block when opening it, for the resolution, unless
+// a JFIF header gave it in dots per inch; an Exif block whose TIFF header is
+// cut short makes PIL refuse the file, and resnet-cli too.
+void check_jpeg_exif_header(const std::uint8_t* data, std::size_t size,
+                            const std::string& name) {
+  bool dpi = false;
+  const std::uint8_t* exif = nullptr;
+  std::size_t exif_size = 0;
+  visit_jpeg_segments(
+      data, size,
+      [&](std::uint8_t marker, const std::uint8_t* payload, std::size_t n) {
+        if (marker == 0xE0 && n >= 12 && std::memcmp(payload, "JFIF", 4) == 0 &&
+            payload[7] == 1) {
+          dpi = true;
+        }
+        if (marker == 0xE1 && !exif && n >= 6 &&
+            std::memcmp(payload, "Exif\0\0", 6) == 0) {
+          exif = payload + 6;
+          exif_size = n - 6;
+        }
+        return true;
+      });
+  if (dpi || !exif || exif_size >= 8 || exif_size < 4) return;
+  if (std::memcmp(exif, "II*\0", 4) == 0 ||
+      std::memcmp(exif, "MM\0*", 4) == 0) {
+    throw Error(ErrorKind::kDecode,
+                name +
+                    ": the Exif block ends inside its TIFF header "
+                    "(truncated; PIL refuses the file)");
   }
 }
 
@@ -150,7 +197,6 @@ RgbImage decode_image_bytes(const std::uint8_t* data, std::size_t size,
                   name +
                       ": not an image in a known format (checked by content, "
                       "not by extension)");
-    case ImageFormat::kGif:
     case ImageFormat::kOpenExr:
     case ImageFormat::kHdr:
       throw Error(ErrorKind::kUnsupportedFormat,
@@ -175,6 +221,7 @@ RgbImage decode_image_bytes(const std::uint8_t* data, std::size_t size,
           ? jpeg_exif_orientation(data, size)
           : 1;
   if (format == ImageFormat::kJpeg) {
+    check_jpeg_exif_header(data, size, name);
     detail::JpegImage jpeg = detail::decode_jpeg(data, size, name);
     if (jpeg.truncated) {
       if (!options.allow_truncated) {
@@ -187,7 +234,29 @@ RgbImage decode_image_bytes(const std::uint8_t* data, std::size_t size,
     }
     return apply_exif_orientation(std::move(jpeg.image), orientation);
   }
-  if (format == ImageFormat::kPng) return detail::decode_png(data, size, name);
+  switch (format) {
+    case ImageFormat::kPng:
+      detail::check_png_chunks(data, size, name);
+      return detail::decode_png(data, size, name);
+    case ImageFormat::kBmp:
+      return detail::decode_bmp(data, size, name);
+    case ImageFormat::kDib:
+      return detail::decode_dib(data, size, 0, 0, name);
+    case ImageFormat::kGif:
+      return detail::decode_gif(data, size, name);
+    case ImageFormat::kTiff:
+      return detail::decode_tiff(data, size, name);
+    case ImageFormat::kWebp:
+      return detail::decode_webp(data, size, name);
+    case ImageFormat::kPnm:
+      return detail::decode_pnm(data, size, name);
+    case ImageFormat::kTga:
+      return detail::decode_tga(data, size, name);
+    case ImageFormat::kIco:
+      return detail::decode_ico(data, size, name);
+    default:
+      break;
+  }
   const int flags =
       cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH | cv::IMREAD_IGNORE_ORIENTATION;
   cv::Mat decoded;
