@@ -248,6 +248,8 @@ RgbImage decode_image_bytes(const std::uint8_t* data, std::size_t size,
       return detail::decode_tiff(data, size, name);
     case ImageFormat::kWebp:
       return detail::decode_webp(data, size, name);
+    case ImageFormat::kJpeg2000:
+      return detail::decode_jpeg2000(data, size, name);
     case ImageFormat::kPnm:
       return detail::decode_pnm(data, size, name);
     case ImageFormat::kTga:

@@ -38,6 +38,9 @@ void check_png_chunks(const std::uint8_t* data, std::size_t size,
 // PBM, PGM, PPM, plain and raw.
 RgbImage decode_pnm(const std::uint8_t* data, std::size_t size,
                     const std::string& name);
+// JPEG 2000, JP2 or a bare codestream (OpenJPEG).
+RgbImage decode_jpeg2000(const std::uint8_t* data, std::size_t size,
+                         const std::string& name);
 // WebP's first frame (libwebp's animation decoder), alpha dropped.
 RgbImage decode_webp(const std::uint8_t* data, std::size_t size,
                      const std::string& name);
