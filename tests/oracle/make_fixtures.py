@@ -464,7 +464,8 @@ def make_corpus(out, images_folder):
     add("palette.png", encoded(rgb.convert("P", palette=Image.ADAPTIVE, colors=16), "PNG"), "ok")
     gray_alpha = rgb.convert("LA")
     add("gray_alpha.png", encoded(gray_alpha, "PNG"), "ok")
-    add("animation.gif", encoded(rgb.convert("P"), "GIF"), "unsupported_format")
+    add("animation.gif", encoded(rgb.convert("P"), "GIF", save_all=True,
+                                 append_images=[rgb.rotate(180).convert("P")]), "ok")
     add("lossless.webp", encoded(rgb, "WEBP", lossless=True), "ok")
     add("image.tiff", encoded(rgb, "TIFF"), "ok")
     add("image.bmp", encoded(rgb, "BMP"), "ok")
