@@ -108,9 +108,8 @@ RgbImage decode_jpeg_input(const std::uint8_t* data, std::size_t size,
     }
     spdlog::warn("{}: truncated JPEG, the missing part is grey", name);
   }
-  const int orientation = options.apply_exif_orientation
-                              ? jpeg_exif_orientation(data, size)
-                              : 1;
+  const int orientation =
+      options.apply_exif_orientation ? jpeg_exif_orientation(data, size) : 1;
   return apply_exif_orientation(std::move(jpeg.image), orientation);
 }
 

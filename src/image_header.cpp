@@ -5,6 +5,7 @@
 
 #include "decode/bytes.h"
 #include "decode/ico_directory.h"
+#include "decode/jp2_header.h"
 
 namespace resnet_cli {
 
@@ -179,34 +180,9 @@ std::optional<ImageSize> jpeg2000_size(const std::uint8_t* data,
     if (x0 > x || y0 > y) return std::nullopt;
     return ImageSize{x - x0, y - y0};
   }
-  // JP2 boxes: the image header box sits inside the jp2h super box.
-  std::size_t pos = 0;
-  std::size_t end = size;
-  while (pos + 8 <= end) {
-    std::uint64_t length = be32(data + pos);
-    std::size_t header = 8;
-    if (length == 1) {
-      if (pos + 16 > end) return std::nullopt;
-      length =
-          (std::uint64_t{be32(data + pos + 8)} << 32) | be32(data + pos + 12);
-      header = 16;
-    } else if (length == 0) {
-      length = end - pos;
-    }
-    if (length < header || length > end - pos) return std::nullopt;
-    if (std::memcmp(data + pos + 4, "jp2h", 4) == 0) {
-      end = pos + static_cast<std::size_t>(length);
-      pos += header;
-      continue;
-    }
-    if (std::memcmp(data + pos + 4, "ihdr", 4) == 0) {
-      if (length < header + 8) return std::nullopt;
-      return ImageSize{be32(data + pos + header + 4),
-                       be32(data + pos + header)};
-    }
-    pos += static_cast<std::size_t>(length);
-  }
-  return std::nullopt;
+  const auto header = detail::find_jp2_header(data, size);
+  if (!header) return std::nullopt;
+  return ImageSize{header->width, header->height};
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include "decode/bytes.h"
 #include "decode/decoders.h"
+#include "decode/jp2_header.h"
 
 namespace resnet_cli::detail {
 
@@ -79,35 +80,11 @@ void on_message(const char*, void*) {}
                                  : source.error));
 }
 
-// A JP2 file's image header box: its component count and bits per
-// component byte, as PIL's _parse_jp2_header reads them.
+// Pillow's "I;16" mode: a JP2 header declaring one component of more than
+// 8 bits (PIL's codestream reader looks at the wrong field and says "L").
 bool jp2_wants_16_bits(const std::uint8_t* data, std::size_t size) {
-  std::size_t pos = 0, end = size;
-  while (pos + 8 <= end) {
-    std::uint64_t length = be32(data + pos);
-    std::size_t header = 8;
-    if (length == 1) {
-      if (pos + 16 > end) return false;
-      length =
-          (std::uint64_t{be32(data + pos + 8)} << 32) | be32(data + pos + 12);
-      header = 16;
-    } else if (length == 0) {
-      length = end - pos;
-    }
-    if (length < header || length > end - pos) return false;
-    if (std::memcmp(data + pos + 4, "jp2h", 4) == 0) {
-      end = pos + static_cast<std::size_t>(length);
-      pos += header;
-      continue;
-    }
-    if (std::memcmp(data + pos + 4, "ihdr", 4) == 0) {
-      if (length < header + 11) return false;
-      const std::uint8_t* box = data + pos + header;
-      return be16(box + 8) == 1 && (box[10] & 0x7F) > 8;
-    }
-    pos += static_cast<std::size_t>(length);
-  }
-  return false;
+  const auto header = find_jp2_header(data, size);
+  return header && header->components == 1 && (header->bits & 0x7F) > 8;
 }
 
 // Pillow's j2ku unpackers for one sample, to `bits` (8 or 16) bits.
@@ -194,8 +171,6 @@ RgbImage decode_jpeg2000(const std::uint8_t* data, std::size_t size,
       decode_failed(name, source);
     }
   }
-  // Pillow's "I;16" mode: a JP2 header declaring one component of more than
-  // 8 bits (its codestream reader looks at the wrong field and says "L").
   const bool wide = count == 1 && !codestream && jp2_wants_16_bits(data, size);
   const std::size_t pixels = static_cast<std::size_t>(width * height);
   for (std::size_t i = 0; i < pixels; ++i) {
