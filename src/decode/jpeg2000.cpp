@@ -3,7 +3,7 @@
 // Pillow's mode the way its unpackers do: truncated to its storage size
 // (1, 2 or 4 bytes), offset (signed samples; half a step when bits are
 // dropped), shifted to 8 bits ("L", "LA", "RGB", "RGBA") or to 16 bits
-// ("I;16": a JP2 with one component of more than 8 bits, clipped to 255 by
+// ("I;16": one component of 10 bits or more, clipped to 255 by
 // convert("RGB")), and truncated to that width. Grey (+ alpha) and sRGB
 // (+ alpha) without subsampling are read; sYCC and subsampled images are
 // refused as not read.
@@ -80,9 +80,12 @@ void on_message(const char*, void*) {}
                                  : source.error));
 }
 
-// Pillow's "I;16" mode: a JP2 header declaring one component of more than
-// 8 bits (PIL's codestream reader looks at the wrong field and says "L").
-bool jp2_wants_16_bits(const std::uint8_t* data, std::size_t size) {
+// Pillow's "I;16" mode: one component whose depth byte (bits - 1, from the
+// JP2 header box, or from the codestream's SIZ segment) is above 8.
+bool wants_16_bits(const std::uint8_t* data, std::size_t size,
+                   bool codestream, const opj_image_t& image) {
+  if (image.numcomps != 1) return false;
+  if (codestream) return image.comps[0].prec - 1 > 8;
   const auto header = find_jp2_header(data, size);
   return header && header->components == 1 && (header->bits & 0x7F) > 8;
 }
@@ -171,7 +174,7 @@ RgbImage decode_jpeg2000(const std::uint8_t* data, std::size_t size,
       decode_failed(name, source);
     }
   }
-  const bool wide = count == 1 && !codestream && jp2_wants_16_bits(data, size);
+  const bool wide = wants_16_bits(data, size, codestream, *image);
   const std::size_t pixels = static_cast<std::size_t>(width * height);
   for (std::size_t i = 0; i < pixels; ++i) {
     std::uint8_t* px = out.pixels.data() + 3 * i;

@@ -16,6 +16,11 @@ Run with Debian's /usr/bin/python3 (PIL 9.4, torchvision: the oracle).
 
   compare_with_pil.py --cli build/cli/resnet-cli FOLDER... [--table]
       [--expect known.json] [--json results.json]
+  compare_with_pil.py --crops-tool build/tests/decode_crops FOLDER... ...
+
+--cli runs the binary once per file, as a user would; --crops-tool runs the
+test helper tests/tools/decode_crops (the same library calls, many files a
+process: what the ctest case uses, for speed).
 
 --expect names the files whose outcome is knowingly not exact or
 refused_both: {"relative/path": {"outcome": "differs", "max_diff": 3,
@@ -107,11 +112,62 @@ def cli_decode(cli, path, scratch):
     return "crash (exit %d)" % run.returncode, None, err
 
 
-def compare(args):
-    cli, path, relative = args
-    pil_format, pil_verdict, pil_crop, pil_warnings = pil_decode(path)
+def tool_decode(tool, paths, out):
+    """{path: (verdict, crop or None, stderr lines)} from one decode_crops
+    run over `paths`, writing its crops into `out`."""
+    try:
+        run = subprocess.run([tool, out] + paths, capture_output=True,
+                             timeout=TIMEOUT_S * max(1, len(paths) // 10))
+    except subprocess.TimeoutExpired:
+        return {path: ("hang", None, []) for path in paths}
+    errors = {}
+    for line in run.stdout.decode(errors="replace").splitlines():
+        index, _, message = line.split("\t", 2)
+        errors[int(index)] = message
+    stderr = {}
+    current = None
+    for line in run.stderr.decode(errors="replace").splitlines():
+        if line.startswith("@@ "):
+            current = int(line[3:])
+            stderr[current] = []
+        elif current is not None:
+            stderr[current].append(line)
+    results = {}
+    for index, path in enumerate(paths):
+        err = stderr.get(index, [])
+        if index in errors:
+            results[path] = ("error", None, err + [errors[index]])
+        elif os.path.exists(os.path.join(out, "%d.png" % index)):
+            with Image.open(os.path.join(out, "%d.png" % index)) as image:
+                results[path] = ("ok", np.asarray(image.convert("RGB")), err)
+        else:  # the tool died on this file
+            results[path] = ("crash (exit %d)" % run.returncode, None, err)
+    return results
+
+
+def tool_decode_all(tool, paths, jobs):
+    chunks = [paths[i::jobs] for i in range(jobs)]
+    results = {}
     with tempfile.TemporaryDirectory() as scratch:
-        cli_verdict, cli_crop, cli_err = cli_decode(cli, path, scratch)
+        with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+            futures = []
+            for i, chunk in enumerate(chunks):
+                folder = os.path.join(scratch, str(i))
+                os.makedirs(folder)
+                futures.append(pool.submit(tool_decode, tool, chunk, folder))
+            for future in futures:
+                results.update(future.result())
+    return results
+
+
+def compare(args):
+    cli, path, relative, decoded = args
+    pil_format, pil_verdict, pil_crop, pil_warnings = pil_decode(path)
+    if decoded is not None:
+        cli_verdict, cli_crop, cli_err = decoded
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            cli_verdict, cli_crop, cli_err = cli_decode(cli, path, scratch)
     result = {
         "file": relative,
         "format": format_of(path, pil_format),
@@ -207,7 +263,9 @@ def table(results):
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cli", required=True, help="the resnet-cli binary")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--cli", help="the resnet-cli binary")
+    which.add_argument("--crops-tool", help="tests/tools/decode_crops, built")
     parser.add_argument("folders", nargs="+")
     parser.add_argument("--expect", help="known differences (JSON)")
     parser.add_argument("--json", help="write every file's result here")
@@ -224,8 +282,13 @@ def main():
                 path = os.path.join(root, name)
                 if name.startswith(".") or not os.path.isfile(path):
                     continue
-                work.append((os.path.abspath(args.cli), path,
-                             os.path.relpath(path, folder)))
+                work.append([args.cli and os.path.abspath(args.cli), path,
+                             os.path.relpath(path, folder), None])
+    if args.crops_tool:
+        decoded = tool_decode_all(os.path.abspath(args.crops_tool),
+                                  [item[1] for item in work], args.jobs)
+        for item in work:
+            item[3] = decoded[item[1]]
     with concurrent.futures.ProcessPoolExecutor(args.jobs) as pool:
         results = list(pool.map(compare, work, chunksize=4))
 
