@@ -103,8 +103,9 @@ std::optional<ImageSize> tga_size(const std::uint8_t* data, std::size_t size) {
 
 // The logical screen, grown to hold the first frame as PIL grows it.
 std::optional<ImageSize> gif_size(const std::uint8_t* data, std::size_t size) {
-  if (size < 13) return std::nullopt;
+  if (size < 10) return std::nullopt;
   ImageSize screen{le16(data + 6), le16(data + 8)};
+  if (size < 13) return screen;
   std::size_t pos = 13;
   if (data[10] & 0x80) pos += std::size_t{3} << ((data[10] & 7) + 1);
   while (pos < size && data[pos] == '!') {  // extensions: sub-blocks
@@ -295,49 +296,6 @@ void visit_jpeg_segments(
   }
 }
 
-namespace {
-
-// BigTIFF: 8-byte offsets and counts, 20-byte entries.
-std::optional<std::uint32_t> bigtiff_first_ifd_tag(const std::uint8_t* tiff,
-                                                   std::size_t size, bool big,
-                                                   std::uint16_t tag) {
-  auto u16 = [&](std::size_t at) {
-    return big ? be16(tiff + at) : le16(tiff + at);
-  };
-  auto u32 = [&](std::size_t at) {
-    return big ? be32(tiff + at) : le32(tiff + at);
-  };
-  auto u64 = [&](std::size_t at) {
-    return big ? (std::uint64_t{u32(at)} << 32) | u32(at + 4)
-               : (std::uint64_t{u32(at + 4)} << 32) | u32(at);
-  };
-  if (size < 16 || u16(4) != 8) return std::nullopt;
-  const std::uint64_t ifd = u64(8);
-  if (ifd < 16 || ifd > size - 8) return std::nullopt;
-  const std::uint64_t entries = u64(ifd);
-  for (std::uint64_t i = 0; i < entries; ++i) {
-    const std::uint64_t entry = ifd + 8 + i * 20;
-    if (entry > size || size - entry < 20) return std::nullopt;
-    if (u16(entry) != tag) continue;
-    switch (u16(entry + 2)) {
-      case 3:  // SHORT
-        return u16(entry + 12);
-      case 4:  // LONG
-        return u32(entry + 12);
-      case 16: {  // LONG8
-        const std::uint64_t value = u64(entry + 12);
-        if (value > 0xFFFFFFFFu) return std::nullopt;
-        return static_cast<std::uint32_t>(value);
-      }
-      default:
-        return std::nullopt;
-    }
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
 std::optional<std::uint32_t> tiff_first_ifd_tag(const std::uint8_t* tiff,
                                                 std::size_t size,
                                                 std::uint16_t tag) {
@@ -356,20 +314,34 @@ std::optional<std::uint32_t> tiff_first_ifd_tag(const std::uint8_t* tiff,
   auto u32 = [&](std::size_t at) {
     return big ? be32(tiff + at) : le32(tiff + at);
   };
-  if (u16(2) == 43) return bigtiff_first_ifd_tag(tiff, size, big, tag);
-  if (u16(2) != 42) return std::nullopt;
-  const std::uint32_t ifd = u32(4);
-  if (ifd < 8 || ifd > size - 2) return std::nullopt;
-  const std::uint32_t entries = u16(ifd);
-  for (std::uint32_t i = 0; i < entries; ++i) {
-    const std::size_t entry = ifd + 2 + static_cast<std::size_t>(i) * 12;
-    if (entry + 12 > size) return std::nullopt;
+  auto u64 = [&](std::size_t at) {
+    return big ? (std::uint64_t{u32(at)} << 32) | u32(at + 4)
+               : (std::uint64_t{u32(at + 4)} << 32) | u32(at);
+  };
+  // Classic TIFF: 4-byte offsets, 2-byte counts, 12-byte entries; BigTIFF
+  // (43): 8-byte offsets and counts, 20-byte entries.
+  const bool bigtiff = u16(2) == 43;
+  if (!bigtiff && u16(2) != 42) return std::nullopt;
+  if (bigtiff && (size < 16 || u16(4) != 8)) return std::nullopt;
+  const std::size_t word = bigtiff ? 8 : 4;
+  const std::uint64_t ifd = bigtiff ? u64(8) : u32(4);
+  if (ifd < 2 * word || ifd > size - word) return std::nullopt;
+  const std::uint64_t entries = bigtiff ? u64(ifd) : u16(ifd);
+  const std::size_t first = static_cast<std::size_t>(ifd) + (bigtiff ? 8 : 2);
+  const std::size_t entry_size = 4 + 2 * word;
+  for (std::uint64_t i = 0; i < entries; ++i) {
+    const std::uint64_t entry = first + i * entry_size;
+    if (entry > size || size - entry < entry_size) return std::nullopt;
     if (u16(entry) != tag) continue;
+    const std::size_t value = static_cast<std::size_t>(entry) + 4 + word;
     switch (u16(entry + 2)) {
       case 3:  // SHORT
-        return u16(entry + 8);
+        return u16(value);
       case 4:  // LONG
-        return u32(entry + 8);
+        return u32(value);
+      case 16:  // LONG8 (BigTIFF)
+        if (!bigtiff || u64(value) > 0xFFFFFFFFu) return std::nullopt;
+        return static_cast<std::uint32_t>(u64(value));
       default:
         return std::nullopt;
     }

@@ -75,8 +75,9 @@ TEST_CASE("PIL agrees with every corpus verdict", "[hardening][oracle]") {
   }
 }
 
-TEST_CASE("--max-pixels as PIL: a warning above it, too_large above twice it",
-          "[hardening][oracle]") {
+TEST_CASE(
+    "the pixel limit as PIL: a warning above it, too_large above twice it",
+    "[hardening][oracle]") {
   const auto bmp = fixture("corpus/image.bmp").string();  // 300 x 200
   const auto refused =
       run_cli({"classify", bmp, "--format", "jsonl", "--max-pixels", "29999"},

@@ -111,16 +111,14 @@ bool layout_of_masks(const std::uint32_t masks[4], Layout32* layout) {
   return false;
 }
 
-// Pillow's BGR;15 and BGR;16 unpackers: each field scaled by 255 / max,
-// truncated.
+// Pillow's BGR;16 (5-6-5) and BGR;15 (5-5-5) unpackers.
 void unpack16(std::uint32_t pixel, bool six_green, std::uint8_t* out) {
-  if (six_green) {
-    out[0] = static_cast<std::uint8_t>(((pixel >> 11) & 31) * 255 / 31);
-    out[1] = static_cast<std::uint8_t>(((pixel >> 5) & 63) * 255 / 63);
-  } else {
-    out[0] = static_cast<std::uint8_t>(((pixel >> 10) & 31) * 255 / 31);
-    out[1] = static_cast<std::uint8_t>(((pixel >> 5) & 31) * 255 / 31);
+  if (!six_green) {
+    unpack_bgr15(pixel, out);
+    return;
   }
+  out[0] = static_cast<std::uint8_t>(((pixel >> 11) & 31) * 255 / 31);
+  out[1] = static_cast<std::uint8_t>(((pixel >> 5) & 63) * 255 / 63);
   out[2] = static_cast<std::uint8_t>((pixel & 31) * 255 / 31);
 }
 

@@ -70,6 +70,14 @@ struct Palette {
   }
 };
 
+// Pillow's BGR;15 unpacker (16-bit BMP and TGA pixels, TGA palettes): five
+// bits each, blue lowest, each scaled by 255 / 31 and truncated.
+inline void unpack_bgr15(std::uint32_t pixel, std::uint8_t* rgb) {
+  rgb[0] = static_cast<std::uint8_t>(((pixel >> 10) & 31) * 255 / 31);
+  rgb[1] = static_cast<std::uint8_t>(((pixel >> 5) & 31) * 255 / 31);
+  rgb[2] = static_cast<std::uint8_t>((pixel & 31) * 255 / 31);
+}
+
 // An image of the given size, zero-filled; throws kTooLarge when it cannot
 // be held (the dimensions come from a file).
 RgbImage new_rgb_image(std::uint64_t width, std::uint64_t height,

@@ -18,20 +18,9 @@ namespace resnet_cli::detail {
 
 namespace {
 
-struct Source {
-  const std::uint8_t* data;
-  std::size_t size;
-  std::size_t position;
-};
-
 int read_source(GifFileType* gif, GifByteType* out, int count) {
-  auto* source = static_cast<Source*>(gif->UserData);
-  const std::size_t n =
-      std::min<std::size_t>(count < 0 ? 0 : static_cast<std::size_t>(count),
-                            source->size - source->position);
-  std::memcpy(out, source->data + source->position, n);
-  source->position += n;
-  return static_cast<int>(n);
+  return static_cast<int>(static_cast<MemoryReader*>(gif->UserData)
+                              ->read(out, count < 0 ? 0 : count));
 }
 
 struct GifCloser {
@@ -100,7 +89,7 @@ std::vector<int> row_order(int height, bool interlaced) {
 
 RgbImage decode_gif(const std::uint8_t* data, std::size_t size,
                     const std::string& name) {
-  Source source{data, size, 0};
+  MemoryReader source{data, size};
   int error = 0;
   GifHandle gif(DGifOpen(&source, read_source, &error));
   if (!gif) gif_error(name, error);

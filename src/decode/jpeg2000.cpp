@@ -21,25 +21,13 @@ namespace resnet_cli::detail {
 
 namespace {
 
-struct Source {
-  const std::uint8_t* data;
-  std::size_t size;
-  std::size_t position;
-  std::string error;
-};
-
 OPJ_SIZE_T read_source(void* out, OPJ_SIZE_T count, void* user) {
-  auto* source = static_cast<Source*>(user);
-  const std::size_t n =
-      std::min<std::size_t>(count, source->size - source->position);
-  if (n == 0) return static_cast<OPJ_SIZE_T>(-1);
-  std::memcpy(out, source->data + source->position, n);
-  source->position += n;
-  return n;
+  const std::size_t n = static_cast<MemoryReader*>(user)->read(out, count);
+  return n == 0 ? static_cast<OPJ_SIZE_T>(-1) : n;
 }
 
 OPJ_OFF_T skip_source(OPJ_OFF_T count, void* user) {
-  auto* source = static_cast<Source*>(user);
+  auto* source = static_cast<MemoryReader*>(user);
   if (count < 0) {
     const std::size_t back = std::min<std::size_t>(
         static_cast<std::size_t>(-count), source->position);
@@ -53,7 +41,7 @@ OPJ_OFF_T skip_source(OPJ_OFF_T count, void* user) {
 }
 
 OPJ_BOOL seek_source(OPJ_OFF_T offset, void* user) {
-  auto* source = static_cast<Source*>(user);
+  auto* source = static_cast<MemoryReader*>(user);
   if (offset < 0 || static_cast<std::uint64_t>(offset) > source->size) {
     return OPJ_FALSE;
   }
@@ -62,18 +50,15 @@ OPJ_BOOL seek_source(OPJ_OFF_T offset, void* user) {
 }
 
 void on_error(const char* message, void* user) {
-  auto* source = static_cast<Source*>(user);
-  if (source->error.empty() && message) {
-    source->error = message;
-    while (!source->error.empty() && source->error.back() == '\n') {
-      source->error.pop_back();
-    }
-  }
+  std::string text = message ? message : "";
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  static_cast<MemoryReader*>(user)->keep_error(text);
 }
 
 void on_message(const char*, void*) {}
 
-[[noreturn]] void decode_failed(const std::string& name, const Source& source) {
+[[noreturn]] void decode_failed(const std::string& name,
+                                const MemoryReader& source) {
   fail(ErrorKind::kDecode, name,
        "cannot decode JPEG 2000: " +
            (source.error.empty() ? std::string("damaged or truncated data")
@@ -82,8 +67,8 @@ void on_message(const char*, void*) {}
 
 // Pillow's "I;16" mode: one component whose depth byte (bits - 1, from the
 // JP2 header box, or from the codestream's SIZ segment) is above 8.
-bool wants_16_bits(const std::uint8_t* data, std::size_t size,
-                   bool codestream, const opj_image_t& image) {
+bool wants_16_bits(const std::uint8_t* data, std::size_t size, bool codestream,
+                   const opj_image_t& image) {
   if (image.numcomps != 1) return false;
   if (codestream) return image.comps[0].prec - 1 > 8;
   const auto header = find_jp2_header(data, size);
@@ -111,7 +96,7 @@ std::uint32_t unpack(const opj_image_comp_t& comp, OPJ_INT32 value, int bits) {
 
 RgbImage decode_jpeg2000(const std::uint8_t* data, std::size_t size,
                          const std::string& name) {
-  Source source{data, size, 0, {}};
+  MemoryReader source{data, size};
   const bool codestream = size >= 2 && data[0] == 0xFF && data[1] == 0x4F;
   std::unique_ptr<opj_codec_t, void (*)(opj_codec_t*)> codec(
       opj_create_decompress(codestream ? OPJ_CODEC_J2K : OPJ_CODEC_JP2),

@@ -15,13 +15,6 @@ namespace {
 
 enum class Kind { kPalette, kTrueColour, kGrey };
 
-// PIL's BGR;5 / BGR;15 unpacker: 5 bits each, scaled by 255 / 31.
-void unpack555(std::uint32_t pixel, std::uint8_t* out) {
-  out[0] = static_cast<std::uint8_t>(((pixel >> 10) & 31) * 255 / 31);
-  out[1] = static_cast<std::uint8_t>(((pixel >> 5) & 31) * 255 / 31);
-  out[2] = static_cast<std::uint8_t>((pixel & 31) * 255 / 31);
-}
-
 // The pixel stream, `count` pixels of `bytes` each, from raw or RLE data.
 std::vector<std::uint8_t> read_pixels(const Bytes& file, std::size_t at,
                                       std::size_t count, std::size_t bytes,
@@ -117,7 +110,7 @@ RgbImage decode_tga(const std::uint8_t* data, std::size_t size,
     for (std::size_t i = map_start; i < entries; ++i) {
       const std::uint8_t* e = data + pos + (i - map_start) * entry;
       if (entry == 2) {
-        unpack555(le16(e), palette.rgb[i]);
+        unpack_bgr15(le16(e), palette.rgb[i]);
       } else {
         palette.rgb[i][0] = e[2];
         palette.rgb[i][1] = e[1];
@@ -164,7 +157,7 @@ RgbImage decode_tga(const std::uint8_t* data, std::size_t size,
       } else if (kind == Kind::kGrey) {
         out[0] = out[1] = out[2] = in[0];  // 16-bit: grey, then alpha
       } else if (bytes == 2) {
-        unpack555(le16(in), out);
+        unpack_bgr15(le16(in), out);
       } else {
         out[0] = in[2];
         out[1] = in[1];

@@ -19,6 +19,7 @@
 #include <memory>
 #include <vector>
 
+#include "decode/bytes.h"
 #include "decode/decoders.h"
 #include "resnet_cli/exif.h"
 
@@ -26,27 +27,16 @@ namespace resnet_cli::detail {
 
 namespace {
 
-struct Source {
-  const std::uint8_t* data;
-  std::size_t size;
-  std::size_t position;
-  std::string error;  // libtiff's first error message
-};
-
 tmsize_t read_proc(thandle_t handle, void* out, tmsize_t count) {
-  auto* source = static_cast<Source*>(handle);
-  if (count <= 0 || source->position >= source->size) return 0;
-  const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(count),
-                                              source->size - source->position);
-  std::memcpy(out, source->data + source->position, n);
-  source->position += n;
-  return static_cast<tmsize_t>(n);
+  if (count <= 0) return 0;
+  return static_cast<tmsize_t>(static_cast<MemoryReader*>(handle)->read(
+      out, static_cast<std::size_t>(count)));
 }
 
 tmsize_t write_proc(thandle_t, void*, tmsize_t) { return -1; }
 
 toff_t seek_proc(thandle_t handle, toff_t offset, int whence) {
-  auto* source = static_cast<Source*>(handle);
+  auto* source = static_cast<MemoryReader*>(handle);
   std::uint64_t base = 0;
   if (whence == SEEK_CUR) base = source->position;
   if (whence == SEEK_END) base = source->size;
@@ -60,19 +50,17 @@ toff_t seek_proc(thandle_t handle, toff_t offset, int whence) {
 
 int close_proc(thandle_t) { return 0; }
 toff_t size_proc(thandle_t handle) {
-  return static_cast<Source*>(handle)->size;
+  return static_cast<MemoryReader*>(handle)->size;
 }
 int map_proc(thandle_t, void**, toff_t*) { return 0; }
 void unmap_proc(thandle_t, void*, toff_t) {}
 
 int on_error(TIFF*, void* user, const char* module, const char* format,
              va_list args) {
-  auto* source = static_cast<Source*>(user);
-  if (source->error.empty()) {
-    char message[256];
-    std::vsnprintf(message, sizeof message, format, args);
-    source->error = std::string(module ? module : "libtiff") + ": " + message;
-  }
+  char message[256];
+  std::vsnprintf(message, sizeof message, format, args);
+  static_cast<MemoryReader*>(user)->keep_error(
+      std::string(module ? module : "libtiff") + ": " + message);
   return 1;  // handled: nothing printed
 }
 
@@ -193,7 +181,8 @@ struct Samples {
   std::size_t stride = 0;
 };
 
-[[noreturn]] void read_failed(const std::string& name, const Source& source) {
+[[noreturn]] void read_failed(const std::string& name,
+                              const MemoryReader& source) {
   fail(ErrorKind::kDecode, name,
        "cannot decode TIFF: " + (source.error.empty()
                                      ? std::string("damaged or truncated data")
@@ -218,7 +207,7 @@ void check_strips(TIFF* tiff, std::size_t size, const std::string& name) {
   }
 }
 
-Samples read_samples(TIFF* tiff, const Layout& l, const Source& source,
+Samples read_samples(TIFF* tiff, const Layout& l, const MemoryReader& source,
                      const std::string& name) {
   const std::size_t planes = l.planar == PLANARCONFIG_SEPARATE ? l.samples : 1;
   const std::size_t per_pixel = planes == 1 ? l.samples : 1;
@@ -416,7 +405,8 @@ RgbImage to_rgb(TIFF* tiff, const Layout& l, const Samples& s, RgbImage image,
 
 // YCbCr other than JPEG-compressed: libtiff's RGBA conversion, as Pillow's
 // libtiff decoder uses it.
-RgbImage read_through_rgba(TIFF* tiff, const Layout& l, const Source& source,
+RgbImage read_through_rgba(TIFF* tiff, const Layout& l,
+                           const MemoryReader& source,
                            const std::string& name) {
   RgbImage image = new_rgb_image(l.width, l.height, name);
   std::vector<std::uint32_t> rgba(std::size_t{l.width} * l.height);
@@ -434,7 +424,7 @@ RgbImage read_through_rgba(TIFF* tiff, const Layout& l, const Source& source,
 
 RgbImage decode_first_page(const std::uint8_t* data, std::size_t size,
                            const std::string& name, int* orientation) {
-  Source source{data, size, 0, {}};
+  MemoryReader source{data, size};
   std::unique_ptr<TIFFOpenOptions, void (*)(TIFFOpenOptions*)> options(
       TIFFOpenOptionsAlloc(), TIFFOpenOptionsFree);
   TIFFOpenOptionsSetErrorHandlerExtR(options.get(), on_error, &source);

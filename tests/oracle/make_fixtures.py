@@ -358,8 +358,10 @@ def make_tree(out):
     write_bytes(b"broken/truncated.jpg", buffer.getvalue()[: len(buffer.getvalue()) * 6 // 10],
                 "decode")
     buffer = io.BytesIO()
-    Image.fromarray(natural_image(64, 48, 78), "RGB").convert("P").save(buffer, "GIF")
-    write_bytes(b"broken/anim.gif", buffer.getvalue(), "unsupported_format")
+    Image.fromarray(natural_image(64, 48, 78), "RGB").convert("P").save(
+        buffer, "GIF", save_all=True,
+        append_images=[Image.fromarray(natural_image(64, 48, 79), "RGB").convert("P")])
+    write_bytes(b"broken/anim.gif", buffer.getvalue(), "ok")  # its first frame
     os.symlink(b"does-not-exist.jpg", os.path.join(root, b"broken/dangling.jpg"))
     expected[b"broken/dangling.jpg"] = "not_found"
 
