@@ -346,7 +346,8 @@ const std::vector<OptionSpec>& option_table() {
        "EXIF orientation: ignore it, as PIL and torchvision do, or apply it",
        kOnClassify | kOnPreprocess, choice<ExifMode>(&V::exif)},
       {"--max-pixels", "RESNET_CLI_MAX_PIXELS",
-       "Refuse images with more pixels, before decoding (Pillow's limit)",
+       "Pillow's MAX_IMAGE_PIXELS: an image with more pixels gets a warning, "
+       "one with more than twice as many is refused before decoding",
        kOnClassify | kOnPreprocess, value(&V::max_pixels)},
       {"--allow-truncated", nullptr,
        "Decode truncated JPEGs (rest grey) with a warning instead of failing",

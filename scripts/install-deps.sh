@@ -6,12 +6,14 @@ set -euo pipefail
 packages=(
   # build
   cmake make g++ pkg-config ccache
-  libtorch-dev libopencv-dev libjpeg-dev libpng-dev libcli11-dev libspdlog-dev
+  libtorch-dev libjpeg-dev libpng-dev libcli11-dev libspdlog-dev
   nlohmann-json3-dev libcurl4-openssl-dev libssl-dev
-  # tests: Catch2, and the oracle (Debian's torchvision at /usr/bin/python3)
-  catch2 python3-torchvision python3-pil python3-numpy
   # --version reads oneDNN's version from its header
   libdnnl-dev
+  # the decoders' own libraries (src/decode/)
+  libtiff-dev libgif-dev libwebp-dev libopenjp2-7-dev zlib1g-dev
+  # tests: Catch2, and the oracle (Debian's torchvision at /usr/bin/python3)
+  catch2 python3-torchvision python3-pil python3-numpy
   # the Slurm test (tests/slurm): a one-host cluster, munge for its auth
   slurm-wlm munge
   # the sanitizer build and the fuzz targets (scripts/test-sanitizers.sh,

@@ -1,26 +1,25 @@
 #include "resnet_cli/image_header.h"
 
+#include <algorithm>
 #include <cstring>
+
+#include "decode/bytes.h"
+#include "decode/ico_directory.h"
+#include "decode/jp2_header.h"
 
 namespace resnet_cli {
 
 namespace {
 
+using detail::be16;
+using detail::be32;
+using detail::le16;
+using detail::le24;
+using detail::le32;
+
 bool starts_with(const std::uint8_t* data, std::size_t size, const char* magic,
                  std::size_t length) {
   return size >= length && std::memcmp(data, magic, length) == 0;
-}
-
-std::uint32_t be16(const std::uint8_t* p) { return (p[0] << 8) | p[1]; }
-std::uint32_t le16(const std::uint8_t* p) { return (p[1] << 8) | p[0]; }
-std::uint32_t be32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
-}
-std::uint32_t le32(const std::uint8_t* p) {
-  return (std::uint32_t{p[3]} << 24) | (p[2] << 16) | (p[1] << 8) | p[0];
-}
-std::uint32_t le24(const std::uint8_t* p) {
-  return (p[2] << 16) | (p[1] << 8) | p[0];
 }
 
 std::optional<ImageSize> jpeg_size(const std::uint8_t* data, std::size_t size) {
@@ -46,24 +45,81 @@ std::optional<ImageSize> png_size(const std::uint8_t* data, std::size_t size) {
   return ImageSize{be32(data + 16), be32(data + 20)};
 }
 
-std::optional<ImageSize> bmp_size(const std::uint8_t* data, std::size_t size) {
-  if (size < 26) return std::nullopt;
-  const std::uint32_t header = le32(data + 14);
-  if (header == 12) return ImageSize{le16(data + 18), le16(data + 20)};
-  if (header < 40 || size < 26) return std::nullopt;
-  const auto width = static_cast<std::int32_t>(le32(data + 18));
-  const auto height = static_cast<std::int32_t>(le32(data + 22));
-  if (width < 0) return std::nullopt;
-  // A negative height is a top-down bitmap.
-  const std::int64_t rows =
-      height < 0 ? -static_cast<std::int64_t>(height) : height;
-  return ImageSize{static_cast<std::uint64_t>(width),
-                   static_cast<std::uint64_t>(rows)};
+// A DIB's header at `at`: BMP's after its file header, an icon's inside it.
+std::optional<ImageSize> dib_size(const std::uint8_t* data, std::size_t size,
+                                  std::size_t at) {
+  if (at > size || size - at < 12) return std::nullopt;
+  const std::uint32_t header = le32(data + at);
+  if (header == 12) return ImageSize{le16(data + at + 4), le16(data + at + 6)};
+  if (header < 40 || size - at < 12) return std::nullopt;
+  // PIL's reading: unsigned width; a height whose top byte is 0xFF is
+  // negative, a top-down bitmap.
+  const std::uint32_t height = le32(data + at + 8);
+  return ImageSize{le32(data + at + 4), data[at + 11] == 0xFF
+                                            ? (std::uint64_t{1} << 32) - height
+                                            : height};
 }
 
+std::optional<ImageSize> bmp_size(const std::uint8_t* data, std::size_t size) {
+  return dib_size(data, size, 14);
+}
+
+std::optional<ImageSize> ico_size(const std::uint8_t* data, std::size_t size) {
+  const auto entry = detail::choose_ico_entry(data, size);
+  if (!entry || entry->offset > size) return std::nullopt;
+  const std::uint8_t* image = data + entry->offset;
+  const std::size_t left = size - entry->offset;
+  if (!detail::is_cursor(data) &&
+      starts_with(image, left, "\x89PNG\r\n\x1A\n", 8)) {
+    return png_size(image, left);
+  }
+  if (size - entry->offset < 4) return std::nullopt;
+  const std::uint32_t header = le32(image);
+  if (header != 12 && header != 40 && header != 64 && header != 108 &&
+      header != 124) {
+    return std::nullopt;
+  }
+  auto dib = dib_size(data, size, entry->offset);
+  if (dib) dib->height /= 2;  // the AND mask's rows
+  return dib;
+}
+
+// TGA has no magic number: these are the checks PIL's TgaImagePlugin makes
+// before it takes a file for TGA.
+bool looks_like_tga(const std::uint8_t* data, std::size_t size) {
+  if (size < 18) return false;
+  const std::uint8_t type = data[2], depth = data[16];
+  return data[1] <= 1 && le16(data + 12) > 0 && le16(data + 14) > 0 &&
+         (depth == 1 || depth == 8 || depth == 16 || depth == 24 ||
+          depth == 32) &&
+         (type == 1 || type == 2 || type == 3 || type == 9 || type == 10 ||
+          type == 11);
+}
+
+std::optional<ImageSize> tga_size(const std::uint8_t* data, std::size_t size) {
+  if (!looks_like_tga(data, size)) return std::nullopt;
+  return ImageSize{le16(data + 12), le16(data + 14)};
+}
+
+// The logical screen, grown to hold the first frame as PIL grows it.
 std::optional<ImageSize> gif_size(const std::uint8_t* data, std::size_t size) {
   if (size < 10) return std::nullopt;
-  return ImageSize{le16(data + 6), le16(data + 8)};
+  ImageSize screen{le16(data + 6), le16(data + 8)};
+  if (size < 13) return screen;
+  std::size_t pos = 13;
+  if (data[10] & 0x80) pos += std::size_t{3} << ((data[10] & 7) + 1);
+  while (pos < size && data[pos] == '!') {  // extensions: sub-blocks
+    pos += 2;
+    while (pos < size && data[pos] != 0) pos += data[pos] + std::size_t{1};
+    ++pos;
+  }
+  if (pos >= size || data[pos] != ',' || size - pos < 9) return screen;
+  const std::uint64_t right =
+      std::uint64_t{le16(data + pos + 1)} + le16(data + pos + 5);
+  const std::uint64_t bottom =
+      std::uint64_t{le16(data + pos + 3)} + le16(data + pos + 7);
+  return ImageSize{std::max(screen.width, right),
+                   std::max(screen.height, bottom)};
 }
 
 std::optional<ImageSize> webp_size(const std::uint8_t* data, std::size_t size) {
@@ -125,34 +181,9 @@ std::optional<ImageSize> jpeg2000_size(const std::uint8_t* data,
     if (x0 > x || y0 > y) return std::nullopt;
     return ImageSize{x - x0, y - y0};
   }
-  // JP2 boxes: the image header box sits inside the jp2h super box.
-  std::size_t pos = 0;
-  std::size_t end = size;
-  while (pos + 8 <= end) {
-    std::uint64_t length = be32(data + pos);
-    std::size_t header = 8;
-    if (length == 1) {
-      if (pos + 16 > end) return std::nullopt;
-      length =
-          (std::uint64_t{be32(data + pos + 8)} << 32) | be32(data + pos + 12);
-      header = 16;
-    } else if (length == 0) {
-      length = end - pos;
-    }
-    if (length < header || length > end - pos) return std::nullopt;
-    if (std::memcmp(data + pos + 4, "jp2h", 4) == 0) {
-      end = pos + static_cast<std::size_t>(length);
-      pos += header;
-      continue;
-    }
-    if (std::memcmp(data + pos + 4, "ihdr", 4) == 0) {
-      if (length < header + 8) return std::nullopt;
-      return ImageSize{be32(data + pos + header + 4),
-                       be32(data + pos + header)};
-    }
-    pos += static_cast<std::size_t>(length);
-  }
-  return std::nullopt;
+  const auto header = detail::find_jp2_header(data, size);
+  if (!header) return std::nullopt;
+  return ImageSize{header->width, header->height};
 }
 
 }  // namespace
@@ -179,6 +210,12 @@ const char* image_format_name(ImageFormat format) {
       return "OpenEXR";
     case ImageFormat::kHdr:
       return "Radiance HDR";
+    case ImageFormat::kTga:
+      return "TGA";
+    case ImageFormat::kIco:
+      return "ICO";
+    case ImageFormat::kDib:
+      return "DIB";
     case ImageFormat::kUnknown:
       break;
   }
@@ -194,7 +231,9 @@ ImageFormat sniff_image_format(const std::uint8_t* data, std::size_t size) {
   }
   if (starts_with(data, size, "BM", 2) && size >= 26) return ImageFormat::kBmp;
   if (starts_with(data, size, "II*\0", 4) ||
-      starts_with(data, size, "MM\0*", 4)) {
+      starts_with(data, size, "MM\0*", 4) ||
+      starts_with(data, size, "II+\0", 4) ||  // BigTIFF
+      starts_with(data, size, "MM\0+", 4)) {
     return ImageFormat::kTiff;
   }
   if (size >= 12 && starts_with(data, size, "RIFF", 4) &&
@@ -216,6 +255,21 @@ ImageFormat sniff_image_format(const std::uint8_t* data, std::size_t size) {
       starts_with(data, size, "#?RGBE", 6)) {
     return ImageFormat::kHdr;
   }
+  // ICO and CUR, when the directory leads to an image PIL would open: a
+  // TGA can start with the same four bytes (PIL then tries TGA too).
+  if ((starts_with(data, size, "\0\0\1\0", 4) ||
+       starts_with(data, size, "\0\0\2\0", 4)) &&
+      ico_size(data, size)) {
+    return ImageFormat::kIco;
+  }
+  if (size >= 16) {  // PIL's DibImagePlugin: the header's size
+    const std::uint32_t header = le32(data);
+    if (header == 12 || header == 40 || header == 64 || header == 108 ||
+        header == 124) {
+      return ImageFormat::kDib;
+    }
+  }
+  if (looks_like_tga(data, size)) return ImageFormat::kTga;
   return ImageFormat::kUnknown;
 }
 
@@ -226,7 +280,9 @@ void visit_jpeg_segments(
   if (size < 4 || data[0] != 0xFF || data[1] != 0xD8) return;
   std::size_t pos = 2;
   while (pos + 4 <= size) {
-    if (data[pos] != 0xFF) return;
+    // Bytes between segments are skipped up to the next marker, as
+    // libjpeg does (with a warning Pillow does not show).
+    while (pos < size && data[pos] != 0xFF) ++pos;
     while (pos < size && data[pos] == 0xFF) ++pos;  // fill bytes
     if (pos >= size) return;
     const std::uint8_t marker = data[pos++];
@@ -258,19 +314,34 @@ std::optional<std::uint32_t> tiff_first_ifd_tag(const std::uint8_t* tiff,
   auto u32 = [&](std::size_t at) {
     return big ? be32(tiff + at) : le32(tiff + at);
   };
-  if (u16(2) != 42) return std::nullopt;
-  const std::uint32_t ifd = u32(4);
-  if (ifd < 8 || ifd > size - 2) return std::nullopt;
-  const std::uint32_t entries = u16(ifd);
-  for (std::uint32_t i = 0; i < entries; ++i) {
-    const std::size_t entry = ifd + 2 + static_cast<std::size_t>(i) * 12;
-    if (entry + 12 > size) return std::nullopt;
+  auto u64 = [&](std::size_t at) {
+    return big ? (std::uint64_t{u32(at)} << 32) | u32(at + 4)
+               : (std::uint64_t{u32(at + 4)} << 32) | u32(at);
+  };
+  // Classic TIFF: 4-byte offsets, 2-byte counts, 12-byte entries; BigTIFF
+  // (43): 8-byte offsets and counts, 20-byte entries.
+  const bool bigtiff = u16(2) == 43;
+  if (!bigtiff && u16(2) != 42) return std::nullopt;
+  if (bigtiff && (size < 16 || u16(4) != 8)) return std::nullopt;
+  const std::size_t word = bigtiff ? 8 : 4;
+  const std::uint64_t ifd = bigtiff ? u64(8) : u32(4);
+  if (ifd < 2 * word || ifd > size - word) return std::nullopt;
+  const std::uint64_t entries = bigtiff ? u64(ifd) : u16(ifd);
+  const std::size_t first = static_cast<std::size_t>(ifd) + (bigtiff ? 8 : 2);
+  const std::size_t entry_size = 4 + 2 * word;
+  for (std::uint64_t i = 0; i < entries; ++i) {
+    const std::uint64_t entry = first + i * entry_size;
+    if (entry > size || size - entry < entry_size) return std::nullopt;
     if (u16(entry) != tag) continue;
+    const std::size_t value = static_cast<std::size_t>(entry) + 4 + word;
     switch (u16(entry + 2)) {
       case 3:  // SHORT
-        return u16(entry + 8);
+        return u16(value);
       case 4:  // LONG
-        return u32(entry + 8);
+        return u32(value);
+      case 16:  // LONG8 (BigTIFF)
+        if (!bigtiff || u64(value) > 0xFFFFFFFFu) return std::nullopt;
+        return static_cast<std::uint32_t>(u64(value));
       default:
         return std::nullopt;
     }
@@ -298,6 +369,12 @@ std::optional<ImageSize> read_image_size(ImageFormat format,
       return tiff_size(data, size);
     case ImageFormat::kJpeg2000:
       return jpeg2000_size(data, size);
+    case ImageFormat::kTga:
+      return tga_size(data, size);
+    case ImageFormat::kIco:
+      return ico_size(data, size);
+    case ImageFormat::kDib:
+      return dib_size(data, size, 0);
     default:
       return std::nullopt;
   }

@@ -82,9 +82,11 @@ bool in_shard(const std::string& path, const Shard& shard) {
 }
 
 const std::vector<std::string>& default_image_extensions() {
+  // Every extension PIL registers for a format resnet-cli reads.
   static const std::vector<std::string> extensions = {
-      "jpg",  "jpeg", "jpe", "jfif", "png", "bmp", "dib", "tif",
-      "tiff", "webp", "pbm", "pgm",  "ppm", "pnm", "jp2", "gif"};
+      "jpg", "jpeg", "jpe",  "jfif", "mpo", "png", "apng", "bmp", "dib", "gif",
+      "tif", "tiff", "webp", "pbm",  "pgm", "ppm", "pnm",  "jp2", "j2k", "j2c",
+      "jpc", "jpf",  "jpx",  "tga",  "icb", "vda", "vst",  "ico", "cur"};
   return extensions;
 }
 

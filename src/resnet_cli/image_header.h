@@ -22,11 +22,15 @@ enum class ImageFormat {
   kJpeg2000,
   kOpenExr,
   kHdr,
+  kTga,
+  kIco,  // ICO and CUR
+  kDib,  // a BMP without its file header (clipboard)
 };
 
 const char* image_format_name(ImageFormat format);
 
-// The format named by the file's first bytes.
+// The format named by the file's first bytes. TGA has no magic number: a
+// header that PIL's TgaImagePlugin would accept is TGA, checked last.
 ImageFormat sniff_image_format(const std::uint8_t* data, std::size_t size);
 
 struct ImageSize {
@@ -34,16 +38,19 @@ struct ImageSize {
   std::uint64_t height = 0;  // pixels
 };
 
-// The width and height the header of a PNG, BMP, TIFF, WebP, PNM, GIF,
-// JPEG or JPEG 2000 file declares; nullopt when the header is incomplete or
-// malformed. Reads only the header; never trusts a length past `size`.
+// The width and height of the image the decoder will produce, as the header
+// of a PNG, BMP, TIFF, WebP, PNM, GIF (the screen, grown to the first
+// frame), JPEG, JPEG 2000, TGA, or ICO/CUR (the image PIL picks, from its
+// own header) file declares it; nullopt when the header is incomplete or
+// malformed. Reads only headers; never trusts a length past `size`.
 std::optional<ImageSize> read_image_size(ImageFormat format,
                                          const std::uint8_t* data,
                                          std::size_t size);
 
 // Calls `visit(marker, payload, payload_size)` for each JPEG header segment
-// before the image data, in file order, until it returns false. Segments
-// whose length runs past `size` end the walk.
+// before the image data, in file order, until it returns false. Bytes
+// between segments are skipped to the next marker, as libjpeg skips them.
+// Segments whose length runs past `size` end the walk.
 void visit_jpeg_segments(
     const std::uint8_t* data, std::size_t size,
     const std::function<bool(std::uint8_t marker, const std::uint8_t* payload,

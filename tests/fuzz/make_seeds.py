@@ -3,8 +3,9 @@
 
   make_seeds.py OUT    writes OUT/decode/* and OUT/checkpoint/*
 
-decode: small images in every format and mode resnet-cli reads, and a few
-broken ones. checkpoint: a first byte choosing the target's mode (0: a
+decode: small images in every format and mode resnet-cli reads (each
+decoder under src/decode), the small files of Pillow's test images vendored
+in tests/data/pillow, and a few broken ones. checkpoint: a first byte choosing the target's mode (0: a
 file, 1: a bare pickle), then a tiny state_dict as torch.save writes it
 (zip and legacy), a wrapped one, hostile pickles, and plain pickles.
 """
@@ -55,7 +56,49 @@ def decode_seeds():
         "rgb.ppm": encoded(rgb, "PPM"),
         "gray.pgm": encoded(rgb.convert("L"), "PPM"),
         "rgb.gif": encoded(rgb.convert("P"), "GIF"),
+        "interlaced.gif": encoded(rgb.convert("P"), "GIF", interlace=True,
+                                  transparency=3),
+        "animated.gif": encoded(rgb.convert("P"), "GIF", save_all=True,
+                                append_images=[rgb.rotate(90).convert("P")]),
+        "pal1.bmp": encoded(rgb.convert("1"), "BMP"),
+        "pal8.bmp": encoded(rgb.convert("P"), "BMP"),
+        "gray.bmp": encoded(rgb.convert("L"), "BMP"),
+        "rgba.bmp": encoded(rgb.convert("RGBA"), "BMP"),
+        "rgb.tga": encoded(rgb, "TGA"),
+        "rle.tga": encoded(rgb, "TGA", compression="tga_rle"),
+        "palette.tga": encoded(rgb.convert("P"), "TGA", compression="tga_rle"),
+        "gray.tga": encoded(rgb.convert("L"), "TGA"),
+        "png.ico": encoded(rgb, "ICO", sizes=[(16, 16), (24, 24)]),
+        "lzw.tiff": encoded(rgb, "TIFF", compression="tiff_lzw"),
+        "packbits.tiff": encoded(rgb.convert("L"), "TIFF", compression="packbits"),
+        "group4.tiff": encoded(rgb.convert("1"), "TIFF", compression="group4"),
+        "jpeg.tiff": encoded(rgb, "TIFF", compression="jpeg"),
+        "cmyk.tiff": encoded(rgb.convert("CMYK"), "TIFF"),
+        "palette.tiff": encoded(rgb.convert("P"), "TIFF"),
+        "gray16.tiff": encoded(Image.fromarray(
+            np.asarray(rgb.convert("L"), dtype=np.uint16) * 200, "I;16"), "TIFF"),
+        "float.tiff": encoded(rgb.convert("F"), "TIFF"),
+        "animated.webp": encoded(rgb, "WEBP", save_all=True,
+                                 append_images=[rgb.rotate(90)], lossless=True),
+        "rgb.j2k": encoded(rgb, "JPEG2000"),
+        "rgba.jp2": encoded(rgb.convert("RGBA"), "JPEG2000", irreversible=True),
+        "plain.pgm": b"P2\n# plain\n3 2\n300\n0 150 300\n1 2 3\n",
+        "plain.pbm": b"P1 4 2 0101 1010\n",
+        "plain.ppm": b"P3 2 1 255 1 2 3 4 5 6\n",
+        "wide.pgm": b"P5 2 2 65535\n" + bytes(range(8)),
+        "wide.ppm": b"P6 1 1 1000\n\x01\x02\x03\x04\x05\x06",
     }
+    # Pillow's own test images vendored for the corpus test (RLE and OS/2
+    # BMPs, odd TIFFs, ...): the small ones.
+    pillow = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data",
+                          "pillow", "images")
+    for root, _, files in os.walk(pillow):
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            if os.path.getsize(path) <= 16384:
+                with open(path, "rb") as f:
+                    relative = os.path.relpath(path, pillow).replace(os.sep, "_")
+                    seeds["pillow-" + relative] = f.read()
     seeds["truncated.jpg"] = seeds["rgb.jpg"][: len(seeds["rgb.jpg"]) // 2]
     seeds["truncated.png"] = seeds["rgb.png"][: len(seeds["rgb.png"]) // 2]
     return seeds

@@ -389,8 +389,10 @@ def make_tree(out):
     write_bytes(b"broken/truncated.jpg", buffer.getvalue()[: len(buffer.getvalue()) * 6 // 10],
                 "decode")
     buffer = io.BytesIO()
-    Image.fromarray(natural_image(64, 48, 78), "RGB").convert("P").save(buffer, "GIF")
-    write_bytes(b"broken/anim.gif", buffer.getvalue(), "unsupported_format")
+    Image.fromarray(natural_image(64, 48, 78), "RGB").convert("P").save(
+        buffer, "GIF", save_all=True,
+        append_images=[Image.fromarray(natural_image(64, 48, 79), "RGB").convert("P")])
+    write_bytes(b"broken/anim.gif", buffer.getvalue(), "ok")  # its first frame
     os.symlink(b"does-not-exist.jpg", os.path.join(root, b"broken/dangling.jpg"))
     expected[b"broken/dangling.jpg"] = "not_found"
 
@@ -495,7 +497,8 @@ def make_corpus(out, images_folder):
     add("palette.png", encoded(rgb.convert("P", palette=Image.ADAPTIVE, colors=16), "PNG"), "ok")
     gray_alpha = rgb.convert("LA")
     add("gray_alpha.png", encoded(gray_alpha, "PNG"), "ok")
-    add("animation.gif", encoded(rgb.convert("P"), "GIF"), "unsupported_format")
+    add("animation.gif", encoded(rgb.convert("P"), "GIF", save_all=True,
+                                 append_images=[rgb.rotate(180).convert("P")]), "ok")
     add("lossless.webp", encoded(rgb, "WEBP", lossless=True), "ok")
     add("image.tiff", encoded(rgb, "TIFF"), "ok")
     add("image.bmp", encoded(rgb, "BMP"), "ok")
