@@ -235,6 +235,125 @@ RgbImage new_rgb_image(std::uint64_t width, std::uint64_t height,
   return image;
 }
 
+namespace {
+
+// How a BMP's uncompressed pixels are laid out, from its compression and
+// bit fields; throws for what PIL does not decode.
+struct PixelLayout {
+  Layout32 layout32{2, 1, 0};  // 32-bit: byte of R, G and B
+  bool six_green = false;      // 16-bit: 5-6-5 rather than 5-5-5
+};
+
+PixelLayout pixel_layout(const DibHeader& h, bool palette_image,
+                         const std::string& name) {
+  PixelLayout layout;
+  switch (h.compression) {
+    case kRaw:
+      return layout;
+    case kRle8:
+    case kRle4:
+      if (!palette_image) {
+        fail(ErrorKind::kUnsupportedFormat, name,
+             "RLE compression of a " + std::to_string(h.bits) + "-bit BMP");
+      }
+      return layout;
+    case kFields:
+      if (h.bits == 32 && layout_of_masks(h.masks, &layout.layout32)) {
+        return layout;
+      }
+      if (h.bits == 24 && h.masks[0] == 0xFF0000 && h.masks[1] == 0xFF00 &&
+          h.masks[2] == 0xFF) {
+        return layout;
+      }
+      if (h.bits == 16 && h.masks[2] == 0x1F &&
+          ((h.masks[0] == 0xF800 && h.masks[1] == 0x7E0) ||
+           (h.masks[0] == 0x7C00 && h.masks[1] == 0x3E0))) {
+        layout.six_green = h.masks[0] == 0xF800;
+        return layout;
+      }
+      fail(ErrorKind::kUnsupportedFormat, name,
+           "unsupported BMP bit fields layout");
+    default:
+      fail(ErrorKind::kUnsupportedFormat, name,
+           "unsupported BMP compression (" + std::to_string(h.compression) +
+               ")");
+  }
+}
+
+// The image row a stored row lands on (BMPs are bottom-up unless flagged).
+std::uint8_t* image_row(RgbImage& image, const DibHeader& h,
+                        std::size_t stored_row) {
+  const auto height = static_cast<std::size_t>(h.height);
+  return image.row(
+      static_cast<int>(h.top_down ? stored_row : height - 1 - stored_row));
+}
+
+void decode_rle_pixels(const Bytes& file, std::size_t pixels_at,
+                       const DibHeader& h, const Palette& palette,
+                       RgbImage& image, const std::string& name) {
+  const std::vector<std::uint8_t> indices = decode_rle(
+      file, pixels_at, h.width, h.height, h.compression == kRle4, name);
+  const auto width = static_cast<std::size_t>(h.width);
+  for (std::size_t y = 0; y < static_cast<std::size_t>(h.height); ++y) {
+    std::uint8_t* out = image_row(image, h, y);
+    for (std::size_t x = 0; x < width; ++x, out += 3) {
+      std::memcpy(out, palette.rgb[indices[y * width + x]], 3);
+    }
+  }
+}
+
+void convert_row(const std::uint8_t* in, std::size_t width, int bits,
+                 const Palette& palette, const PixelLayout& layout,
+                 std::uint8_t* out) {
+  for (std::size_t x = 0; x < width; ++x, out += 3) {
+    switch (bits) {
+      case 1:
+        std::memcpy(out, palette.rgb[(in[x / 8] >> (7 - x % 8)) & 1], 3);
+        break;
+      case 4:
+        std::memcpy(out, palette.rgb[(in[x / 2] >> (x % 2 ? 0 : 4)) & 15], 3);
+        break;
+      case 8:
+        std::memcpy(out, palette.rgb[in[x]], 3);
+        break;
+      case 16:
+        unpack16(le16(in + 2 * x), layout.six_green, out);
+        break;
+      case 24:
+        out[0] = in[3 * x + 2];
+        out[1] = in[3 * x + 1];
+        out[2] = in[3 * x];
+        break;
+      default:  // 32
+        out[0] = in[4 * x + layout.layout32.r];
+        out[1] = in[4 * x + layout.layout32.g];
+        out[2] = in[4 * x + layout.layout32.b];
+        break;
+    }
+  }
+}
+
+void decode_raw_pixels(const Bytes& file, std::size_t pixels_at,
+                       const DibHeader& h, const Palette& palette,
+                       const PixelLayout& layout, RgbImage& image,
+                       const std::string& name) {
+  const auto width = static_cast<std::size_t>(h.width);
+  const auto height = static_cast<std::size_t>(h.height);
+  const std::size_t stride = ((width * h.bits + 31) >> 3) & ~std::size_t{3};
+  const std::size_t row_bytes = (width * h.bits + 7) / 8;
+  if (pixels_at > file.size || (file.size - pixels_at) / stride < height - 1 ||
+      file.size - pixels_at - (height - 1) * stride < row_bytes) {
+    fail(ErrorKind::kDecode, name,
+         "BMP pixel data ends before the image (truncated)");
+  }
+  for (std::size_t y = 0; y < height; ++y) {
+    convert_row(file.data + pixels_at + y * stride, width, h.bits, palette,
+                layout, image_row(image, h, y));
+  }
+}
+
+}  // namespace
+
 RgbImage decode_dib(const std::uint8_t* data, std::size_t size,
                     std::size_t header_at, std::size_t pixels_at,
                     const std::string& name, bool icon) {
@@ -253,95 +372,14 @@ RgbImage decode_dib(const std::uint8_t* data, std::size_t size,
   } else if (pixels_at == header_at + h.header_size && h.bits <= 8) {
     pixels_at += 4 * h.colors;
   }
-  Layout32 layout32{2, 1, 0};
-  bool six_green = false;
-  switch (h.compression) {
-    case kRaw:
-      break;
-    case kRle8:
-    case kRle4:
-      if (!palette_image) {
-        fail(ErrorKind::kUnsupportedFormat, name,
-             "RLE compression of a " + std::to_string(h.bits) + "-bit BMP");
-      }
-      break;
-    case kFields:
-      if (h.bits == 32 && layout_of_masks(h.masks, &layout32)) break;
-      if (h.bits == 24 && h.masks[0] == 0xFF0000 && h.masks[1] == 0xFF00 &&
-          h.masks[2] == 0xFF) {
-        break;
-      }
-      if (h.bits == 16 && h.masks[2] == 0x1F &&
-          ((h.masks[0] == 0xF800 && h.masks[1] == 0x7E0) ||
-           (h.masks[0] == 0x7C00 && h.masks[1] == 0x3E0))) {
-        six_green = h.masks[0] == 0xF800;
-        break;
-      }
-      fail(ErrorKind::kUnsupportedFormat, name,
-           "unsupported BMP bit fields layout");
-    default:
-      fail(ErrorKind::kUnsupportedFormat, name,
-           "unsupported BMP compression (" + std::to_string(h.compression) +
-               ")");
-  }
+  const PixelLayout layout = pixel_layout(h, palette_image, name);
   const Palette palette =
       palette_image ? read_palette(file, h, name) : Palette();
   RgbImage image = new_rgb_image(h.width, h.height, name);
-  const std::size_t width = static_cast<std::size_t>(h.width);
-  const std::size_t height = static_cast<std::size_t>(h.height);
-  auto out_row = [&](std::size_t stored_row) {
-    return image.row(
-        static_cast<int>(h.top_down ? stored_row : height - 1 - stored_row));
-  };
-
   if (h.compression == kRle4 || h.compression == kRle8) {
-    const std::vector<std::uint8_t> indices = decode_rle(
-        file, pixels_at, h.width, h.height, h.compression == kRle4, name);
-    for (std::size_t y = 0; y < height; ++y) {
-      std::uint8_t* out = out_row(y);
-      for (std::size_t x = 0; x < width; ++x, out += 3) {
-        std::memcpy(out, palette.rgb[indices[y * width + x]], 3);
-      }
-    }
-    return image;
-  }
-
-  const std::size_t stride = ((width * h.bits + 31) >> 3) & ~std::size_t{3};
-  const std::size_t row_bytes = (width * h.bits + 7) / 8;
-  if (pixels_at > size || (size - pixels_at) / stride < height - 1 ||
-      size - pixels_at - (height - 1) * stride < row_bytes) {
-    fail(ErrorKind::kDecode, name,
-         "BMP pixel data ends before the image (truncated)");
-  }
-  for (std::size_t y = 0; y < height; ++y) {
-    const std::uint8_t* in = data + pixels_at + y * stride;
-    std::uint8_t* out = out_row(y);
-    for (std::size_t x = 0; x < width; ++x, out += 3) {
-      switch (h.bits) {
-        case 1:
-          std::memcpy(out, palette.rgb[(in[x / 8] >> (7 - x % 8)) & 1], 3);
-          break;
-        case 4:
-          std::memcpy(out, palette.rgb[(in[x / 2] >> (x % 2 ? 0 : 4)) & 15], 3);
-          break;
-        case 8:
-          std::memcpy(out, palette.rgb[in[x]], 3);
-          break;
-        case 16:
-          unpack16(le16(in + 2 * x), six_green, out);
-          break;
-        case 24:
-          out[0] = in[3 * x + 2];
-          out[1] = in[3 * x + 1];
-          out[2] = in[3 * x];
-          break;
-        default:  // 32
-          out[0] = in[4 * x + layout32.r];
-          out[1] = in[4 * x + layout32.g];
-          out[2] = in[4 * x + layout32.b];
-          break;
-      }
-    }
+    decode_rle_pixels(file, pixels_at, h, palette, image, name);
+  } else {
+    decode_raw_pixels(file, pixels_at, h, palette, layout, image, name);
   }
   return image;
 }

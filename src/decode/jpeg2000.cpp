@@ -94,6 +94,58 @@ std::uint32_t unpack(const opj_image_comp_t& comp, OPJ_INT32 value, int bits) {
 
 }  // namespace
 
+namespace {
+
+// Whether the image is grey (else RGB), for the component layouts and
+// colour spaces PIL reads; throws for the others.
+bool is_grey(const opj_image_t& image, const std::string& name) {
+  const std::uint32_t count = image.numcomps;
+  if (count == 0 || count > 4) {
+    fail(ErrorKind::kUnsupportedFormat, name,
+         "JPEG 2000 with " + std::to_string(count) + " components");
+  }
+  OPJ_COLOR_SPACE space = image.color_space;
+  for (std::uint32_t c = 0; c < count; ++c) {
+    const opj_image_comp_t& comp = image.comps[c];
+    if (comp.dx != 1 || comp.dy != 1 || comp.prec == 0 || comp.prec > 32) {
+      fail(ErrorKind::kUnsupportedFormat, name,
+           "JPEG 2000 with subsampled components is not read");
+    }
+  }
+  if (space == OPJ_CLRSPC_UNKNOWN || space == OPJ_CLRSPC_UNSPECIFIED) {
+    space = count <= 2 ? OPJ_CLRSPC_GRAY : OPJ_CLRSPC_SRGB;
+  }
+  const bool grey = space == OPJ_CLRSPC_GRAY && count <= 2;
+  const bool rgb = space == OPJ_CLRSPC_SRGB && count >= 3;
+  if (!grey && !rgb) {
+    fail(ErrorKind::kUnsupportedFormat, name,
+         "JPEG 2000 in this colour space is not read (sYCC, CMYK, ...)");
+  }
+  return grey;
+}
+
+// The decoded components as 8-bit RGB (grey replicated; `wide`: grey read
+// as PIL's I;16, then clipped).
+void to_rgb(const opj_image_t& image, bool grey, bool wide, RgbImage& out) {
+  const std::size_t pixels = static_cast<std::size_t>(out.width) *
+                             static_cast<std::size_t>(out.height);
+  for (std::size_t i = 0; i < pixels; ++i) {
+    std::uint8_t* px = out.pixels.data() + 3 * i;
+    if (grey) {
+      const std::uint32_t v =
+          unpack(image.comps[0], image.comps[0].data[i], wide ? 16 : 8);
+      px[0] = px[1] = px[2] = static_cast<std::uint8_t>(std::min(v, 255u));
+    } else {
+      for (int c = 0; c < 3; ++c) {
+        px[c] = static_cast<std::uint8_t>(
+            unpack(image.comps[c], image.comps[c].data[i], 8));
+      }
+    }
+  }
+}
+
+}  // namespace
+
 RgbImage decode_jpeg2000(const std::uint8_t* data, std::size_t size,
                          const std::string& name) {
   MemoryReader source{data, size};
@@ -125,27 +177,7 @@ RgbImage decode_jpeg2000(const std::uint8_t* data, std::size_t size,
   std::unique_ptr<opj_image_t, void (*)(opj_image_t*)> image(raw_image,
                                                              opj_image_destroy);
   const std::uint32_t count = image->numcomps;
-  if (count == 0 || count > 4) {
-    fail(ErrorKind::kUnsupportedFormat, name,
-         "JPEG 2000 with " + std::to_string(count) + " components");
-  }
-  OPJ_COLOR_SPACE space = image->color_space;
-  for (std::uint32_t c = 0; c < count; ++c) {
-    const opj_image_comp_t& comp = image->comps[c];
-    if (comp.dx != 1 || comp.dy != 1 || comp.prec == 0 || comp.prec > 32) {
-      fail(ErrorKind::kUnsupportedFormat, name,
-           "JPEG 2000 with subsampled components is not read");
-    }
-  }
-  if (space == OPJ_CLRSPC_UNKNOWN || space == OPJ_CLRSPC_UNSPECIFIED) {
-    space = count <= 2 ? OPJ_CLRSPC_GRAY : OPJ_CLRSPC_SRGB;
-  }
-  const bool grey = space == OPJ_CLRSPC_GRAY && count <= 2;
-  const bool rgb = space == OPJ_CLRSPC_SRGB && count >= 3;
-  if (!grey && !rgb) {
-    fail(ErrorKind::kUnsupportedFormat, name,
-         "JPEG 2000 in this colour space is not read (sYCC, CMYK, ...)");
-  }
+  const bool grey = is_grey(*image, name);
   const std::uint64_t width = image->x1 - image->x0;
   const std::uint64_t height = image->y1 - image->y0;
   RgbImage out = new_rgb_image(width, height, name);
@@ -160,20 +192,7 @@ RgbImage decode_jpeg2000(const std::uint8_t* data, std::size_t size,
     }
   }
   const bool wide = wants_16_bits(data, size, codestream, *image);
-  const std::size_t pixels = static_cast<std::size_t>(width * height);
-  for (std::size_t i = 0; i < pixels; ++i) {
-    std::uint8_t* px = out.pixels.data() + 3 * i;
-    if (grey) {
-      const std::uint32_t v =
-          unpack(image->comps[0], image->comps[0].data[i], wide ? 16 : 8);
-      px[0] = px[1] = px[2] = static_cast<std::uint8_t>(std::min(v, 255u));
-    } else {
-      for (int c = 0; c < 3; ++c) {
-        px[c] = static_cast<std::uint8_t>(
-            unpack(image->comps[c], image->comps[c].data[i], 8));
-      }
-    }
-  }
+  to_rgb(*image, grey, wide, out);
   return out;
 }
 

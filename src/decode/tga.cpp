@@ -56,105 +56,116 @@ std::vector<std::uint8_t> read_pixels(const Bytes& file, std::size_t at,
 
 }  // namespace
 
-RgbImage decode_tga(const std::uint8_t* data, std::size_t size,
-                    const std::string& name) {
-  const Bytes file{data, size};
-  if (size < 18) fail(ErrorKind::kDecode, name, "truncated TGA header");
-  const std::uint32_t id_length = data[0];
-  const std::uint32_t map_type = data[1];
-  const std::uint32_t type = data[2];
-  const std::uint32_t map_start = le16(data + 3);
-  const std::uint32_t map_length = le16(data + 5);
-  const std::uint32_t map_depth = data[7];
-  const std::uint32_t width = le16(data + 12);
-  const std::uint32_t height = le16(data + 14);
-  const std::uint32_t depth = data[16];
-  const std::uint32_t flags = data[17];
+namespace {
+
+struct TgaHeader {
+  std::uint32_t id_length, map_type, type, map_start, map_length, map_depth;
+  std::uint32_t width, height, depth, flags;
   Kind kind;
-  if (type == 3 || type == 11) {
-    kind = Kind::kGrey;
-  } else if (type == 1 || type == 9) {
-    kind = Kind::kPalette;
-  } else if (type == 2 || type == 10) {
-    kind = Kind::kTrueColour;
+};
+
+TgaHeader read_header(const std::uint8_t* data, std::size_t size,
+                      const std::string& name) {
+  if (size < 18) fail(ErrorKind::kDecode, name, "truncated TGA header");
+  TgaHeader h{data[0],        data[1],  data[2],         le16(data + 3),
+              le16(data + 5), data[7],  le16(data + 12), le16(data + 14),
+              data[16],       data[17], Kind::kGrey};
+  if (h.type == 3 || h.type == 11) {
+    h.kind = Kind::kGrey;
+  } else if (h.type == 1 || h.type == 9) {
+    h.kind = Kind::kPalette;
+  } else if (h.type == 2 || h.type == 10) {
+    h.kind = Kind::kTrueColour;
   } else {
     fail(ErrorKind::kUnsupportedFormat, name, "unknown TGA image type");
   }
   // PIL's MODES table: the depths each kind decodes.
-  const bool decodable =
-      (kind == Kind::kPalette && depth == 8) ||
-      (kind == Kind::kGrey && (depth == 1 || depth == 8 || depth == 16)) ||
-      (kind == Kind::kTrueColour &&
-       (depth == 16 || depth == 24 || depth == 32));
-  if (!decodable || map_type > 1) {
+  const bool decodable = (h.kind == Kind::kPalette && h.depth == 8) ||
+                         (h.kind == Kind::kGrey &&
+                          (h.depth == 1 || h.depth == 8 || h.depth == 16)) ||
+                         (h.kind == Kind::kTrueColour &&
+                          (h.depth == 16 || h.depth == 24 || h.depth == 32));
+  if (!decodable || h.map_type > 1) {
     fail(ErrorKind::kUnsupportedFormat, name,
-         "TGA with " + std::to_string(depth) + "-bit pixels of type " +
-             std::to_string(type) + " (PIL cannot decode it either)");
+         "TGA with " + std::to_string(h.depth) + "-bit pixels of type " +
+             std::to_string(h.type) + " (PIL cannot decode it either)");
   }
-  std::size_t pos = 18 + std::size_t{id_length};
-  Palette palette;
-  if (map_type == 1 &&
-      (map_depth == 16 || map_depth == 24 || map_depth == 32)) {
-    // PIL prepends `map_start` black entries and reads what is there.
-    const std::size_t entry = map_depth / 8;
-    const std::size_t wanted = map_length * entry;
-    const std::size_t available =
-        pos >= size ? 0 : std::min(wanted, size - pos);
-    const std::size_t entries = map_start + available / entry;
-    if (entries > 256) {
-      fail(ErrorKind::kDecode, name, "TGA colour map of more than 256 entries");
-    }
-    for (std::size_t i = 0; i < map_start; ++i) {
-      palette.rgb[i][0] = palette.rgb[i][1] = palette.rgb[i][2] = 0;
-    }
-    for (std::size_t i = map_start; i < entries; ++i) {
-      const std::uint8_t* e = data + pos + (i - map_start) * entry;
-      if (entry == 2) {
-        unpack_bgr15(le16(e), palette.rgb[i]);
-      } else {
-        palette.rgb[i][0] = e[2];
-        palette.rgb[i][1] = e[1];
-        palette.rgb[i][2] = e[0];
-      }
-    }
-    pos += available;
-  }
+  return h;
+}
 
-  RgbImage image = new_rgb_image(width, height, name);
-  const bool top_down = flags & 0x20;
-  const bool mirrored = flags & 0x10;
-  const bool rle = type & 8;
-  if (depth == 1) {  // packed bits, rows padded to bytes
-    if (rle) {
-      fail(ErrorKind::kUnsupportedFormat, name, "run-length encoded 1-bit TGA");
-    }
-    const std::size_t stride = (width + 7) / 8;
-    const std::vector<std::uint8_t> packed =
-        read_pixels(file, pos, height, stride, false, name);
-    for (std::uint32_t y = 0; y < height; ++y) {
-      std::uint8_t* out =
-          image.row(static_cast<int>(top_down ? y : height - 1 - y));
-      for (std::uint32_t x = 0; x < width; ++x) {
-        const std::uint8_t bit =
-            (packed[y * stride + x / 8] >> (7 - x % 8)) & 1;
-        const std::uint32_t column = mirrored ? width - 1 - x : x;
-        std::memset(out + 3 * column, bit ? 255 : 0, 3);
-      }
-    }
-    return image;
+// The colour map, read from `pos` (moved past it). PIL prepends
+// `map_start` black entries and reads what is there.
+Palette read_colour_map(const Bytes& file, const TgaHeader& h, std::size_t& pos,
+                        const std::string& name) {
+  Palette palette;
+  if (h.map_type != 1 ||
+      !(h.map_depth == 16 || h.map_depth == 24 || h.map_depth == 32)) {
+    return palette;
   }
-  const std::size_t bytes = depth / 8;
-  const std::vector<std::uint8_t> pixels =
-      read_pixels(file, pos, std::size_t{width} * height, bytes, rle, name);
-  for (std::uint32_t y = 0; y < height; ++y) {
+  const std::size_t entry = h.map_depth / 8;
+  const std::size_t wanted = h.map_length * entry;
+  const std::size_t available =
+      pos >= file.size ? 0 : std::min(wanted, file.size - pos);
+  const std::size_t entries = h.map_start + available / entry;
+  if (entries > 256) {
+    fail(ErrorKind::kDecode, name, "TGA colour map of more than 256 entries");
+  }
+  for (std::size_t i = 0; i < h.map_start; ++i) {
+    palette.rgb[i][0] = palette.rgb[i][1] = palette.rgb[i][2] = 0;
+  }
+  for (std::size_t i = h.map_start; i < entries; ++i) {
+    const std::uint8_t* e = file.data + pos + (i - h.map_start) * entry;
+    if (entry == 2) {
+      unpack_bgr15(le16(e), palette.rgb[i]);
+    } else {
+      palette.rgb[i][0] = e[2];
+      palette.rgb[i][1] = e[1];
+      palette.rgb[i][2] = e[0];
+    }
+  }
+  pos += available;
+  return palette;
+}
+
+// Packed bits, rows padded to bytes.
+void decode_bits(const Bytes& file, std::size_t pos, const TgaHeader& h,
+                 RgbImage& image, const std::string& name) {
+  if (h.type & 8) {
+    fail(ErrorKind::kUnsupportedFormat, name, "run-length encoded 1-bit TGA");
+  }
+  const bool top_down = h.flags & 0x20;
+  const bool mirrored = h.flags & 0x10;
+  const std::size_t stride = (h.width + 7) / 8;
+  const std::vector<std::uint8_t> packed =
+      read_pixels(file, pos, h.height, stride, false, name);
+  for (std::uint32_t y = 0; y < h.height; ++y) {
+    std::uint8_t* out =
+        image.row(static_cast<int>(top_down ? y : h.height - 1 - y));
+    for (std::uint32_t x = 0; x < h.width; ++x) {
+      const std::uint8_t bit = (packed[y * stride + x / 8] >> (7 - x % 8)) & 1;
+      const std::uint32_t column = mirrored ? h.width - 1 - x : x;
+      std::memset(out + 3 * column, bit ? 255 : 0, 3);
+    }
+  }
+}
+
+void decode_samples(const Bytes& file, std::size_t pos, const TgaHeader& h,
+                    const Palette& palette, RgbImage& image,
+                    const std::string& name) {
+  const bool top_down = h.flags & 0x20;
+  const bool mirrored = h.flags & 0x10;
+  const std::size_t bytes = h.depth / 8;
+  const std::vector<std::uint8_t> pixels = read_pixels(
+      file, pos, std::size_t{h.width} * h.height, bytes, h.type & 8, name);
+  for (std::uint32_t y = 0; y < h.height; ++y) {
     std::uint8_t* row =
-        image.row(static_cast<int>(top_down ? y : height - 1 - y));
-    const std::uint8_t* in = pixels.data() + std::size_t{y} * width * bytes;
-    for (std::uint32_t x = 0; x < width; ++x, in += bytes) {
-      std::uint8_t* out = row + 3 * (mirrored ? width - 1 - x : x);
-      if (kind == Kind::kPalette) {
+        image.row(static_cast<int>(top_down ? y : h.height - 1 - y));
+    const std::uint8_t* in = pixels.data() + std::size_t{y} * h.width * bytes;
+    for (std::uint32_t x = 0; x < h.width; ++x, in += bytes) {
+      std::uint8_t* out = row + 3 * (mirrored ? h.width - 1 - x : x);
+      if (h.kind == Kind::kPalette) {
         std::memcpy(out, palette.rgb[in[0]], 3);
-      } else if (kind == Kind::kGrey) {
+      } else if (h.kind == Kind::kGrey) {
         out[0] = out[1] = out[2] = in[0];  // 16-bit: grey, then alpha
       } else if (bytes == 2) {
         unpack_bgr15(le16(in), out);
@@ -164,6 +175,22 @@ RgbImage decode_tga(const std::uint8_t* data, std::size_t size,
         out[2] = in[0];
       }
     }
+  }
+}
+
+}  // namespace
+
+RgbImage decode_tga(const std::uint8_t* data, std::size_t size,
+                    const std::string& name) {
+  const Bytes file{data, size};
+  const TgaHeader header = read_header(data, size, name);
+  std::size_t pos = 18 + std::size_t{header.id_length};
+  const Palette palette = read_colour_map(file, header, pos, name);
+  RgbImage image = new_rgb_image(header.width, header.height, name);
+  if (header.depth == 1) {
+    decode_bits(file, pos, header, image, name);
+  } else {
+    decode_samples(file, pos, header, palette, image, name);
   }
   return image;
 }

@@ -90,6 +90,44 @@ struct Layout {
            ") is not read (nor by PIL 9.4)");
 }
 
+// PIL's grey modes: 1-, 2-, 4- and 8-bit "L" (min-is-white inverted),
+// "I;16", "I;12", "I;16S", "F", "I" and "LA". False when none fits.
+bool grey_layout(Layout& l, bool big_endian, std::uint16_t fill,
+                 std::uint16_t extra_count, const std::uint16_t* extra) {
+  const bool uint = l.format == SAMPLEFORMAT_UINT;
+  l.invert = l.photometric == PHOTOMETRIC_MINISWHITE;
+  if (l.samples == 1 && uint &&
+      (l.bits == 1 || l.bits == 2 || l.bits == 4 || l.bits == 8)) {
+    return true;
+  }
+  // "I;16" (min-is-white not inverted, as in PIL), "I;12", "I;16S".
+  if (l.samples == 1 && l.bits == 16 &&
+      ((uint && !big_endian) || (l.photometric == PHOTOMETRIC_MINISBLACK &&
+                                 (uint || l.format == SAMPLEFORMAT_INT)))) {
+    l.invert = false;
+    return true;
+  }
+  // "F" (float) and "I" (32-bit integer), as PIL's table lists them.
+  if (l.samples == 1 && l.bits == 32 &&
+      ((l.format == SAMPLEFORMAT_IEEEFP &&
+        (l.photometric == PHOTOMETRIC_MINISBLACK || l.invert)) ||
+       (l.photometric == PHOTOMETRIC_MINISBLACK &&
+        (l.format == SAMPLEFORMAT_INT || (uint && !big_endian))))) {
+    l.invert = false;
+    return true;
+  }
+  if (l.samples == 1 && l.bits == 12 && uint && !big_endian && !l.invert &&
+      fill == FILLORDER_MSB2LSB) {
+    return true;
+  }
+  if (l.samples == 2 && l.bits == 8 && uint && !l.invert && extra_count == 1 &&
+      extra[0] == EXTRASAMPLE_UNASSALPHA) {
+    l.kind = Kind::kGreyAlpha;
+    return true;
+  }
+  return false;
+}
+
 // PIL's OPEN_INFO, as far as resnet-cli reads it.
 Layout layout_of(TIFF* tiff, const std::string& name) {
   Layout l;
@@ -112,36 +150,7 @@ Layout layout_of(TIFF* tiff, const std::string& name) {
   switch (l.photometric) {
     case PHOTOMETRIC_MINISWHITE:
     case PHOTOMETRIC_MINISBLACK:
-      l.invert = l.photometric == PHOTOMETRIC_MINISWHITE;
-      if (l.samples == 1 && uint &&
-          (l.bits == 1 || l.bits == 2 || l.bits == 4 || l.bits == 8)) {
-        return l;
-      }
-      // "I;16" (min-is-white not inverted, as in PIL), "I;12", "I;16S".
-      if (l.samples == 1 && l.bits == 16 &&
-          ((uint && !big_endian) || (l.photometric == PHOTOMETRIC_MINISBLACK &&
-                                     (uint || l.format == SAMPLEFORMAT_INT)))) {
-        l.invert = false;
-        return l;
-      }
-      // "F" (float) and "I" (32-bit integer), as PIL's table lists them.
-      if (l.samples == 1 && l.bits == 32 &&
-          ((l.format == SAMPLEFORMAT_IEEEFP &&
-            (l.photometric == PHOTOMETRIC_MINISBLACK || l.invert)) ||
-           (l.photometric == PHOTOMETRIC_MINISBLACK &&
-            (l.format == SAMPLEFORMAT_INT || (uint && !big_endian))))) {
-        l.invert = false;
-        return l;
-      }
-      if (l.samples == 1 && l.bits == 12 && uint && !big_endian && !l.invert &&
-          fill == FILLORDER_MSB2LSB) {
-        return l;
-      }
-      if (l.samples == 2 && l.bits == 8 && uint && !l.invert &&
-          extra_count == 1 && extra[0] == EXTRASAMPLE_UNASSALPHA) {
-        l.kind = Kind::kGreyAlpha;
-        return l;
-      }
+      if (grey_layout(l, big_endian, fill, extra_count, extra)) return l;
       break;
     case PHOTOMETRIC_PALETTE:
       l.kind = Kind::kPalette;
