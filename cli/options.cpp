@@ -51,35 +51,48 @@ CLI::App* add_command(CLI::App& parent, CommandApps& apps, const char* name,
   return app;
 }
 
+// The weights subcommands: each takes at most one NAME (or FILE).
+struct WeightsCommand {
+  const char* name;
+  const char* help;
+  Command command;
+  unsigned options;
+  const char* argument_help;  // nullptr: no argument
+  bool argument_required;
+};
+
+constexpr WeightsCommand kWeightsCommands[] = {
+    {"list", "Table of known weights and whether each is cached",
+     Command::kWeightsList, kOnWeightsList, nullptr, false},
+    {"info", "torchvision's meta for one entry", Command::kWeightsInfo,
+     kOnWeightsInfo, "e.g. ResNet50_Weights.IMAGENET1K_V2", true},
+    {"download",
+     "Download one entry (or --url) into torch.hub's cache, hash-checked; "
+     "prints the cached file's path",
+     Command::kWeightsDownload, kOnWeightsDownload,
+     "e.g. ResNet18_Weights.DEFAULT", false},
+    {"path", "Print where an entry is (or would be) cached",
+     Command::kWeightsPath, kOnWeightsPath, "e.g. DEFAULT", true},
+    {"verify",
+     "Hash cached files (or FILE) and check the SHA-256 against the hash in "
+     "the file name; exit 3 on a mismatch",
+     Command::kWeightsVerify, kOnWeightsVerify,
+     "A registry NAME or a FILE (default: every cached registry file)", false},
+};
+
 void add_weights_commands(CLI::App& app, CommandApps& apps,
                           OptionValues& values) {
   CLI::App* weights = add_command(app, apps, "weights", "The weights registry",
                                   Command::kNone, values, 0);
   weights->require_subcommand(1);
-  add_command(*weights, apps, "list",
-              "Table of known weights and whether each is cached",
-              Command::kWeightsList, values, kOnWeightsList);
-  add_command(*weights, apps, "info", "torchvision's meta for one entry",
-              Command::kWeightsInfo, values, kOnWeightsInfo)
-      ->add_option("name", values.weights_target, "e.g. IMAGENET1K_V2")
-      ->required();
-  add_command(*weights, apps, "download",
-              "Download one entry (or --url) into torch.hub's cache, "
-              "hash-checked; prints the cached file's path",
-              Command::kWeightsDownload, values, kOnWeightsDownload)
-      ->add_option("name", values.weights_target, "e.g. IMAGENET1K_V2");
-  add_command(*weights, apps, "path",
-              "Print where an entry is (or would be) cached",
-              Command::kWeightsPath, values, kOnWeightsPath)
-      ->add_option("name", values.weights_target, "e.g. DEFAULT")
-      ->required();
-  add_command(*weights, apps, "verify",
-              "Hash cached files (or FILE) and check the SHA-256 against the "
-              "hash in the file name; exit 3 on a mismatch",
-              Command::kWeightsVerify, values, kOnWeightsVerify)
-      ->add_option("target", values.weights_target,
-                   "A registry NAME or a FILE (default: every cached registry "
-                   "file)");
+  for (const WeightsCommand& spec : kWeightsCommands) {
+    CLI::App* command = add_command(*weights, apps, spec.name, spec.help,
+                                    spec.command, values, spec.options);
+    if (!spec.argument_help) continue;
+    CLI::Option* argument =
+        command->add_option("name", values.weights_target, spec.argument_help);
+    if (spec.argument_required) argument->required();
+  }
 }
 
 void add_commands(CLI::App& app, CommandApps& apps, OptionValues& values) {

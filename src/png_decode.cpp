@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "png_errors.h"
 #include "resnet_cli/error.h"
 
 namespace resnet_cli::detail {
@@ -16,16 +17,7 @@ struct Reader {
   const std::uint8_t* data;
   std::size_t size;
   std::size_t position;
-  char message[256];
 };
-
-void on_error(png_structp png, png_const_charp message) {
-  auto* reader = static_cast<Reader*>(png_get_error_ptr(png));
-  std::snprintf(reader->message, sizeof reader->message, "%s", message);
-  png_longjmp(png, 1);
-}
-
-void on_warning(png_structp, png_const_charp) {}
 
 void read_bytes(png_structp png, png_bytep out, png_size_t count) {
   auto* reader = static_cast<Reader*>(png_get_io_ptr(png));
@@ -81,9 +73,10 @@ bool read_rows(png_structp png, png_bytepp rows) {
 
 RgbImage decode_png(const std::uint8_t* data, std::size_t size,
                     const std::string& name) {
-  Reader reader{data, size, 0, {}};
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &reader,
-                                           on_error, on_warning);
+  Reader reader{data, size, 0};
+  PngErrorSink errors;
+  png_structp png = png_create_read_struct(
+      PNG_LIBPNG_VER_STRING, &errors, png_error_to_sink, png_ignore_warning);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
   if (!png || !info) {
     png_destroy_read_struct(&png, &info, nullptr);
@@ -100,7 +93,7 @@ RgbImage decode_png(const std::uint8_t* data, std::size_t size,
   Layout layout;
   if (!read_header(png, info, &layout)) {
     throw Error(ErrorKind::kDecode,
-                name + ": cannot decode PNG: " + reader.message);
+                name + ": cannot decode PNG: " + errors.message);
   }
   if (layout.channels != 1 && layout.channels != 3) {
     throw Error(ErrorKind::kDecode,
@@ -114,7 +107,7 @@ RgbImage decode_png(const std::uint8_t* data, std::size_t size,
   for (std::size_t y = 0; y < height; ++y) rows[y] = pixels.data() + y * stride;
   if (!read_rows(png, rows.data())) {
     throw Error(ErrorKind::kDecode,
-                name + ": cannot decode PNG: " + reader.message);
+                name + ": cannot decode PNG: " + errors.message);
   }
 
   RgbImage image;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "png_errors.h"
 #include "resnet_cli/error.h"
 
 namespace resnet_cli::detail {
@@ -14,16 +15,7 @@ namespace {
 
 struct Writer {
   std::string* bytes;
-  char message[256];
 };
-
-void on_error(png_structp png, png_const_charp message) {
-  auto* writer = static_cast<Writer*>(png_get_error_ptr(png));
-  std::snprintf(writer->message, sizeof writer->message, "%s", message);
-  png_longjmp(png, 1);
-}
-
-void on_warning(png_structp, png_const_charp) {}
 
 void write_bytes(png_structp png, png_bytep data, png_size_t count) {
   auto* writer = static_cast<Writer*>(png_get_io_ptr(png));
@@ -50,9 +42,10 @@ bool write_image(png_structp png, png_infop info, png_uint_32 width,
 
 std::string encode_png(const RgbImage& image, const std::string& name) {
   std::string bytes;
-  Writer writer{&bytes, {}};
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &writer,
-                                            on_error, on_warning);
+  Writer writer{&bytes};
+  PngErrorSink errors;
+  png_structp png = png_create_write_struct(
+      PNG_LIBPNG_VER_STRING, &errors, png_error_to_sink, png_ignore_warning);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
   if (!png || !info) {
     png_destroy_write_struct(&png, &info);
@@ -71,7 +64,7 @@ std::string encode_png(const RgbImage& image, const std::string& name) {
   if (!write_image(png, info, static_cast<png_uint_32>(image.width),
                    static_cast<png_uint_32>(image.height), rows.data())) {
     throw Error(ErrorKind::kOutput,
-                name + ": PNG encoding failed: " + writer.message);
+                name + ": PNG encoding failed: " + errors.message);
   }
   return bytes;
 }
