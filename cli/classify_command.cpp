@@ -41,10 +41,6 @@ void check_inputs(const ClassifySettings& settings) {
         ErrorKind::kUsage,
         "'-' (an image on stdin) and --files-from - cannot share stdin");
   }
-  if (input.paths.empty() && input.files_from.empty()) {
-    throw Error(ErrorKind::kUsage,
-                "no inputs (give files, folders or --files-from)");
-  }
 }
 
 // The destination, checked before the model loads so that a mistake there

@@ -175,12 +175,9 @@ std::array<float, 3> parse_triple(const std::string& text) {
   return values;
 }
 
-Shard parse_shard_text(const std::string& text) { return parse_shard(text); }
+// --arch: the canonical name of the architecture `text` names.
 std::string parse_architecture_name(const std::string& text) {
   return std::string(architecture(text).name);
-}
-std::vector<std::string> parse_extension_list(const std::string& text) {
-  return parse_extensions(text);
 }
 
 // The table. Each option is declared here once, with its help text and
@@ -285,14 +282,14 @@ const std::vector<OptionSpec>& option_table() {
        "Extensions picked up in folders, e.g. jpg,png (default: every format "
        "resnet-cli reads)",
        kOnClassify | kOnBench | kOnMerge,
-       parsed(&V::extensions, parse_extension_list, "LIST")},
+       parsed(&V::extensions, parse_extensions, "LIST")},
       {"-L,--follow", nullptr,
        "Follow symbolic links to folders while scanning (loops are reported)",
        kOnClassify | kOnBench | kOnMerge, flag(&V::follow)},
       {"--shard", "RESNET_CLI_SHARD",
        "I/N: only the inputs of shard I of N (0 <= I < N), chosen by a hash "
        "of the path",
-       kOnClassify, parsed(&V::shard, parse_shard_text, "I/N")},
+       kOnClassify, parsed(&V::shard, parse_shard, "I/N")},
       {"-t,--threads", "RESNET_CLI_THREADS",
        "Threads for inference (0: one per available core)",
        kOnClassify | kOnBench, number(&V::threads, 0, 1024)},

@@ -74,10 +74,10 @@ StatusLine::StatusLine(bool live) : live_(live) {}
 
 StatusLine::~StatusLine() { clear(); }
 
-void StatusLine::draw(const std::string& text, bool force) {
+void StatusLine::draw(const std::string& text) {
   if (!live_) return;
   const auto now = Clock::now();
-  if (!force && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  if (now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
   const std::string line = "resnet-cli: " + text;
   std::lock_guard<std::mutex> lock(g_terminal_mutex);

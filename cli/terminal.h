@@ -52,8 +52,8 @@ class StatusLine {
   StatusLine& operator=(const StatusLine&) = delete;
 
   bool live() const { return live_; }
-  // Redraws the line (throttled unless `force`).
-  void draw(const std::string& text, bool force = false);
+  // Redraws the line, at most every 100 ms.
+  void draw(const std::string& text);
   // Removes the line, so that what follows starts on a clean one.
   void clear();
 

@@ -6,6 +6,7 @@
 #include <climits>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "model_entry.h"
@@ -36,41 +37,51 @@ std::vector<std::filesystem::path> module_candidates() {
           folder.parent_path() / "lib" / "resnet-cli" / kModuleName};
 }
 
+// The first candidate that exists; nullopt when none does.
+std::optional<std::filesystem::path> find_module(
+    const std::vector<std::filesystem::path>& candidates) {
+  for (const auto& path : candidates) {
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) return path;
+  }
+  return std::nullopt;
+}
+
 struct LoadedModule {
   LoadFunction load = nullptr;
   std::string error;  // empty when `load` is set
 };
 
 LoadedModule open_module() {
-  std::string tried;
-  for (const auto& path : module_candidates()) {
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) {
-      tried += (tried.empty() ? "" : ", ") + path.string();
-      continue;
+  const std::vector<std::filesystem::path> candidates = module_candidates();
+  const std::optional<std::filesystem::path> path = find_module(candidates);
+  if (!path) {
+    std::string tried;
+    for (const auto& candidate : candidates) {
+      tried += (tried.empty() ? "" : ", ") + candidate.string();
     }
-    // Never closed: models it made live until the process ends.
-    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
-      return {nullptr,
-              path.string() + ": cannot load the model module: " + ::dlerror()};
-    }
-    const auto abi =
-        reinterpret_cast<AbiFunction>(::dlsym(handle, "resnet_cli_model_abi"));
-    const auto load = reinterpret_cast<LoadFunction>(
-        ::dlsym(handle, "resnet_cli_model_load"));
-    if (!abi || !load || abi() != RESNET_CLI_MODEL_ABI) {
-      return {nullptr, path.string() +
-                           ": not the model module of this resnet-cli build "
-                           "(reinstall resnet-cli)"};
-    }
-    spdlog::debug("model module: {}", path.string());
-    return {load, ""};
+    return {nullptr, "the model module " + std::string(kModuleName) +
+                         " is missing (looked for " + tried +
+                         "); reinstall resnet-cli, or build it with "
+                         "-DRESNET_CLI_MODEL_MODULE=OFF"};
   }
-  return {nullptr, "the model module " + std::string(kModuleName) +
-                       " is missing (looked for " + tried +
-                       "); reinstall resnet-cli, or build it with "
-                       "-DRESNET_CLI_MODEL_MODULE=OFF"};
+  // Never closed: models it made live until the process ends.
+  void* handle = ::dlopen(path->c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    return {nullptr,
+            path->string() + ": cannot load the model module: " + ::dlerror()};
+  }
+  const auto abi =
+      reinterpret_cast<AbiFunction>(::dlsym(handle, "resnet_cli_model_abi"));
+  const auto load =
+      reinterpret_cast<LoadFunction>(::dlsym(handle, "resnet_cli_model_load"));
+  if (!abi || !load || abi() != RESNET_CLI_MODEL_ABI) {
+    return {nullptr, path->string() +
+                         ": not the model module of this resnet-cli build "
+                         "(reinstall resnet-cli)"};
+  }
+  spdlog::debug("model module: {}", path->string());
+  return {load, ""};
 }
 
 std::once_flag g_started;
@@ -103,17 +114,12 @@ std::unique_ptr<Model> load_model(const std::filesystem::path& checkpoint,
 }
 
 ModelModuleStatus model_module_status() {
+  const std::vector<std::filesystem::path> candidates = module_candidates();
+  const std::optional<std::filesystem::path> path = find_module(candidates);
   ModelModuleStatus status;
   status.is_module = true;
-  for (const auto& path : module_candidates()) {
-    std::error_code ec;
-    if (std::filesystem::exists(path, ec)) {
-      status.path = path.string();
-      status.found = true;
-      return status;
-    }
-  }
-  status.path = module_candidates().front().string();
+  status.found = path.has_value();
+  status.path = (path ? *path : candidates.front()).string();
   return status;
 }
 

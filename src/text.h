@@ -24,6 +24,11 @@ inline std::string ascii_upper(std::string_view text) {
   return out;
 }
 
+// Whether `a` and `b` are equal but for ASCII case.
+inline bool equals_ignoring_ascii_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && ascii_lower(a) == ascii_lower(b);
+}
+
 // The first line of a library's error text, trailing blanks removed, for a
 // one-line message of ours.
 inline std::string first_line(std::string_view text) {

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "text.h"
+
 namespace resnet_cli {
 
 template <typename E>
@@ -22,19 +24,6 @@ struct EnumName {
 
 template <typename E>
 struct EnumNames;  // specialized next to each enum
-
-namespace detail {
-inline bool equals_ignoring_ascii_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-}  // namespace detail
 
 // The canonical name of `value` (the first row that has it).
 template <typename E>
