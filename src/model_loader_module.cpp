@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <climits>
 #include <future>
 #include <mutex>
@@ -85,6 +86,7 @@ LoadedModule open_module() {
 }
 
 std::once_flag g_started;
+std::atomic<bool> g_module_started{false};
 std::shared_future<LoadedModule> g_module;
 
 const LoadedModule& module() {
@@ -97,12 +99,15 @@ const LoadedModule& module() {
 void start_loading_model_module() {
   std::call_once(g_started, [] {
     g_module = std::async(std::launch::async, open_module).share();
+    g_module_started = true;
   });
 }
 
 void wait_for_model_module() {
   if (g_module.valid()) g_module.wait();
 }
+
+bool model_module_started() { return g_module_started; }
 
 std::unique_ptr<Model> load_model(const std::filesystem::path& checkpoint,
                                   const ModelOptions& options) {

@@ -13,6 +13,8 @@ void start_loading_model_module() {}
 
 void wait_for_model_module() {}
 
+bool model_module_started() { return false; }
+
 ModelModuleStatus model_module_status() { return {}; }
 
 }  // namespace resnet_cli

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "resnet_cli/error.h"
 #include "resnet_cli/model_loader.h"
@@ -78,6 +79,13 @@ Session::Session(const SessionOptions& options)
     : options_(options),
       weights_(&find_weights(options.weights, options.model.arch)),
       transform_(apply_overrides(weights_->transforms, options.transform)) {
+  // -vv shows where a cold start's time goes.
+  const auto started = std::chrono::steady_clock::now();
+  const auto since_start = [started] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         started)
+        .count();
+  };
   // LibTorch initialises on its own thread while the weights are found
   // (perhaps downloaded) and their pages read ahead.
   start_loading_model_module();
@@ -86,11 +94,14 @@ Session::Session(const SessionOptions& options)
   const std::filesystem::path checkpoint =
       resolve_weights_file(source, options.fetch);
   read_ahead(checkpoint);
+  wait_for_model_module();
+  spdlog::debug("session: model module ready after {:.3f} s", since_start());
   ModelOptions model_options = options.model;
   if (source.file.empty() && source.url.empty()) {
     model_options.arch = weights_->arch;
   }
   model_ = load_model(checkpoint, model_options);
+  spdlog::debug("session: model loaded after {:.3f} s", since_start());
   labels_ = load_labels(options.labels_file, model_->num_classes());
 }
 

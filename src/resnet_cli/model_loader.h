@@ -33,6 +33,12 @@ void start_loading_model_module();
 // in LibTorch's static initialisation runs destructors under it and crashes.
 void wait_for_model_module();
 
+// True once start_loading_model_module() has begun mapping the module (never
+// in the linked-in build). The module's static destructors then cost tens of
+// milliseconds at exit and may not run while it is still initialising, so
+// the binary leaves with std::_Exit (see cli/main.cpp).
+bool model_module_started();
+
 struct ModelModuleStatus {
   bool is_module = false;  // false: linked into the binary
   std::string path;        // where the module is looked for first
