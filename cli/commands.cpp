@@ -10,6 +10,8 @@ ExitCode run_command(const Settings& settings, std::ostream& out) {
       return run_classify(settings.classify, out);
     case Command::kBench:
       return run_bench(settings.bench, out);
+    case Command::kServe:
+      return run_serve(settings.serve);
     case Command::kPreprocess:
       return run_preprocess(settings.preprocess);
     case Command::kMerge:

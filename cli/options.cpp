@@ -125,6 +125,11 @@ void add_commands(CLI::App& app, CommandApps& apps, OptionValues& values) {
       ->add_option("parts", values.merge_parts,
                    "JSON Lines files written by classify --format jsonl")
       ->required();
+  add_command(app, apps, "serve",
+              "Keep the model loaded and answer HTTP: TorchServe's "
+              "/predictions/{name}, /v1/classify (classify's record), "
+              "/metrics",
+              Command::kServe, values, kOnServe);
   // -v and -q work after the command name too.
   for (CLI::App* command : apps.all) command->fallthrough();
 }
@@ -231,6 +236,25 @@ BenchSettings bench_settings(const OptionValues& values, int verbosity) {
   return bench;
 }
 
+ServeSettings serve_settings(const OptionValues& values, int verbosity) {
+  ServeSettings serve;
+  fill_session(serve, values, verbosity);
+  ServerOptions& server = serve.server;
+  server.host = values.host;
+  server.port = values.port;
+  server.api_key = values.api_key;
+  server.max_body = static_cast<std::size_t>(values.max_body);
+  server.max_batch_delay_ms = values.max_batch_delay_ms;
+  server.max_connections = values.max_connections;
+  server.max_queue = values.max_queue;
+  server.request_timeout_s = values.request_timeout_s;
+  server.idle_timeout_s = values.idle_timeout_s;
+  server.topk = values.topk;
+  server.decode = decode_options(values);
+  serve.access_log = verbosity >= 1;
+  return serve;
+}
+
 PreprocessSettings preprocess_settings(const OptionValues& values) {
   if (values.npy_output.empty() && values.png_output.empty()) {
     throw Error(ErrorKind::kUsage,
@@ -290,6 +314,9 @@ void build_settings(Settings& settings, const OptionValues& values) {
       break;
     case Command::kBench:
       settings.bench = bench_settings(values, settings.verbosity);
+      break;
+    case Command::kServe:
+      settings.serve = serve_settings(values, settings.verbosity);
       break;
     case Command::kPreprocess:
       settings.preprocess = preprocess_settings(values);

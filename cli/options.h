@@ -17,6 +17,7 @@
 #include "resnet_cli/inputs.h"
 #include "resnet_cli/merge.h"
 #include "resnet_cli/record_writer.h"
+#include "resnet_cli/server.h"
 #include "resnet_cli/session.h"
 #include "terminal.h"
 
@@ -33,6 +34,7 @@ enum class Command {
   kWeightsVerify,
   kBench,
   kMerge,
+  kServe,
 };
 
 // --format of the commands that print a report rather than records.
@@ -80,6 +82,13 @@ struct BenchSettings : SessionOptions {
   int iterations = 20;  // timed forward passes per inference worker
   int warmup = 3;       // untimed passes first (oneDNN builds its kernels)
   ReportFormat format = ReportFormat::kText;
+};
+
+// serve: a model session, and the server's address, limits and batching
+// (server.plan comes from the session when it is built).
+struct ServeSettings : SessionOptions {
+  ServerOptions server;
+  bool access_log = false;  // -v
 };
 
 struct PreprocessSettings {
@@ -156,6 +165,15 @@ struct OptionValues {
   std::vector<std::string> merge_inputs;  // --inputs, one path each
   std::string weights_target;  // weights info/download/path/verify NAME
   bool force = false;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string api_key;
+  std::uint64_t max_body = ServerOptions{}.max_body;
+  int max_batch_delay_ms = ServerOptions{}.max_batch_delay_ms;
+  int max_connections = ServerOptions{}.max_connections;
+  int max_queue = ServerOptions{}.max_queue;
+  int request_timeout_s = ServerOptions{}.request_timeout_s;
+  int idle_timeout_s = ServerOptions{}.idle_timeout_s;
 };
 
 // The parsed command line: the command, -q/-v, and that command's settings
@@ -165,6 +183,7 @@ struct Settings {
   int verbosity = 0;  // -1 quiet, 0 warnings, 1 info, 2 debug
   ClassifySettings classify;
   BenchSettings bench;
+  ServeSettings serve;
   PreprocessSettings preprocess;
   MergeCommandSettings merge;
   WeightsSettings weights;

@@ -1,5 +1,7 @@
 #include "signals.h"
 
+#include <time.h>
+
 #include <iterator>
 
 #include "resnet_cli/temporary_files.h"
@@ -60,6 +62,33 @@ GracefulInterrupt::~GracefulInterrupt() {
 
 const std::atomic<bool>& GracefulInterrupt::stop_flag() const {
   return g_interrupted;
+}
+
+StopSignals::StopSignals() {
+  sigemptyset(&signals_);
+  sigaddset(&signals_, SIGINT);
+  sigaddset(&signals_, SIGTERM);
+  ::pthread_sigmask(SIG_BLOCK, &signals_, &previous_mask_);
+}
+
+void StopSignals::on_signal(std::function<void()> on_stop) {
+  waiter_ = std::thread([this, on_stop = std::move(on_stop)] {
+    // Polled, so that the destructor can end the wait without a signal.
+    const timespec tick{0, 100'000'000};
+    while (!done_) {
+      if (::sigtimedwait(&signals_, nullptr, &tick) > 0) {
+        received_ = true;
+        on_stop();
+        return;
+      }
+    }
+  });
+}
+
+StopSignals::~StopSignals() {
+  done_ = true;
+  if (waiter_.joinable()) waiter_.join();
+  ::pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);
 }
 
 }  // namespace resnet_cli::cli

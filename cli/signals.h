@@ -5,6 +5,8 @@
 #include <signal.h>
 
 #include <atomic>
+#include <functional>
+#include <thread>
 
 namespace resnet_cli::cli {
 
@@ -26,6 +28,28 @@ class GracefulInterrupt {
 
   const std::atomic<bool>& stop_flag() const;
   bool interrupted() const { return stop_flag().load(); }
+};
+
+// For a server: while it lives, SIGINT and SIGTERM are blocked in every
+// thread the calling thread starts afterwards (construct it before starting
+// any), and the first of them runs `on_stop` on a thread of its own, where
+// it may take locks and join threads as no signal handler may.
+class StopSignals {
+ public:
+  StopSignals();
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+  void on_signal(std::function<void()> on_stop);
+  bool received() const { return received_.load(); }
+
+ private:
+  sigset_t signals_{};
+  sigset_t previous_mask_{};
+  std::atomic<bool> done_{false};
+  std::atomic<bool> received_{false};
+  std::thread waiter_;
 };
 
 }  // namespace resnet_cli::cli

@@ -12,6 +12,8 @@ packages=(
   libdnnl-dev
   # the decoders' own libraries (src/decode/)
   libtiff-dev libgif-dev libwebp-dev libopenjp2-7-dev zlib1g-dev
+  # serve: the HTTP server library
+  libcpp-httplib-dev
   # tests: Catch2, and the oracle (Debian's torchvision at /usr/bin/python3)
   catch2 python3-torchvision python3-pil python3-numpy
   # the Slurm test (tests/slurm): a one-host cluster, munge for its auth

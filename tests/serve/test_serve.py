@@ -1,0 +1,386 @@
+#!/usr/bin/env python3
+"""resnet-cli serve against real HTTP clients (Python's requests and raw
+sockets), on 127.0.0.1 and a port the server picks (--port 0).
+
+  answers  acceptance 1: /predictions/{name} and /v1/classify give classify's
+           classes and probabilities (1e-6) for 20 images, raw and multipart
+  abuse    acceptance 3: hostile and broken clients, each followed by a good
+           request; the server's RSS after N requests within 10% of its RSS
+           after N/10
+  sigterm  acceptance 4: SIGTERM while 16 clients send: every request sent
+           before the signal is answered 200, the server exits 0
+
+Usage: test_serve.py MODE --binary resnet-cli --fixtures DIR [--requests N]
+"""
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import zlib
+
+import requests
+
+MODEL = "resnet50"
+
+
+def fail(message):
+    print("FAIL: " + message, flush=True)
+    sys.exit(1)
+
+
+def check(condition, message):
+    if not condition:
+        fail(message)
+
+
+class Server:
+    """resnet-cli serve on a free port; its stderr drained on a thread."""
+
+    def __init__(self, args, *extra, env=None):
+        checkpoint = os.path.join(args.fixtures, "checkpoints", "resnet50_fixture.pth")
+        command = [args.binary, "serve", "--weights-file", checkpoint, "--port", "0", *extra]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, **(env or {})))
+        self.log = []
+        deadline = time.time() + 120
+        self.port = None
+        while self.port is None:
+            line = self.process.stderr.readline()
+            if not line:
+                fail("server ended before listening: " + "".join(self.log))
+            self.log.append(line)
+            found = re.search(r"serving \S+ at http://127\.0\.0\.1:(\d+)/", line)
+            if found:
+                self.port = int(found.group(1))
+            check(time.time() < deadline, "server did not start")
+        threading.Thread(target=self._drain, daemon=True).start()
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def _drain(self):
+        for line in self.process.stderr:
+            self.log.append(line)
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.process.pid) as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            fail("server did not exit after SIGTERM")
+
+
+def images(args, count):
+    folder = os.path.join(args.fixtures, "images")
+    names = sorted(n for n in os.listdir(folder))
+    return [os.path.join(folder, n) for n in names][:count]
+
+
+def classify_records(args, paths, *extra):
+    checkpoint = os.path.join(args.fixtures, "checkpoints", "resnet50_fixture.pth")
+    result = subprocess.run(
+        [args.binary, "classify", "--weights-file", checkpoint, "--format", "json", *extra, *paths],
+        capture_output=True, text=True, check=False)
+    check(result.returncode in (0, 1), "classify failed: " + result.stderr)
+    return {r["path"]: r for r in json.loads(result.stdout)}
+
+
+def same_as_torchserve_dict(answer, record, where):
+    expected = {}
+    for prediction in record["predictions"]:  # best first; a repeated label keeps its best
+        expected.setdefault(prediction["label"], prediction["score"])
+    check(list(answer) == list(expected), "%s: labels %s, classify %s" % (where, list(answer), list(expected)))
+    for label, score in expected.items():
+        check(abs(answer[label] - score) <= 1e-6, "%s: %s %r vs %r" % (where, label, answer[label], score))
+
+
+def same_predictions(got, record, where):
+    check(len(got) == len(record["predictions"]), where + ": count differs")
+    for mine, theirs in zip(got, record["predictions"]):
+        check(mine["index"] == theirs["index"] and mine["label"] == theirs["label"],
+              "%s: %r vs %r" % (where, mine, theirs))
+        check(abs(mine["score"] - theirs["score"]) <= 1e-6, "%s: %r vs %r" % (where, mine, theirs))
+
+
+def test_answers(args):
+    paths = images(args, 20)
+    records = classify_records(args, paths)
+    logits = classify_records(args, paths[:3], "--output-type", "logit", "-k", "3")
+    server = Server(args)
+    session = requests.Session()
+    predictions = server.url + "/predictions/" + MODEL
+    for path in paths:
+        record = records[path]
+        check("predictions" in record, path + ": classify failed: %r" % record)
+        with open(path, "rb") as f:
+            data = f.read()
+        name = os.path.basename(path)
+        raw = session.post(predictions, data=data)
+        check(raw.status_code == 200, "%s raw: %d %s" % (name, raw.status_code, raw.text))
+        same_as_torchserve_dict(raw.json(), record, name + " raw")
+        put = session.put(predictions, data=data)  # curl -T
+        same_as_torchserve_dict(put.json(), record, name + " PUT")
+        for field in ("data", "file"):
+            multipart = session.post(predictions, files={field: (name, data)})
+            check(multipart.status_code == 200, "%s multipart: %s" % (name, multipart.text))
+            same_as_torchserve_dict(multipart.json(), record, name + " multipart " + field)
+        mine = session.post(server.url + "/v1/classify", data=data).json()
+        check(mine["path"] == "-", name + ": raw body's path")
+        same_predictions(mine["predictions"], record, name + " /v1/classify raw")
+        mine = session.post(server.url + "/v1/classify", files={"data": (name, data)}).json()
+        check(mine["path"] == name, name + ": the upload's file name")
+        same_predictions(mine["predictions"], record, name + " /v1/classify multipart")
+    # Several files answer a list, in order; ?topk=; output_type=logit.
+    files = [("data", (os.path.basename(p), open(p, "rb").read())) for p in paths[:3]]
+    listed = session.post(predictions + "?topk=2", files=files).json()
+    check(isinstance(listed, list) and len(listed) == 3, "several files: %r" % listed)
+    for answer, path in zip(listed, paths[:3]):
+        check(len(answer) <= 2, "topk=2: %r" % answer)
+        check(list(answer)[0] == records[path]["predictions"][0]["label"], "list order")
+    listed = session.post(server.url + "/v1/classify?topk=3&output_type=logit", files=files).json()
+    for mine, path in zip(listed, paths[:3]):
+        check(mine["path"] == os.path.basename(path), "list paths")
+        same_predictions(mine["predictions"], logits[path], path + " logit")
+    check(session.get(server.url + "/ping").json() == {"status": "Healthy"}, "/ping")
+    check(session.get(server.url + "/models").json()["models"][0]["modelName"] == MODEL, "/models")
+    check(session.post(server.url + "/predictions/nope", data=b"x").status_code == 404, "unknown model")
+    check(session.get(predictions).status_code == 405, "GET predictions")
+    check(session.get(server.url + "/nowhere").json()["type"] == "not_found", "unknown path")
+    check(server.stop() == 0, "exit status")
+    print("answers: %d images, raw and multipart, same as classify" % len(paths))
+
+
+def good_request(session, server, data, headers, what):
+    response = session.post(server.url + "/predictions/" + MODEL, data=data, headers=headers, timeout=60)
+    check(response.status_code == 200, "good request after %s: %d %s" % (what, response.status_code, response.text))
+
+
+def png_claiming(width, height):
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+
+
+def raw_request(server, head, body=b""):
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    sock.sendall(head.encode() + body)
+    return sock
+
+
+def abuse_inputs(server, session, key, good):
+    url = server.url + "/predictions/" + MODEL
+    expectations = [
+        ("an empty body", b"", 400, "empty_file"),
+        ("a 60 MiB body", os.urandom(1 << 20) * 60, 413, "too_large"),
+        ("a PNG claiming 100000x100000", png_claiming(100000, 100000), 413, "too_large"),
+        ("a truncated JPEG", good[: len(good) // 2], 400, "decode"),
+    ]
+    for what, data, status, kind in expectations:
+        response = session.post(url, data=data, headers=key, timeout=120)
+        check(response.status_code == status, "%s: %d %s" % (what, response.status_code, response.text))
+        check(response.json()["type"] == kind, "%s: %s" % (what, response.text))
+        good_request(session, server, good, key, what)
+    generator = random.Random(15)
+    for _ in range(1000):
+        data = bytes(generator.getrandbits(8) for _ in range(generator.randrange(1, 2048)))
+        response = session.post(url, data=data, headers=key, timeout=60)
+        check(response.status_code == 400, "random bytes: %d" % response.status_code)
+    good_request(session, server, good, key, "1,000 bodies of random bytes")
+
+
+def abuse_connections(server, session, key, good, args):
+    auth = "Authorization: %s\r\n" % key["Authorization"]
+    # A client that stops mid-body.
+    sock = raw_request(server, "POST /predictions/%s HTTP/1.1\r\nHost: x\r\n%sContent-Length: 100000\r\n\r\n"
+                       % (MODEL, auth), good[:1000])
+    sock.close()
+    good_request(session, server, good, key, "a client stopping mid-body")
+    # One that sends a byte a second: dropped at --request-timeout (3 s).
+    sock = raw_request(server, "")
+    started = time.time()
+    message = "POST /predictions/%s HTTP/1.1\r\nHost: x\r\n" % MODEL
+    dropped = False
+    for byte in message.encode() * 10:
+        try:
+            sock.sendall(bytes([byte]))
+        except OSError:
+            dropped = True
+            break
+        sock.settimeout(1.0)
+        try:
+            if sock.recv(4096) == b"":
+                dropped = True
+                break
+        except socket.timeout:
+            pass
+        except OSError:
+            dropped = True
+            break
+        if time.time() - started > 15:
+            break
+    sock.close()
+    check(dropped and time.time() - started < 10, "a byte a second was not dropped in time")
+    good_request(session, server, good, key, "a byte a second")
+    # Idle connections: they hold no thread; a good request goes through
+    # while they are open, and they are closed at --idle-timeout.
+    idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(args.idle)]
+    good_request(session, server, good, key, "%d idle connections" % args.idle)
+    time.sleep(4)
+    for sock in idle:
+        sock.settimeout(5)
+        try:
+            check(sock.recv(1) == b"", "an idle connection was not closed")
+        except ConnectionResetError:
+            pass
+        sock.close()
+    good_request(session, server, good, key, "idle connections closed")
+    # Authentication.
+    check(session.post(server.url + "/predictions/" + MODEL, data=good, headers={"Authorization": "Bearer wrong"}).status_code == 401, "bad key")
+    check(session.post(server.url + "/predictions/" + MODEL, data=good).status_code == 401, "no key")
+    check(session.get(server.url + "/metrics").status_code == 401, "metrics without key")
+    check(session.get(server.url + "/ping").status_code == 200, "/ping needs no key")
+    good_request(session, server, good, key, "a bad API key")
+
+
+def test_abuse(args):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    check(hard > args.idle + 100, "descriptor limit %d too low for %d idle connections" % (hard, args.idle))
+    server = Server(args, "--request-timeout", "3", "--idle-timeout", "2",
+                    "--max-connections", str(args.idle + 64), env={"RESNET_CLI_API_KEY": "s3cret"})
+    key = {"Authorization": "Bearer s3cret"}
+    with open(os.path.join(args.fixtures, "images", "photo_500x375.jpg"), "rb") as f:
+        good = f.read()
+    session = requests.Session()
+    started = time.time()
+    abuse_inputs(server, session, key, good)
+    print("hostile bodies: %.1f s" % (time.time() - started), flush=True)
+    started = time.time()
+    abuse_connections(server, session, key, good, args)
+    print("hostile connections: %.1f s" % (time.time() - started), flush=True)
+    started = time.time()
+    # Memory: the server's RSS after N requests within 10% of after N/10.
+    with open(os.path.join(args.fixtures, "images", "small_100x80.jpg"), "rb") as f:
+        small = f.read()
+    # One request in ten runs the model; the others take the error paths,
+    # /v1/classify's and /metrics'.
+    bodies = [small] + [b"", b"not an image", small[: len(small) // 2]] * 3
+    count = [0]
+    lock = threading.Lock()
+    rss = {}
+
+    def client(seed):
+        own = requests.Session()
+        generator = random.Random(seed)
+        while True:
+            with lock:
+                if count[0] >= args.requests:
+                    return
+                count[0] += 1
+                if count[0] in (args.requests // 10, args.requests):
+                    rss[count[0]] = None
+            body = bodies[generator.randrange(len(bodies))] if generator.random() < 0.9 else None
+            if body is None:
+                own.get(server.url + "/metrics", headers=key, timeout=60)
+            else:
+                own.post(server.url + "/v1/classify", data=body, headers=key, timeout=60)
+
+    def sample():
+        while len(rss) < 2 or None in rss.values():
+            for mark, value in list(rss.items()):
+                if value is None:
+                    time.sleep(0.5)  # those in flight at the mark finish
+                    rss[mark] = server.rss_kib()
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    clients = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join()
+    sampler.join()
+    early, late = rss[args.requests // 10], rss[args.requests]
+    print("RSS after %d requests: %d KiB; after %d: %d KiB (%+.1f%%)"
+          % (args.requests // 10, early, args.requests, late, 100.0 * (late - early) / early))
+    print("%d requests: %.1f s" % (args.requests, time.time() - started))
+    check(late <= early * 1.10, "RSS grew more than 10%")
+    metrics = session.get(server.url + "/metrics", headers=key).text
+    check('resnet_cli_requests_total{code="401"}' in metrics, "/metrics counts 401s")
+    check(server.stop() == 0, "exit status")
+    print("abuse: every hostile client refused, every good request after it answered")
+
+
+def test_sigterm(args):
+    server = Server(args)
+    with open(os.path.join(args.fixtures, "images", "small_100x80.jpg"), "rb") as f:
+        data = f.read()
+    outcomes = []
+    lock = threading.Lock()
+    signalled = [None]
+
+    def client():
+        session = requests.Session()
+        while True:
+            started = time.time()
+            try:
+                response = session.post(server.url + "/predictions/" + MODEL, data=data, timeout=60)
+                outcome = response.status_code
+            except requests.ConnectionError as error:
+                outcome = "connection: %s" % error.__class__.__name__
+            with lock:
+                outcomes.append((started, outcome))
+            if not isinstance(outcome, int) or (signalled[0] and started > signalled[0] + 1):
+                return
+
+    clients = [threading.Thread(target=client) for _ in range(16)]
+    for thread in clients:
+        thread.start()
+    time.sleep(4)
+    signalled[0] = time.time()
+    status = server.stop()
+    for thread in clients:
+        thread.join()
+    check(status == 0, "exit status %r after SIGTERM" % status)
+    # Sent well before the signal (their connection accepted): answered.
+    before = [o for t, o in outcomes if t < signalled[0] - 0.5]
+    check(before and all(o == 200 for o in before), "unanswered before the signal: %r"
+          % [o for o in before if o != 200])
+    answered = sum(1 for _, o in outcomes if o == 200)
+    check(all(o == 200 or not isinstance(o, int) for _, o in outcomes), "an error status")
+    print("sigterm: %d requests answered, %d sent before the signal; exit 0" % (answered, len(before)))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["answers", "abuse", "sigterm"])
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--fixtures", required=True)
+    parser.add_argument("--requests", type=int, default=10000)
+    parser.add_argument("--idle", type=int, default=2000)
+    args = parser.parse_args()
+    started = time.time()
+    {"answers": test_answers, "abuse": test_abuse, "sigterm": test_sigterm}[args.mode](args)
+    print("%s: %.1f s" % (args.mode, time.time() - started))
+
+
+if __name__ == "__main__":
+    main()
