@@ -18,6 +18,7 @@
 #include "resnet_cli/merge.h"
 #include "resnet_cli/record_writer.h"
 #include "resnet_cli/session.h"
+#include "resnet_cli/train.h"
 #include "terminal.h"
 
 namespace resnet_cli::cli {
@@ -33,6 +34,7 @@ enum class Command {
   kWeightsVerify,
   kBench,
   kMerge,
+  kTrain,
 };
 
 // --format of the commands that print a report rather than records.
@@ -80,6 +82,12 @@ struct BenchSettings : SessionOptions {
   int iterations = 20;  // timed forward passes per inference worker
   int warmup = 3;       // untimed passes first (oneDNN builds its kernels)
   ReportFormat format = ReportFormat::kText;
+};
+
+// train: the library's options, plus how progress shows.
+struct TrainSettings {
+  TrainOptions train;
+  ProgressMode progress = ProgressMode::kAuto;
 };
 
 struct PreprocessSettings {
@@ -156,6 +164,25 @@ struct OptionValues {
   std::vector<std::string> merge_inputs;  // --inputs, one path each
   std::string weights_target;  // weights info/download/path/verify NAME
   bool force = false;
+  std::string model_dir;  // classify/bench --model
+  // train
+  std::string val_dir;
+  double val_split = 0.1;
+  TrainedPart train_part = TrainedPart::kFc;
+  int epochs = 10;
+  int train_batch_size = 32;
+  OptimizerKind optimizer = OptimizerKind::kSgd;
+  std::optional<double> learning_rate;  // default by optimizer
+  double weight_decay = 1e-4;
+  Schedule schedule = Schedule::kCosine;
+  double label_smoothing = 0;
+  Augment augment = Augment::kNone;
+  bool shuffle = false;
+  bool no_shuffle = false;
+  std::uint64_t seed = 0;
+  bool freeze_bn = false;
+  std::string cache_dir;
+  bool strict = false;
 };
 
 // The parsed command line: the command, -q/-v, and that command's settings
@@ -168,6 +195,7 @@ struct Settings {
   PreprocessSettings preprocess;
   MergeCommandSettings merge;
   WeightsSettings weights;
+  TrainSettings train;
 };
 
 struct ParseOutcome {

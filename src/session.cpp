@@ -91,7 +91,9 @@ Session::Session(const SessionOptions& options)
     model_options.arch = weights_->arch;
   }
   model_ = load_model(checkpoint, model_options);
-  labels_ = load_labels(options.labels_file, model_->num_classes());
+  if (options.read_labels) {
+    labels_ = load_labels(options.labels_file, model_->num_classes());
+  }
 }
 
 PipelineOptions Session::plan(bool single_input) const {
