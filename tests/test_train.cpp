@@ -194,3 +194,48 @@ TEST_CASE("train: bad data and output folders, one line and exit code",
     CHECK_THAT(result.err, Catch::Contains("no training run"));
   }
 }
+
+TEST_CASE(
+    "train --train layer4: PyTorch's layer4, BatchNorm statistics and "
+    "fc after 1 epoch",
+    "[oracle][train]") {
+  const fs::path dir = make_data("train-layer4");
+  python("fit " + dir.string() + " " + fixture_path() +
+         " layer4 1 0.05 1e-4 0.1 4 5");
+  const fs::path out = dir / "model";
+  const auto trained = run_cli({"train",
+                                (dir / "data").string(),
+                                "--val",
+                                (dir / "val").string(),
+                                "-o",
+                                out.string(),
+                                "--train",
+                                "layer4",
+                                "--epochs",
+                                "1",
+                                "--lr",
+                                "0.05",
+                                "--weight-decay",
+                                "1e-4",
+                                "--label-smoothing",
+                                "0.1",
+                                "-b",
+                                "4",
+                                "--seed",
+                                "5",
+                                "--no-shuffle",
+                                "--weights-file",
+                                fixture_path()},
+                               fixture_env());
+  INFO(trained.err);
+  REQUIRE(trained.exit_code == 0);
+  const nlohmann::json check = nlohmann::json::parse(python(
+      "check " + out.string() + " " + (dir / "expected-layer4.pth").string() +
+      " " + fixture_path() + " " + (dir / "val").string()));
+  CHECK(check["strict"] == true);
+  CHECK(check["fc"].get<double>() < 1e-3);
+  CHECK(check["layer4"].get<double>() < 1e-3);
+  CHECK(check["layer4_running"].get<double>() < 1e-3);
+  CHECK(check["trunk_identical"] == true);
+  CHECK(check["layer4_identical"] == false);
+}
