@@ -16,6 +16,8 @@ ExitCode run_command(const Settings& settings, std::ostream& out) {
       return run_preprocess(settings.preprocess);
     case Command::kMerge:
       return run_merge(settings.merge, out);
+    case Command::kTrain:
+      return run_train(settings.train);
     case Command::kWeightsList:
     case Command::kWeightsInfo:
     case Command::kWeightsDownload:

@@ -27,6 +27,7 @@ constexpr CommandName kCommandNames[] = {
     {kOnBench, "bench"},
     {kOnMerge, "merge"},
     {kOnServe, "serve"},
+    {kOnTrain, "train"},
 };
 
 using Binder = std::function<CLI::Option*(CLI::App&, OptionValues&,
@@ -74,6 +75,16 @@ Binder number(int OptionValues::*member, int minimum, int maximum) {
     // 0 means "decide for me"; the help text says what that is.
     if (values.*member != 0) option->capture_default_str();
     return option;
+  };
+}
+
+Binder real(double OptionValues::*member, double minimum, double maximum) {
+  return [member, minimum, maximum](CLI::App& app, OptionValues& values,
+                                    const std::string& flags,
+                                    const std::string& help) {
+    return app.add_option(flags, values.*member, help)
+        ->check(CLI::Range(minimum, maximum))
+        ->capture_default_str();
   };
 }
 
@@ -176,6 +187,17 @@ std::array<float, 3> parse_triple(const std::string& text) {
   return values;
 }
 
+double parse_learning_rate(const std::string& text) {
+  try {
+    std::size_t used = 0;
+    const double value = std::stod(text, &used);
+    if (used == text.size() && value > 0 && value < 1e3) return value;
+  } catch (const std::exception&) {
+  }
+  throw Error(ErrorKind::kUsage,
+              "'" + text + "': expected a learning rate above 0");
+}
+
 // --arch: the canonical name of the architecture `text` names.
 std::string parse_architecture_name(const std::string& text) {
   return std::string(architecture(text).name);
@@ -192,25 +214,26 @@ const std::vector<OptionSpec>& option_table() {
        "or IMAGENET1K_V1, IMAGENET1K_V2 or DEFAULT of --arch's enum "
        "(ResNet50's without --arch). Chooses the file and the transforms; "
        "see resnet-cli weights list",
-       kOnClassify | kOnBench | kOnPreprocess | kOnServe, value(&V::weights)},
+       kOnTrain | kOnClassify | kOnBench | kOnPreprocess | kOnServe,
+       value(&V::weights)},
       {"--arch", "RESNET_CLI_ARCH",
        "Architecture: resnet18, resnet34, resnet50, resnet101, resnet152, "
        "resnext50_32x4d, resnext101_32x8d, resnext101_64x4d, wide_resnet50_2, "
        "wide_resnet101_2. Alone it means its DEFAULT weights; with "
        "--weights-file or --weights-url the checkpoint must be one (default: "
        "read from the checkpoint's keys and shapes)",
-       kOnClassify | kOnBench | kOnPreprocess | kOnServe,
+       kOnTrain | kOnClassify | kOnBench | kOnPreprocess | kOnServe,
        parsed(&V::arch, parse_architecture_name, "NAME")},
       {"--weights-file", "RESNET_CLI_WEIGHTS_FILE",
        "Checkpoint written by torch.save(model.state_dict()) (default: "
        "torch.hub's cached file for --weights)",
-       kOnClassify | kOnBench | kOnServe, value(&V::weights_file)},
+       kOnTrain | kOnClassify | kOnBench | kOnServe, value(&V::weights_file)},
       {"--weights-url", "RESNET_CLI_WEIGHTS_URL",
        "Checkpoint URL, e.g. fine-tuned weights you host: downloaded once "
        "into torch.hub's cache and hash-checked as "
        "load_state_dict_from_url(url, check_hash=True) does. --weights "
        "still chooses the transforms",
-       kOnClassify | kOnServe, value(&V::weights_url)},
+       kOnTrain | kOnClassify | kOnServe, value(&V::weights_url)},
       {"--url", nullptr,
        "Download this URL instead of a registry entry, into torch.hub's "
        "cache under its file name",
@@ -218,15 +241,15 @@ const std::vector<OptionSpec>& option_table() {
       {"--mirror", "RESNET_CLI_MIRROR",
        "Base URL that replaces torchvision's https://download.pytorch.org/"
        "models/ (http, https or file)",
-       kOnClassify | kOnBench | kOnWeightsDownload | kOnServe,
+       kOnTrain | kOnClassify | kOnBench | kOnWeightsDownload | kOnServe,
        value(&V::mirror)},
       {"--offline", "RESNET_CLI_OFFLINE",
        "Never download; weights that are not cached are an error",
-       kOnClassify | kOnBench | kOnServe, flag(&V::offline)},
+       kOnTrain | kOnClassify | kOnBench | kOnServe, flag(&V::offline)},
       {"--verify", "RESNET_CLI_VERIFY",
        "Re-check a cached file's SHA-256 against the hash in its name before "
        "use (torch.hub never does)",
-       kOnClassify | kOnServe, flag(&V::verify)},
+       kOnTrain | kOnClassify | kOnServe, flag(&V::verify)},
       {"--force", nullptr,
        "Download even when cached; the cached file stays until the new one is "
        "verified",
@@ -234,15 +257,15 @@ const std::vector<OptionSpec>& option_table() {
       {"--retries", "RESNET_CLI_RETRIES",
        "Download retries after connection errors, short bodies and HTTP 5xx "
        "(never after 4xx)",
-       kOnClassify | kOnWeightsDownload | kOnServe,
+       kOnTrain | kOnClassify | kOnWeightsDownload | kOnServe,
        number(&V::retries, 0, 100)},
       {"--retry-delay", "RESNET_CLI_RETRY_DELAY_MS",
        "Wait before the first download retry, milliseconds; doubles each time",
-       kOnClassify | kOnWeightsDownload | kOnServe,
+       kOnTrain | kOnClassify | kOnWeightsDownload | kOnServe,
        number(&V::retry_delay_ms, 0, 600000)},
       {"--stall-timeout", "RESNET_CLI_STALL_TIMEOUT",
        "Abort a download attempt that receives nothing for this many seconds",
-       kOnClassify | kOnWeightsDownload | kOnServe,
+       kOnTrain | kOnClassify | kOnWeightsDownload | kOnServe,
        number(&V::stall_timeout_s, 1, 86400)},
       {"--labels", "RESNET_CLI_LABELS",
        "Class names, one a line, for a fine-tuned model (default: ImageNet's)",
@@ -286,18 +309,19 @@ const std::vector<OptionSpec>& option_table() {
       {"--ext", "RESNET_CLI_EXT",
        "Extensions picked up in folders, e.g. jpg,png (default: every format "
        "resnet-cli reads)",
-       kOnClassify | kOnBench | kOnMerge,
+       kOnTrain | kOnClassify | kOnBench | kOnMerge,
        parsed(&V::extensions, parse_extensions, "LIST")},
       {"-L,--follow", nullptr,
        "Follow symbolic links to folders while scanning (loops are reported)",
-       kOnClassify | kOnBench | kOnMerge, flag(&V::follow)},
+       kOnTrain | kOnClassify | kOnBench | kOnMerge, flag(&V::follow)},
       {"--shard", "RESNET_CLI_SHARD",
        "I/N: only the inputs of shard I of N (0 <= I < N), chosen by a hash "
        "of the path",
        kOnClassify, parsed(&V::shard, parse_shard, "I/N")},
       {"-t,--threads", "RESNET_CLI_THREADS",
        "Threads for inference (0: one per available core)",
-       kOnClassify | kOnBench | kOnServe, number(&V::threads, 0, 1024)},
+       kOnTrain | kOnClassify | kOnBench | kOnServe,
+       number(&V::threads, 0, 1024)},
       {"-b,--batch-size", "RESNET_CLI_BATCH_SIZE",
        "Images per forward pass and worker (0: 2 on CPU, 32 on CUDA)",
        kOnClassify | kOnBench | kOnServe, number(&V::batch_size, 0, 4096)},
@@ -308,7 +332,8 @@ const std::vector<OptionSpec>& option_table() {
       {"--engine", nullptr,
        "optimized: BatchNorm folded, oneDNN's blocked layout; reference: "
        "torchvision's layer-by-layer computation, slower",
-       kOnClassify | kOnBench | kOnServe, choice<Engine>(&V::engine)},
+       kOnTrain | kOnClassify | kOnBench | kOnServe,
+       choice<Engine>(&V::engine)},
       {"--decode-threads", "RESNET_CLI_DECODE_THREADS",
        "Threads decoding and preprocessing (0: one per inference thread)",
        kOnClassify | kOnBench | kOnServe, number(&V::decode_threads, 0, 1024)},
@@ -317,7 +342,7 @@ const std::vector<OptionSpec>& option_table() {
        flag(&V::unordered)},
       {"--progress", "RESNET_CLI_PROGRESS",
        "Progress and summary on stderr: auto shows them when it is a terminal",
-       kOnClassify, choice<ProgressMode>(&V::progress)},
+       kOnClassify | kOnTrain, choice<ProgressMode>(&V::progress)},
       {"--precision", "RESNET_CLI_PRECISION",
        "bf16: about 1.8x faster where the CPU has AVX512-BF16; logits within "
        "about 5% of fp32 (measured on the test fixture)",
@@ -333,32 +358,35 @@ const std::vector<OptionSpec>& option_table() {
        kOnClassify | kOnBench | kOnServe, value(&V::device)},
       {"--resize", nullptr,
        "Short side after resize, pixels (default: the weights' 256 or 232)",
-       kOnClassify | kOnBench | kOnPreprocess | kOnServe,
+       kOnTrain | kOnClassify | kOnBench | kOnPreprocess | kOnServe,
        number(&V::resize, 1, 16384)},
       {"--crop", nullptr, "Center crop size, pixels (default: 224)",
-       kOnClassify | kOnBench | kOnPreprocess | kOnServe,
+       kOnTrain | kOnClassify | kOnBench | kOnPreprocess | kOnServe,
        number(&V::crop, 1, 4096)},
       {"--interpolation", nullptr,
        "Resize filter, Pillow's (default: the weights' bilinear)",
-       kOnClassify | kOnPreprocess | kOnServe,
+       kOnTrain | kOnClassify | kOnPreprocess | kOnServe,
        choice<Interpolation>(&V::interpolation)},
       {"--mean", nullptr,
        "Normalization mean R,G,B (default 0.485,0.456,0.406)",
-       kOnClassify | kOnPreprocess | kOnServe,
+       kOnTrain | kOnClassify | kOnPreprocess | kOnServe,
        parsed(&V::mean, parse_triple, "R,G,B")},
       {"--std", nullptr, "Normalization std R,G,B (default 0.229,0.224,0.225)",
-       kOnClassify | kOnPreprocess | kOnServe,
+       kOnTrain | kOnClassify | kOnPreprocess | kOnServe,
        parsed(&V::std, parse_triple, "R,G,B")},
       {"--exif", "RESNET_CLI_EXIF",
        "EXIF orientation: ignore it, as PIL and torchvision do, or apply it",
-       kOnClassify | kOnPreprocess | kOnServe, choice<ExifMode>(&V::exif)},
+       kOnTrain | kOnClassify | kOnPreprocess | kOnServe,
+       choice<ExifMode>(&V::exif)},
       {"--max-pixels", "RESNET_CLI_MAX_PIXELS",
        "Pillow's MAX_IMAGE_PIXELS: an image with more pixels gets a warning, "
        "one with more than twice as many is refused before decoding",
-       kOnClassify | kOnPreprocess | kOnServe, value(&V::max_pixels)},
+       kOnTrain | kOnClassify | kOnPreprocess | kOnServe,
+       value(&V::max_pixels)},
       {"--allow-truncated", nullptr,
        "Decode truncated JPEGs (rest grey) with a warning instead of failing",
-       kOnClassify | kOnPreprocess | kOnServe, flag(&V::allow_truncated)},
+       kOnTrain | kOnClassify | kOnPreprocess | kOnServe,
+       flag(&V::allow_truncated)},
       {"--host", "RESNET_CLI_HOST",
        "Address serve listens on; 0.0.0.0 or :: for every interface (then "
        "give --api-key)",
@@ -395,6 +423,83 @@ const std::vector<OptionSpec>& option_table() {
        kOnPreprocess, value(&V::npy_output)},
       {"--png", nullptr, "Also write the uint8 RGB crop here (PNG)",
        kOnPreprocess, value(&V::png_output)},
+      {"--model", "RESNET_CLI_MODEL",
+       "A folder written by resnet-cli train: its model.pth, labels.txt and "
+       "the architecture and transforms its model.json records (instead of "
+       "--weights, --weights-file and --labels)",
+       kOnClassify | kOnBench | kOnServe, value(&V::model_dir)},
+      {"-o,--output", nullptr,
+       "MODEL_DIR: where model.pth, labels.txt, model.json, train.jsonl and "
+       "optimizer.pt go (written after every epoch, each file atomically)",
+       kOnTrain, value(&V::output_file)},
+      {"--val", nullptr,
+       "Validation folder, laid out as DATA with the same class folders "
+       "(default: --val-split of DATA)",
+       kOnTrain, value(&V::val_dir)},
+      {"--val-split", nullptr,
+       "Fraction of DATA held out for validation, chosen by a hash of each "
+       "path relative to DATA (a file keeps its side when files are added)",
+       kOnTrain, real(&V::val_split, 0, 0.9)},
+      {"--train", nullptr,
+       "What trains: fc (the pooled features frozen and cached), layer4 "
+       "(layer4 and fc) or all",
+       kOnTrain, choice<TrainedPart>(&V::train_part)},
+      {"--epochs", nullptr, "Passes over the training images", kOnTrain,
+       number(&V::epochs, 1, 100000)},
+      {"-b,--batch-size", nullptr,
+       "Training images per optimizer step (the last batch may be smaller)",
+       kOnTrain, number(&V::train_batch_size, 1, 65536)},
+      {"--optimizer", nullptr,
+       "sgd: torch.optim.SGD with momentum 0.9; adamw: torch.optim.AdamW "
+       "(betas 0.9, 0.999)",
+       kOnTrain, choice<OptimizerKind>(&V::optimizer)},
+      {"--lr", nullptr,
+       "Initial learning rate (default: 0.01 with sgd, 0.001 with adamw)",
+       kOnTrain, parsed(&V::learning_rate, parse_learning_rate, "LR")},
+      {"--weight-decay", nullptr,
+       "Weight decay of every trained parameter (biases and BatchNorm's too, "
+       "as a plain PyTorch optimizer applies it)",
+       kOnTrain, real(&V::weight_decay, 0, 1)},
+      {"--schedule", nullptr,
+       "cosine: CosineAnnealingLR(T_max=epochs) stepped per epoch; constant",
+       kOnTrain, choice<Schedule>(&V::schedule)},
+      {"--label-smoothing", nullptr, "CrossEntropyLoss(label_smoothing=...)",
+       kOnTrain, real(&V::label_smoothing, 0, 1)},
+      {"--augment", nullptr,
+       "none: the weights' evaluation transforms (features cached with "
+       "--train fc); flip: and RandomHorizontalFlip; standard: "
+       "RandomResizedCrop and RandomHorizontalFlip, torchvision's training "
+       "transforms",
+       kOnTrain, choice<Augment>(&V::augment)},
+      {"--shuffle", nullptr,
+       "Shuffle the training images every epoch, from --seed (the default)",
+       kOnTrain, flag(&V::shuffle)},
+      {"--no-shuffle", nullptr,
+       "Keep the training images in ImageFolder's "
+       "order",
+       kOnTrain, flag(&V::no_shuffle)},
+      {"--seed", "RESNET_CLI_SEED",
+       "Seed of the new fc (torch.manual_seed), the shuffle and the "
+       "augmentation",
+       kOnTrain, value(&V::seed)},
+      {"--freeze-bn", nullptr,
+       "BatchNorm of the trained blocks keeps its running statistics (eval "
+       "mode) instead of model.train()'s batch statistics",
+       kOnTrain, flag(&V::freeze_bn)},
+      {"--cache", "RESNET_CLI_CACHE",
+       "Feature cache folder (default: $XDG_CACHE_HOME/resnet-cli/features), "
+       "keyed by file path, size, mtime, weights SHA-256, architecture, "
+       "transforms and frozen depth",
+       kOnTrain, value(&V::cache_dir)},
+      {"--strict", nullptr,
+       "An image that fails to decode is fatal (default: skipped with a "
+       "warning)",
+       kOnTrain, flag(&V::strict)},
+      {"--resume", nullptr,
+       "Continue the run in MODEL_DIR from its last checkpoint", kOnTrain,
+       flag(&V::resume)},
+      {"--force", nullptr, "Replace the run MODEL_DIR holds", kOnTrain,
+       flag(&V::force)},
   };
   return table;
 }

@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <ostream>
 
 #include "exit_codes.h"
@@ -110,6 +111,15 @@ void add_commands(CLI::App& app, CommandApps& apps, OptionValues& values) {
       ->required()
       ->expected(1);
   add_weights_commands(app, apps, values);
+  add_command(app, apps, "train",
+              "Train a classifier on a folder of class folders "
+              "(torchvision's ImageFolder layout), as a PyTorch script would; "
+              "writes MODEL_DIR for classify --model",
+              Command::kTrain, values, kOnTrain)
+      ->add_option("data", values.inputs,
+                   "DATA: one sub-folder of images per class")
+      ->required()
+      ->expected(1);
   add_command(app, apps, "bench",
               "Forward-only throughput and latency; with images or a folder, "
               "the whole pipeline's throughput and time per stage",
@@ -182,6 +192,28 @@ FetchOptions fetch_options(const OptionValues& values, int verbosity) {
   return fetch;
 }
 
+// --model DIR: the folder's checkpoint, labels, architecture and
+// transforms, in place of the options that would name them.
+void apply_model_dir(SessionOptions& session, const OptionValues& values) {
+  if (!values.weights_file.empty() || !values.weights_url.empty() ||
+      !values.labels_file.empty() || values.arch) {
+    throw Error(ErrorKind::kUsage,
+                "--model names the weights, labels and architecture; drop "
+                "--weights-file, --weights-url, --labels and --arch");
+  }
+  const TrainedModel model = read_trained_model(values.model_dir);
+  session.weights = model.weights;
+  session.weights_file = model.weights_file.string();
+  session.labels_file = model.labels_file.string();
+  session.model.arch = model.arch;
+  TransformOverrides& t = session.transform;
+  if (!t.resize_size) t.resize_size = model.transform.resize_size;
+  if (!t.crop_size) t.crop_size = model.transform.crop_size;
+  if (!t.interpolation) t.interpolation = model.transform.interpolation;
+  if (!t.mean) t.mean = model.transform.mean;
+  if (!t.std) t.std = model.transform.std;
+}
+
 void fill_session(SessionOptions& session, const OptionValues& values,
                   int verbosity) {
   const std::string arch = values.arch.value_or("");
@@ -206,6 +238,53 @@ void fill_session(SessionOptions& session, const OptionValues& values,
   session.plan.batch_size = values.batch_size;
   session.plan.decode_threads = values.decode_threads;
   session.plan.ordered = !values.unordered;
+  if (!values.model_dir.empty()) apply_model_dir(session, values);
+}
+
+TrainRecipe train_recipe(const OptionValues& values) {
+  if (values.shuffle && values.no_shuffle) {
+    throw Error(ErrorKind::kUsage, "give --shuffle or --no-shuffle, not both");
+  }
+  TrainRecipe recipe;
+  recipe.part = values.train_part;
+  recipe.epochs = values.epochs;
+  recipe.batch_size = values.train_batch_size;
+  recipe.optimizer = values.optimizer;
+  recipe.learning_rate = values.learning_rate.value_or(
+      values.optimizer == OptimizerKind::kSgd ? 0.01 : 0.001);
+  recipe.weight_decay = values.weight_decay;
+  recipe.schedule = values.schedule;
+  recipe.label_smoothing = values.label_smoothing;
+  recipe.augment = values.augment;
+  recipe.shuffle = !values.no_shuffle;
+  recipe.seed = values.seed;
+  recipe.freeze_bn = values.freeze_bn;
+  return recipe;
+}
+
+TrainSettings train_settings(const OptionValues& values, int verbosity) {
+  if (values.output_file.empty()) {
+    throw Error(ErrorKind::kUsage, "train: give -o MODEL_DIR");
+  }
+  if (values.resume && values.force) {
+    throw Error(ErrorKind::kUsage, "give --resume or --force, not both");
+  }
+  TrainSettings settings;
+  TrainOptions& train = settings.train;
+  fill_session(train.base, values, verbosity);
+  train.data = values.inputs.front();
+  train.val_dir = values.val_dir;
+  train.val_split = values.val_split;
+  train.scan = input_options(values, {});
+  train.decode = decode_options(values);
+  train.output_dir = values.output_file;
+  train.cache_dir = values.cache_dir;
+  train.recipe = train_recipe(values);
+  train.strict = values.strict;
+  train.resume = values.resume;
+  train.force = values.force;
+  settings.progress = values.progress;
+  return settings;
 }
 
 ClassifySettings classify_settings(const OptionValues& values, int verbosity) {
@@ -250,6 +329,14 @@ ServeSettings serve_settings(const OptionValues& values, int verbosity) {
   server.request_timeout_s = values.request_timeout_s;
   server.idle_timeout_s = values.idle_timeout_s;
   server.topk = values.topk;
+  if (!values.model_dir.empty()) {
+    // A trained folder is served under its own name, as TorchServe serves a
+    // model archive under the archive's.
+    std::filesystem::path folder =
+        std::filesystem::absolute(values.model_dir).lexically_normal();
+    if (!folder.has_filename()) folder = folder.parent_path();  // "dir/"
+    server.model_name = folder.filename().string();
+  }
   server.decode = decode_options(values);
   serve.access_log = verbosity >= 1;
   return serve;
@@ -323,6 +410,9 @@ void build_settings(Settings& settings, const OptionValues& values) {
       break;
     case Command::kMerge:
       settings.merge = merge_settings(values);
+      break;
+    case Command::kTrain:
+      settings.train = train_settings(values, settings.verbosity);
       break;
     case Command::kNone:
       break;

@@ -19,6 +19,7 @@
 #include "resnet_cli/record_writer.h"
 #include "resnet_cli/server.h"
 #include "resnet_cli/session.h"
+#include "resnet_cli/train.h"
 #include "terminal.h"
 
 namespace resnet_cli::cli {
@@ -35,6 +36,7 @@ enum class Command {
   kBench,
   kMerge,
   kServe,
+  kTrain,
 };
 
 // --format of the commands that print a report rather than records.
@@ -89,6 +91,12 @@ struct BenchSettings : SessionOptions {
 struct ServeSettings : SessionOptions {
   ServerOptions server;
   bool access_log = false;  // -v
+};
+
+// train: the library's options, plus how progress shows.
+struct TrainSettings {
+  TrainOptions train;
+  ProgressMode progress = ProgressMode::kAuto;
 };
 
 struct PreprocessSettings {
@@ -174,6 +182,25 @@ struct OptionValues {
   int max_queue = ServerOptions{}.max_queue;
   int request_timeout_s = ServerOptions{}.request_timeout_s;
   int idle_timeout_s = ServerOptions{}.idle_timeout_s;
+  std::string model_dir;  // classify/bench --model
+  // train
+  std::string val_dir;
+  double val_split = 0.1;
+  TrainedPart train_part = TrainedPart::kFc;
+  int epochs = 10;
+  int train_batch_size = 32;
+  OptimizerKind optimizer = OptimizerKind::kSgd;
+  std::optional<double> learning_rate;  // default by optimizer
+  double weight_decay = 1e-4;
+  Schedule schedule = Schedule::kCosine;
+  double label_smoothing = 0;
+  Augment augment = Augment::kNone;
+  bool shuffle = false;
+  bool no_shuffle = false;
+  std::uint64_t seed = 0;
+  bool freeze_bn = false;
+  std::string cache_dir;
+  bool strict = false;
 };
 
 // The parsed command line: the command, -q/-v, and that command's settings
@@ -187,6 +214,7 @@ struct Settings {
   PreprocessSettings preprocess;
   MergeCommandSettings merge;
   WeightsSettings weights;
+  TrainSettings train;
 };
 
 struct ParseOutcome {

@@ -21,6 +21,7 @@ namespace {
 constexpr const char* kModuleName = "libresnet_cli_model.so";
 
 using LoadFunction = decltype(&resnet_cli_model_load);
+using TrainerFunction = decltype(&resnet_cli_trainer_load);
 using AbiFunction = decltype(&resnet_cli_model_abi);
 
 std::filesystem::path executable_folder() {
@@ -50,6 +51,7 @@ std::optional<std::filesystem::path> find_module(
 
 struct LoadedModule {
   LoadFunction load = nullptr;
+  TrainerFunction trainer = nullptr;
   std::string error;  // empty when `load` is set
 };
 
@@ -61,28 +63,32 @@ LoadedModule open_module() {
     for (const auto& candidate : candidates) {
       tried += (tried.empty() ? "" : ", ") + candidate.string();
     }
-    return {nullptr, "the model module " + std::string(kModuleName) +
-                         " is missing (looked for " + tried +
-                         "); reinstall resnet-cli, or build it with "
-                         "-DRESNET_CLI_MODEL_MODULE=OFF"};
+    return {nullptr, nullptr,
+            "the model module " + std::string(kModuleName) +
+                " is missing (looked for " + tried +
+                "); reinstall resnet-cli, or build it with "
+                "-DRESNET_CLI_MODEL_MODULE=OFF"};
   }
   // Never closed: models it made live until the process ends.
   void* handle = ::dlopen(path->c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
-    return {nullptr,
+    return {nullptr, nullptr,
             path->string() + ": cannot load the model module: " + ::dlerror()};
   }
   const auto abi =
       reinterpret_cast<AbiFunction>(::dlsym(handle, "resnet_cli_model_abi"));
   const auto load =
       reinterpret_cast<LoadFunction>(::dlsym(handle, "resnet_cli_model_load"));
-  if (!abi || !load || abi() != RESNET_CLI_MODEL_ABI) {
-    return {nullptr, path->string() +
-                         ": not the model module of this resnet-cli build "
-                         "(reinstall resnet-cli)"};
+  const auto trainer = reinterpret_cast<TrainerFunction>(
+      ::dlsym(handle, "resnet_cli_trainer_load"));
+  if (!abi || !load || !trainer || abi() != RESNET_CLI_MODEL_ABI) {
+    return {nullptr, nullptr,
+            path->string() +
+                ": not the model module of this resnet-cli build "
+                "(reinstall resnet-cli)"};
   }
   spdlog::debug("model module: {}", path->string());
-  return {load, ""};
+  return {load, trainer, ""};
 }
 
 std::once_flag g_started;
@@ -116,6 +122,15 @@ std::unique_ptr<Model> load_model(const std::filesystem::path& checkpoint,
   std::unique_ptr<Model> model;
   loaded.load(&checkpoint, &options, &model);
   return model;
+}
+
+std::unique_ptr<Trainer> load_trainer(const std::filesystem::path& checkpoint,
+                                      const TrainerOptions& options) {
+  const LoadedModule& loaded = module();
+  if (!loaded.trainer) throw Error(ErrorKind::kModel, loaded.error);
+  std::unique_ptr<Trainer> trainer;
+  loaded.trainer(&checkpoint, &options, &trainer);
+  return trainer;
 }
 
 ModelModuleStatus model_module_status() {

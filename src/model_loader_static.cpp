@@ -9,6 +9,11 @@ std::unique_ptr<Model> load_model(const std::filesystem::path& checkpoint,
   return detail::load_model_from_checkpoint(checkpoint, options);
 }
 
+std::unique_ptr<Trainer> load_trainer(const std::filesystem::path& checkpoint,
+                                      const TrainerOptions& options) {
+  return detail::load_trainer_from_checkpoint(checkpoint, options);
+}
+
 void start_loading_model_module() {}
 
 void wait_for_model_module() {}

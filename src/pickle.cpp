@@ -123,6 +123,7 @@ enum class Callable {
   kCodecsEncode,
   kNamespace,
   kStorageType,
+  kRestoreTypeTag,
 };
 
 struct AllowedGlobal {
@@ -146,6 +147,10 @@ constexpr AllowedGlobal kAllowedGlobals[] = {
     // torchvision's reference scripts save their argparse arguments beside
     // the model; an inert record here, never constructed.
     {"argparse", "Namespace", Callable::kNamespace, ScalarType::kUInt8},
+    // LibTorch's pickler (torch::pickle_save, which resnet-cli train uses)
+    // tags a typed Dict with its type, "Dict[str, Tensor]": the identity.
+    {"torch.jit._pickle", "restore_type_tag", Callable::kRestoreTypeTag,
+     ScalarType::kUInt8},
     {"torch", "FloatStorage", Callable::kStorageType, ScalarType::kFloat32},
     {"torch", "DoubleStorage", Callable::kStorageType, ScalarType::kFloat64},
     {"torch", "HalfStorage", Callable::kStorageType, ScalarType::kFloat16},
@@ -528,6 +533,11 @@ class Unpickler {
         if (args.size() != expected || !args[0]->get_if<TensorRef>()) {
           fail(std::string(global->name) + " needs a tensor");
         }
+        return args[0];
+      }
+      case Callable::kRestoreTypeTag: {
+        if (args.size() != 2) fail("restore_type_tag takes 2 arguments");
+        as_string(args[1], "restore_type_tag() type");
         return args[0];
       }
       case Callable::kCodecsEncode: {

@@ -102,7 +102,9 @@ Session::Session(const SessionOptions& options)
   }
   model_ = load_model(checkpoint, model_options);
   spdlog::debug("session: model loaded after {:.3f} s", since_start());
-  labels_ = load_labels(options.labels_file, model_->num_classes());
+  if (options.read_labels) {
+    labels_ = load_labels(options.labels_file, model_->num_classes());
+  }
 }
 
 PipelineOptions Session::plan(bool single_input) const {

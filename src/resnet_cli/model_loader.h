@@ -14,6 +14,7 @@
 #include <string>
 
 #include "resnet_cli/model.h"
+#include "resnet_cli/trainer.h"
 
 namespace resnet_cli {
 
@@ -22,6 +23,11 @@ namespace resnet_cli {
 // naming the module's path when the module is missing or cannot be loaded.
 std::unique_ptr<Model> load_model(const std::filesystem::path& checkpoint,
                                   const ModelOptions& options);
+
+// Reads `checkpoint` and builds the trainable network (trainer.h). Throws
+// as load_model does.
+std::unique_ptr<Trainer> load_trainer(const std::filesystem::path& checkpoint,
+                                      const TrainerOptions& options);
 
 // Starts mapping the module (and so LibTorch's initialisation) on a thread
 // of its own, so that it overlaps the caller's other work; load_model waits

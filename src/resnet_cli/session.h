@@ -33,6 +33,7 @@ struct SessionOptions {
   std::string weights_url;   // empty: the registry's URL
   FetchOptions fetch;
   std::string labels_file;  // empty: ImageNet's categories
+  bool read_labels = true;  // false: none (a feature pass needs none)
   TransformOverrides transform;
   // threads: cores for inference, 0 = all available. arch: what a given
   // file must be (empty: what its keys say); with registry weights, the

@@ -1,0 +1,108 @@
+// train: a folder of class folders in, MODEL_DIR out; the feature pass as a
+// bar and a line per epoch on stderr.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "commands.h"
+#include "resnet_cli/error.h"
+#include "resnet_cli/human_units.h"
+#include "resnet_cli/train.h"
+#include "signals.h"
+#include "terminal.h"
+
+namespace resnet_cli::cli {
+
+namespace {
+
+std::string percent(double value) { return fmt::format("{:.1f}%", value); }
+
+std::string epoch_line(const EpochStats& stats, double eta_seconds) {
+  std::string line =
+      fmt::format("epoch {}/{}  loss {:.4f}  acc {}", stats.epoch, stats.epochs,
+                  stats.loss, percent(stats.train_acc1));
+  if (stats.val_acc1) {
+    line += fmt::format("  val {} (top-5 {})", percent(*stats.val_acc1),
+                        percent(*stats.val_acc5));
+  }
+  line +=
+      fmt::format("  lr {:.3g}  {:.2f} s", stats.learning_rate, stats.seconds);
+  if (stats.epoch < stats.epochs) {
+    line += fmt::format("  ETA {:.0f} s", std::ceil(eta_seconds));
+  }
+  return line;
+}
+
+std::string feature_bar(std::uint64_t done, std::uint64_t total) {
+  constexpr int kWidth = 30;
+  const int filled = total ? static_cast<int>(kWidth * done / total) : kWidth;
+  return fmt::format("features [{}{}] {}/{}", std::string(filled, '#'),
+                     std::string(kWidth - filled, '.'), done, total);
+}
+
+void print_summary(const TrainSettings& settings, const TrainSummary& summary,
+                   bool show) {
+  std::string text = fmt::format(
+      "{} training images, {} validation, {} skipped; {} epoch(s) done",
+      summary.train_images, summary.val_images, summary.skipped,
+      summary.epochs_done);
+  if (summary.best_val_acc1) {
+    text += fmt::format("; best val acc@1 {} at epoch {}",
+                        percent(*summary.best_val_acc1), summary.best_epoch);
+  }
+  text += "; model in " + settings.train.output_dir.string();
+  if (summary.interrupted) text += " (interrupted: continue with --resume)";
+  if (show) {
+    notice(text);
+  } else {
+    spdlog::info("{}", text);
+  }
+}
+
+}  // namespace
+
+ExitCode run_train(const TrainSettings& settings) {
+  const bool show =
+      settings.progress == ProgressMode::kAlways ||
+      (settings.progress == ProgressMode::kAuto && stderr_is_terminal());
+  StatusLine line(show);
+  const auto started = std::chrono::steady_clock::now();
+  auto epochs_started = started;
+  int first_epoch = -1;
+  TrainProgress progress;
+  progress.features = [&](std::uint64_t done, std::uint64_t total) {
+    line.draw(feature_bar(done, total));
+  };
+  progress.epoch_done = [&](const EpochStats& stats) {
+    line.clear();
+    const auto now = std::chrono::steady_clock::now();
+    if (first_epoch < 0) {
+      first_epoch = stats.epoch - 1;
+      epochs_started =
+          now - std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    std::chrono::duration<double>(stats.seconds));
+    }
+    const double per_epoch =
+        std::chrono::duration<double>(now - epochs_started).count() /
+        (stats.epoch - first_epoch);
+    const std::string text =
+        epoch_line(stats, per_epoch * (stats.epochs - stats.epoch));
+    if (show) {
+      notice(text);
+    } else {
+      spdlog::info("{}", text);
+    }
+  };
+  progress.skipped = [&](const std::string& message) {
+    spdlog::warn("{} (skipped)", message);
+  };
+  GracefulInterrupt interrupt;
+  const TrainSummary summary =
+      train_classifier(settings.train, progress, interrupt.stop_flag());
+  line.clear();
+  print_summary(settings, summary, show);
+  return summary.interrupted ? kExitInterrupted : kExitOk;
+}
+
+}  // namespace resnet_cli::cli

@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""The PyTorch side of resnet-cli train's parity tests (tests/test_train.cpp).
+
+  make OUT FIXTURE   writes OUT/data (3 class folders) and OUT/val, small PNGs
+  fit OUT FIXTURE PART EPOCHS LR WD LS BS SEED
+                     trains as a PyTorch script does (torchvision's ImageFolder,
+                     the weights' eval transforms, DataLoader without shuffle,
+                     SGD momentum 0.9, CosineAnnealingLR stepped per epoch,
+                     CrossEntropyLoss(label_smoothing)), from FIXTURE with a
+                     new fc made after torch.manual_seed(SEED); saves
+                     OUT/expected-PART.pth
+  check MODEL_DIR EXPECTED FIXTURE VAL
+                     loads MODEL_DIR/model.pth strict into torchvision and prints
+                     JSON: relative differences to EXPECTED per part, whether
+                     the untrained trunk equals FIXTURE bit for bit, and the
+                     logits of the VAL images
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.datasets import ImageFolder
+from torchvision.models import ResNet50_Weights, resnet50
+
+CLASSES = ["ants", "bees", "wasps"]
+
+
+def make(out):
+    rng = np.random.default_rng(7)
+    for split, count in (("data", 5), ("val", 2)):
+        for label, name in enumerate(CLASSES):
+            folder = os.path.join(out, split, name)
+            os.makedirs(folder, exist_ok=True)
+            for i in range(count):
+                h, w = int(rng.integers(40, 72)), int(rng.integers(40, 72))
+                base = np.zeros((h, w, 3))
+                base[..., label] = 160
+                noise = rng.normal(0, 50, (h // 8 + 1, w // 8 + 1, 3))
+                noise = np.kron(noise, np.ones((8, 8, 1)))[:h, :w]
+                pixels = np.clip(base + noise + 40, 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(os.path.join(folder, f"{i:03d}.png"))
+
+
+def base_model(fixture, classes, seed):
+    model = resnet50()
+    model.load_state_dict(torch.load(fixture))
+    torch.manual_seed(seed)
+    model.fc = torch.nn.Linear(2048, classes)
+    return model
+
+
+def fit(out, fixture, part, epochs, lr, wd, ls, bs, seed):
+    torch.set_num_threads(2)
+    data = ImageFolder(os.path.join(out, "data"),
+                       transform=ResNet50_Weights.IMAGENET1K_V2.transforms())
+    model = base_model(fixture, len(data.classes), seed)
+    trained = [model.fc] if part == "fc" else [model.layer4, model.fc]
+    for p in model.parameters():
+        p.requires_grad = False
+    for module in trained:
+        for p in module.parameters():
+            p.requires_grad = True
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad],
+                                lr=lr, momentum=0.9, weight_decay=wd)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=ls)
+    loader = torch.utils.data.DataLoader(data, batch_size=bs, shuffle=False)
+    for _ in range(epochs):
+        model.eval()
+        if part == "layer4":
+            model.layer4.train()
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+        schedule.step()
+    torch.save(model.state_dict(), os.path.join(out, f"expected-{part}.pth"))
+
+
+def relative(a, b):
+    a, b = a.double(), b.double()
+    return float((a - b).abs().max() / b.abs().max().clamp(min=1e-30))
+
+
+def check(model_dir, expected_path, fixture, val):
+    state = torch.load(os.path.join(model_dir, "model.pth"))
+    labels = open(os.path.join(model_dir, "labels.txt")).read().split()
+    model = resnet50(num_classes=len(labels))
+    model.load_state_dict(state, strict=True)  # raises when not strict-loadable
+    model.eval()
+    expected = torch.load(expected_path)
+    base = torch.load(fixture)
+    result = {"strict": True, "keys_in_order": list(state.keys()) == list(model.state_dict().keys())}
+    for part in ("fc", "layer4"):
+        keys = [k for k in state if k.startswith(part + ".")]
+        weights = [k for k in keys if "running" not in k and "num_batches" not in k]
+        running = [k for k in keys if "running" in k]
+        result[part] = max(relative(state[k], expected[k]) for k in weights)
+        if running:
+            result[part + "_running"] = max(relative(state[k], expected[k]) for k in running)
+    result["trunk_identical"] = all(
+        torch.equal(state[k], base[k]) for k in base
+        if not k.startswith(("fc.", "layer4.")) and not k.endswith("num_batches_tracked"))
+    result["layer4_identical"] = all(
+        torch.equal(state[k], base[k]) for k in base if k.startswith("layer4."))
+    data = ImageFolder(val, transform=ResNet50_Weights.IMAGENET1K_V2.transforms())
+    logits = {}
+    with torch.no_grad():
+        for path, _ in data.samples:
+            x = data.transform(data.loader(path))[None]
+            logits[os.path.abspath(path)] = model(x)[0].tolist()
+    result["logits"] = logits
+    print(json.dumps(result))
+
+
+def main():
+    command = sys.argv[1]
+    if command == "make":
+        make(sys.argv[2])
+    elif command == "fit":
+        out, fixture, part = sys.argv[2:5]
+        epochs, lr, wd, ls, bs, seed = sys.argv[5:11]
+        fit(out, fixture, part, int(epochs), float(lr), float(wd), float(ls),
+            int(bs), int(seed))
+    elif command == "check":
+        check(*sys.argv[2:6])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
