@@ -46,6 +46,11 @@ CLI::App* add_command(CLI::App& parent, CommandApps& apps, const char* name,
                       const char* help, Command command, OptionValues& values,
                       unsigned options) {
   CLI::App* app = parent.add_subcommand(name, help);
+  // Every command binds its options to the same OptionValues. Without a
+  // parse-complete callback CLI11 reads environment variables for every
+  // command, typed or not, so RESNET_CLI_TOPK would override `classify
+  // --topk 2` through serve's --topk; with one, only the typed command's are.
+  app->parse_complete_callback([] {});
   if (options) attach_options(*app, values, options);
   if (command != Command::kNone) apps.leaves.emplace_back(app, command);
   apps.all.push_back(app);

@@ -202,12 +202,17 @@ TEST_CASE("valid command lines parse", "[cli]") {
     ::setenv("RESNET_CLI_WEIGHTS", "IMAGENET1K_V1", 1);
     const Parsed from_env = parse({"classify", "a.jpg"});
     const Parsed from_flag = parse({"classify", "a.jpg", "--topk", "2"});
+    // --weights is an option of every model command; the variable must not
+    // reach classify's field through another command's option.
+    const Parsed weights_flag =
+        parse({"classify", "a.jpg", "--weights", "IMAGENET1K_V2"});
     ::unsetenv("RESNET_CLI_TOPK");
     ::unsetenv("RESNET_CLI_WEIGHTS");
     REQUIRE(from_env.outcome.run);
     CHECK(from_env.outcome.settings.classify.topk == 7);
     CHECK(from_env.outcome.settings.classify.weights == "IMAGENET1K_V1");
     CHECK(from_flag.outcome.settings.classify.topk == 2);
+    CHECK(weights_flag.outcome.settings.classify.weights == "IMAGENET1K_V2");
   }
   SECTION("preprocess") {
     const Parsed p = parse({"preprocess", "a.jpg", "-o", "x.npy", "--png",
