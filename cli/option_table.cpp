@@ -40,12 +40,18 @@ struct OptionSpec {
   Binder bind;
 };
 
+// `type_name` (FILE, PATH, URL, WEIGHTS, ...) is what --help shows for the
+// value, and what the generated shell completions offer (cli/docs/).
 template <typename T>
-Binder value(T OptionValues::*member) {
-  return [member](CLI::App& app, OptionValues& values, const std::string& flags,
-                  const std::string& help) {
-    return app.add_option(flags, values.*member, help)->capture_default_str();
-  };
+Binder value(T OptionValues::*member, const char* type_name = nullptr) {
+  return
+      [member, type_name](CLI::App& app, OptionValues& values,
+                          const std::string& flags, const std::string& help) {
+        CLI::Option* option =
+            app.add_option(flags, values.*member, help)->capture_default_str();
+        if (type_name) option->type_name(type_name);
+        return option;
+      };
 }
 
 Binder flag(bool OptionValues::*member) {
@@ -57,11 +63,15 @@ Binder flag(bool OptionValues::*member) {
 
 // A list given one value per flag (--inputs a --inputs b), so that the
 // command's positional arguments are never taken for more values.
-Binder one_each(std::vector<std::string> OptionValues::*member) {
-  return [member](CLI::App& app, OptionValues& values, const std::string& flags,
-                  const std::string& help) {
-    return app.add_option(flags, values.*member, help)->allow_extra_args(false);
-  };
+Binder one_each(std::vector<std::string> OptionValues::*member,
+                const char* type_name) {
+  return
+      [member, type_name](CLI::App& app, OptionValues& values,
+                          const std::string& flags, const std::string& help) {
+        return app.add_option(flags, values.*member, help)
+            ->allow_extra_args(false)
+            ->type_name(type_name);
+      };
 }
 
 Binder number(int OptionValues::*member, int minimum, int maximum) {
@@ -191,7 +201,7 @@ const std::vector<OptionSpec>& option_table() {
        "or IMAGENET1K_V1, IMAGENET1K_V2 or DEFAULT of --arch's enum "
        "(ResNet50's without --arch). Chooses the file and the transforms; "
        "see resnet-cli weights list",
-       kOnClassify | kOnBench | kOnPreprocess, value(&V::weights)},
+       kOnClassify | kOnBench | kOnPreprocess, value(&V::weights, "WEIGHTS")},
       {"--arch", "RESNET_CLI_ARCH",
        "Architecture: resnet18, resnet34, resnet50, resnet101, resnet152, "
        "resnext50_32x4d, resnext101_32x8d, resnext101_64x4d, wide_resnet50_2, "
@@ -199,25 +209,25 @@ const std::vector<OptionSpec>& option_table() {
        "--weights-file or --weights-url the checkpoint must be one (default: "
        "read from the checkpoint's keys and shapes)",
        kOnClassify | kOnBench | kOnPreprocess,
-       parsed(&V::arch, parse_architecture_name, "NAME")},
+       parsed(&V::arch, parse_architecture_name, "ARCH")},
       {"--weights-file", "RESNET_CLI_WEIGHTS_FILE",
        "Checkpoint written by torch.save(model.state_dict()) (default: "
        "torch.hub's cached file for --weights)",
-       kOnClassify | kOnBench, value(&V::weights_file)},
+       kOnClassify | kOnBench, value(&V::weights_file, "FILE")},
       {"--weights-url", "RESNET_CLI_WEIGHTS_URL",
        "Checkpoint URL, e.g. fine-tuned weights you host: downloaded once "
        "into torch.hub's cache and hash-checked as "
        "load_state_dict_from_url(url, check_hash=True) does. --weights "
        "still chooses the transforms",
-       kOnClassify, value(&V::weights_url)},
+       kOnClassify, value(&V::weights_url, "URL")},
       {"--url", nullptr,
        "Download this URL instead of a registry entry, into torch.hub's "
        "cache under its file name",
-       kOnWeightsDownload, value(&V::weights_url)},
+       kOnWeightsDownload, value(&V::weights_url, "URL")},
       {"--mirror", "RESNET_CLI_MIRROR",
        "Base URL that replaces torchvision's https://download.pytorch.org/"
        "models/ (http, https or file)",
-       kOnClassify | kOnBench | kOnWeightsDownload, value(&V::mirror)},
+       kOnClassify | kOnBench | kOnWeightsDownload, value(&V::mirror, "URL")},
       {"--offline", "RESNET_CLI_OFFLINE",
        "Never download; weights that are not cached are an error",
        kOnClassify | kOnBench, flag(&V::offline)},
@@ -241,7 +251,7 @@ const std::vector<OptionSpec>& option_table() {
        kOnClassify | kOnWeightsDownload, number(&V::stall_timeout_s, 1, 86400)},
       {"--labels", "RESNET_CLI_LABELS",
        "Class names, one a line, for a fine-tuned model (default: ImageNet's)",
-       kOnClassify, value(&V::labels_file)},
+       kOnClassify, value(&V::labels_file, "FILE")},
       {"-k,--topk", "RESNET_CLI_TOPK", "Number of classes to report per image",
        kOnClassify, number(&V::topk, 1, 1 << 20)},
       {"--output-type", "RESNET_CLI_OUTPUT_TYPE",
@@ -255,11 +265,11 @@ const std::vector<OptionSpec>& option_table() {
       {"-o,--output", nullptr,
        "Write results to FILE instead of stdout (replaced only when complete; "
        "jsonl appends as it goes)",
-       kOnClassify, value(&V::output_file)},
+       kOnClassify, value(&V::output_file, "FILE")},
       {"-o,--output", nullptr,
        "Write the merged records to FILE (replaced only when complete) "
        "instead of stdout",
-       kOnMerge, value(&V::output_file)},
+       kOnMerge, value(&V::output_file, "FILE")},
       {"-f,--format", nullptr,
        "A line per input, or one array as classify --format json writes it",
        kOnMerge,
@@ -269,13 +279,13 @@ const std::vector<OptionSpec>& option_table() {
        "A file or folder the run classified, as given to classify (repeat "
        "for each). With --inputs or --files-from, every input must be "
        "recorded exactly once, and records come out in input order",
-       kOnMerge, one_each(&V::merge_inputs)},
+       kOnMerge, one_each(&V::merge_inputs, "PATH")},
       {"--resume", nullptr,
        "With --output FILE --format jsonl: skip inputs FILE already records",
        kOnClassify, flag(&V::resume)},
       {"--files-from", nullptr,
        "Read input paths from FILE, one a line ('-' for stdin)",
-       kOnClassify | kOnBench | kOnMerge, value(&V::files_from)},
+       kOnClassify | kOnBench | kOnMerge, value(&V::files_from, "FILE")},
       {"-0,--null", nullptr, "--files-from entries end in NUL (find -print0)",
        kOnClassify | kOnBench | kOnMerge, flag(&V::null_separated)},
       {"--ext", "RESNET_CLI_EXT",
@@ -350,9 +360,9 @@ const std::vector<OptionSpec>& option_table() {
        "Decode truncated JPEGs (rest grey) with a warning instead of failing",
        kOnClassify | kOnPreprocess, flag(&V::allow_truncated)},
       {"-o,--output", nullptr, "Write the model input here (float32 .npy)",
-       kOnPreprocess, value(&V::npy_output)},
+       kOnPreprocess, value(&V::npy_output, "FILE")},
       {"--png", nullptr, "Also write the uint8 RGB crop here (PNG)",
-       kOnPreprocess, value(&V::png_output)},
+       kOnPreprocess, value(&V::png_output, "FILE")},
   };
   return table;
 }
