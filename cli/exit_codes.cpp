@@ -16,12 +16,27 @@ ExitCode exit_code_for(ErrorKind kind) {
   }
 }
 
+const std::vector<ExitCodeInfo>& exit_code_table() {
+  static const std::vector<ExitCodeInfo> table = {
+      {kExitOk, "all inputs ok"},
+      {kExitInputFailed, "some input failed"},
+      {kExitUsage, "usage error"},
+      {kExitModel, "model, weights, download, checkpoint or device error"},
+      {kExitOutput, "output not written"},
+      {kExitMerge, "merge: the parts do not record every input exactly once"},
+      {kExitInternal, "internal error or out of memory"},
+      {kExitInterrupted, "interrupted (what was done is written)"},
+  };
+  return table;
+}
+
 std::string exit_codes_help() {
-  return "Exit codes: 0 all inputs ok, 1 some input failed, 2 usage error, "
-         "3 model, weights, download, checkpoint or device error, 4 output "
-         "not written, 5 merge: the parts do not record every input exactly "
-         "once, 70 internal error or out of memory, 130 interrupted (what was "
-         "done is written).";
+  std::string text = "Exit codes: ";
+  for (const ExitCodeInfo& entry : exit_code_table()) {
+    if (entry.code != kExitOk) text += ", ";
+    text += std::to_string(entry.code) + " " + entry.meaning;
+  }
+  return text + ".";
 }
 
 }  // namespace resnet_cli::cli

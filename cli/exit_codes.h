@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "resnet_cli/error.h"
 
@@ -22,6 +23,14 @@ enum ExitCode : int {
 
 // kExitInputFailed for input errors, otherwise the code of the fatal kind.
 ExitCode exit_code_for(ErrorKind kind);
+
+// Every code with what it means, in ascending order: the one list that
+// --help's footer and the man page are made from.
+struct ExitCodeInfo {
+  ExitCode code;
+  const char* meaning;  // "all inputs ok"
+};
+const std::vector<ExitCodeInfo>& exit_code_table();
 
 // The help footer's sentence listing every code.
 std::string exit_codes_help();

@@ -42,12 +42,18 @@ struct OptionSpec {
   Binder bind;
 };
 
+// `type_name` (FILE, PATH, URL, WEIGHTS, ...) is what --help shows for the
+// value, and what the generated shell completions offer (cli/docs/).
 template <typename T>
-Binder value(T OptionValues::*member) {
-  return [member](CLI::App& app, OptionValues& values, const std::string& flags,
-                  const std::string& help) {
-    return app.add_option(flags, values.*member, help)->capture_default_str();
-  };
+Binder value(T OptionValues::*member, const char* type_name = nullptr) {
+  return
+      [member, type_name](CLI::App& app, OptionValues& values,
+                          const std::string& flags, const std::string& help) {
+        CLI::Option* option =
+            app.add_option(flags, values.*member, help)->capture_default_str();
+        if (type_name) option->type_name(type_name);
+        return option;
+      };
 }
 
 Binder flag(bool OptionValues::*member) {
@@ -59,11 +65,15 @@ Binder flag(bool OptionValues::*member) {
 
 // A list given one value per flag (--inputs a --inputs b), so that the
 // command's positional arguments are never taken for more values.
-Binder one_each(std::vector<std::string> OptionValues::*member) {
-  return [member](CLI::App& app, OptionValues& values, const std::string& flags,
-                  const std::string& help) {
-    return app.add_option(flags, values.*member, help)->allow_extra_args(false);
-  };
+Binder one_each(std::vector<std::string> OptionValues::*member,
+                const char* type_name) {
+  return
+      [member, type_name](CLI::App& app, OptionValues& values,
+                          const std::string& flags, const std::string& help) {
+        return app.add_option(flags, values.*member, help)
+            ->allow_extra_args(false)
+            ->type_name(type_name);
+      };
 }
 
 Binder number(int OptionValues::*member, int minimum, int maximum) {
@@ -215,7 +225,7 @@ const std::vector<OptionSpec>& option_table() {
        "(ResNet50's without --arch). Chooses the file and the transforms; "
        "see resnet-cli weights list",
        kOnTrain | kOnClassify | kOnBench | kOnPreprocess | kOnServe,
-       value(&V::weights)},
+       value(&V::weights, "WEIGHTS")},
       {"--arch", "RESNET_CLI_ARCH",
        "Architecture: resnet18, resnet34, resnet50, resnet101, resnet152, "
        "resnext50_32x4d, resnext101_32x8d, resnext101_64x4d, wide_resnet50_2, "
@@ -223,26 +233,27 @@ const std::vector<OptionSpec>& option_table() {
        "--weights-file or --weights-url the checkpoint must be one (default: "
        "read from the checkpoint's keys and shapes)",
        kOnTrain | kOnClassify | kOnBench | kOnPreprocess | kOnServe,
-       parsed(&V::arch, parse_architecture_name, "NAME")},
+       parsed(&V::arch, parse_architecture_name, "ARCH")},
       {"--weights-file", "RESNET_CLI_WEIGHTS_FILE",
        "Checkpoint written by torch.save(model.state_dict()) (default: "
        "torch.hub's cached file for --weights)",
-       kOnTrain | kOnClassify | kOnBench | kOnServe, value(&V::weights_file)},
+       kOnTrain | kOnClassify | kOnBench | kOnServe,
+       value(&V::weights_file, "FILE")},
       {"--weights-url", "RESNET_CLI_WEIGHTS_URL",
        "Checkpoint URL, e.g. fine-tuned weights you host: downloaded once "
        "into torch.hub's cache and hash-checked as "
        "load_state_dict_from_url(url, check_hash=True) does. --weights "
        "still chooses the transforms",
-       kOnTrain | kOnClassify | kOnServe, value(&V::weights_url)},
+       kOnTrain | kOnClassify | kOnServe, value(&V::weights_url, "URL")},
       {"--url", nullptr,
        "Download this URL instead of a registry entry, into torch.hub's "
        "cache under its file name",
-       kOnWeightsDownload, value(&V::weights_url)},
+       kOnWeightsDownload, value(&V::weights_url, "URL")},
       {"--mirror", "RESNET_CLI_MIRROR",
        "Base URL that replaces torchvision's https://download.pytorch.org/"
        "models/ (http, https or file)",
        kOnTrain | kOnClassify | kOnBench | kOnWeightsDownload | kOnServe,
-       value(&V::mirror)},
+       value(&V::mirror, "URL")},
       {"--offline", "RESNET_CLI_OFFLINE",
        "Never download; weights that are not cached are an error",
        kOnTrain | kOnClassify | kOnBench | kOnServe, flag(&V::offline)},
@@ -269,7 +280,7 @@ const std::vector<OptionSpec>& option_table() {
        number(&V::stall_timeout_s, 1, 86400)},
       {"--labels", "RESNET_CLI_LABELS",
        "Class names, one a line, for a fine-tuned model (default: ImageNet's)",
-       kOnClassify | kOnServe, value(&V::labels_file)},
+       kOnClassify | kOnServe, value(&V::labels_file, "FILE")},
       {"-k,--topk", "RESNET_CLI_TOPK", "Number of classes to report per image",
        kOnClassify | kOnServe, number(&V::topk, 1, 1 << 20)},
       {"--output-type", "RESNET_CLI_OUTPUT_TYPE",
@@ -283,11 +294,11 @@ const std::vector<OptionSpec>& option_table() {
       {"-o,--output", nullptr,
        "Write results to FILE instead of stdout (replaced only when complete; "
        "jsonl appends as it goes)",
-       kOnClassify, value(&V::output_file)},
+       kOnClassify, value(&V::output_file, "FILE")},
       {"-o,--output", nullptr,
        "Write the merged records to FILE (replaced only when complete) "
        "instead of stdout",
-       kOnMerge, value(&V::output_file)},
+       kOnMerge, value(&V::output_file, "FILE")},
       {"-f,--format", nullptr,
        "A line per input, or one array as classify --format json writes it",
        kOnMerge,
@@ -297,13 +308,13 @@ const std::vector<OptionSpec>& option_table() {
        "A file or folder the run classified, as given to classify (repeat "
        "for each). With --inputs or --files-from, every input must be "
        "recorded exactly once, and records come out in input order",
-       kOnMerge, one_each(&V::merge_inputs)},
+       kOnMerge, one_each(&V::merge_inputs, "PATH")},
       {"--resume", nullptr,
        "With --output FILE --format jsonl: skip inputs FILE already records",
        kOnClassify, flag(&V::resume)},
       {"--files-from", nullptr,
        "Read input paths from FILE, one a line ('-' for stdin)",
-       kOnClassify | kOnBench | kOnMerge, value(&V::files_from)},
+       kOnClassify | kOnBench | kOnMerge, value(&V::files_from, "FILE")},
       {"-0,--null", nullptr, "--files-from entries end in NUL (find -print0)",
        kOnClassify | kOnBench | kOnMerge, flag(&V::null_separated)},
       {"--ext", "RESNET_CLI_EXT",
@@ -390,14 +401,14 @@ const std::vector<OptionSpec>& option_table() {
       {"--host", "RESNET_CLI_HOST",
        "Address serve listens on; 0.0.0.0 or :: for every interface (then "
        "give --api-key)",
-       kOnServe, value(&V::host)},
+       kOnServe, value(&V::host, "HOST")},
       {"--port", "RESNET_CLI_PORT",
        "TCP port serve listens on (0: any free port; the line on stderr "
        "names it)",
        kOnServe, number(&V::port, 0, 65535)},
       {"--api-key", "RESNET_CLI_API_KEY",
        "Require Authorization: Bearer KEY on every request but /ping", kOnServe,
-       value(&V::api_key)},
+       value(&V::api_key, "KEY")},
       {"--max-body", "RESNET_CLI_MAX_BODY",
        "Largest request body serve reads, bytes; larger ones are answered 413",
        kOnServe, value(&V::max_body)},
@@ -420,22 +431,22 @@ const std::vector<OptionSpec>& option_table() {
        "Seconds a connection may wait for its next request", kOnServe,
        number(&V::idle_timeout_s, 1, 86400)},
       {"-o,--output", nullptr, "Write the model input here (float32 .npy)",
-       kOnPreprocess, value(&V::npy_output)},
+       kOnPreprocess, value(&V::npy_output, "FILE")},
       {"--png", nullptr, "Also write the uint8 RGB crop here (PNG)",
-       kOnPreprocess, value(&V::png_output)},
+       kOnPreprocess, value(&V::png_output, "FILE")},
       {"--model", "RESNET_CLI_MODEL",
        "A folder written by resnet-cli train: its model.pth, labels.txt and "
        "the architecture and transforms its model.json records (instead of "
        "--weights, --weights-file and --labels)",
-       kOnClassify | kOnBench | kOnServe, value(&V::model_dir)},
+       kOnClassify | kOnBench | kOnServe, value(&V::model_dir, "PATH")},
       {"-o,--output", nullptr,
        "MODEL_DIR: where model.pth, labels.txt, model.json, train.jsonl and "
        "optimizer.pt go (written after every epoch, each file atomically)",
-       kOnTrain, value(&V::output_file)},
+       kOnTrain, value(&V::output_file, "PATH")},
       {"--val", nullptr,
        "Validation folder, laid out as DATA with the same class folders "
        "(default: --val-split of DATA)",
-       kOnTrain, value(&V::val_dir)},
+       kOnTrain, value(&V::val_dir, "PATH")},
       {"--val-split", nullptr,
        "Fraction of DATA held out for validation, chosen by a hash of each "
        "path relative to DATA (a file keeps its side when files are added)",
@@ -490,7 +501,7 @@ const std::vector<OptionSpec>& option_table() {
        "Feature cache folder (default: $XDG_CACHE_HOME/resnet-cli/features), "
        "keyed by file path, size, mtime, weights SHA-256, architecture, "
        "transforms and frozen depth",
-       kOnTrain, value(&V::cache_dir)},
+       kOnTrain, value(&V::cache_dir, "PATH")},
       {"--strict", nullptr,
        "An image that fails to decode is fatal (default: skipped with a "
        "warning)",

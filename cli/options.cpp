@@ -64,26 +64,28 @@ struct WeightsCommand {
   Command command;
   unsigned options;
   const char* argument_help;  // nullptr: no argument
+  const char* argument_type;  // what --help and the completions show
   bool argument_required;
 };
 
 constexpr WeightsCommand kWeightsCommands[] = {
     {"list", "Table of known weights and whether each is cached",
-     Command::kWeightsList, kOnWeightsList, nullptr, false},
+     Command::kWeightsList, kOnWeightsList, nullptr, nullptr, false},
     {"info", "torchvision's meta for one entry", Command::kWeightsInfo,
-     kOnWeightsInfo, "e.g. ResNet50_Weights.IMAGENET1K_V2", true},
+     kOnWeightsInfo, "e.g. ResNet50_Weights.IMAGENET1K_V2", "WEIGHTS", true},
     {"download",
      "Download one entry (or --url) into torch.hub's cache, hash-checked; "
      "prints the cached file's path",
      Command::kWeightsDownload, kOnWeightsDownload,
-     "e.g. ResNet18_Weights.DEFAULT", false},
+     "e.g. ResNet18_Weights.DEFAULT", "WEIGHTS", false},
     {"path", "Print where an entry is (or would be) cached",
-     Command::kWeightsPath, kOnWeightsPath, "e.g. DEFAULT", true},
+     Command::kWeightsPath, kOnWeightsPath, "e.g. DEFAULT", "WEIGHTS", true},
     {"verify",
      "Hash cached files (or FILE) and check the SHA-256 against the hash in "
      "the file name; exit 3 on a mismatch",
      Command::kWeightsVerify, kOnWeightsVerify,
-     "A registry NAME or a FILE (default: every cached registry file)", false},
+     "A registry NAME or a FILE (default: every cached registry file)",
+     "WEIGHTS|FILE", false},
 };
 
 void add_weights_commands(CLI::App& app, CommandApps& apps,
@@ -96,7 +98,8 @@ void add_weights_commands(CLI::App& app, CommandApps& apps,
                                     spec.command, values, spec.options);
     if (!spec.argument_help) continue;
     CLI::Option* argument =
-        command->add_option("name", values.weights_target, spec.argument_help);
+        command->add_option("name", values.weights_target, spec.argument_help)
+            ->type_name(spec.argument_type);
     if (spec.argument_required) argument->required();
   }
 }
@@ -107,12 +110,14 @@ void add_commands(CLI::App& app, CommandApps& apps, OptionValues& values) {
               Command::kClassify, values, kOnClassify)
       ->add_option("inputs", values.inputs,
                    "Image files and folders (scanned recursively); '-' reads "
-                   "one image from stdin");
+                   "one image from stdin")
+      ->type_name("PATH");
   add_command(app, apps, "preprocess",
               "Write one image's model input exactly as torchvision computes "
               "it",
               Command::kPreprocess, values, kOnPreprocess)
       ->add_option("input", values.inputs, "Image file, or '-'")
+      ->type_name("FILE")
       ->required()
       ->expected(1);
   add_weights_commands(app, apps, values);
@@ -130,7 +135,8 @@ void add_commands(CLI::App& app, CommandApps& apps, OptionValues& values) {
               "the whole pipeline's throughput and time per stage",
               Command::kBench, values, kOnBench)
       ->add_option("inputs", values.inputs,
-                   "Images or folders to run through the whole pipeline");
+                   "Images or folders to run through the whole pipeline")
+      ->type_name("PATH");
   add_command(app, apps, "merge",
               "Join the JSON Lines parts of a sharded run (classify --shard "
               "I/N --format jsonl -o part-I.jsonl) into one output; with "
@@ -139,6 +145,7 @@ void add_commands(CLI::App& app, CommandApps& apps, OptionValues& values) {
               Command::kMerge, values, kOnMerge)
       ->add_option("parts", values.merge_parts,
                    "JSON Lines files written by classify --format jsonl")
+      ->type_name("FILE")
       ->required();
   add_command(app, apps, "serve",
               "Keep the model loaded and answer HTTP: TorchServe's "
@@ -428,26 +435,46 @@ void build_settings(Settings& settings, const OptionValues& values) {
   }
 }
 
+// The whole command line, declared on `app`; `values` receives what is
+// parsed.
+struct CommandLine {
+  CommandApps apps;
+  CLI::Option* verbose = nullptr;
+  CLI::Option* quiet = nullptr;
+};
+
+CommandLine declare_command_line(CLI::App& app, OptionValues& values) {
+  app.name("resnet-cli");
+  app.description(
+      "resnet-cli: torchvision's ResNet image classifiers (ResNet18 to 152, "
+      "ResNeXt, Wide ResNet), same answers, one native binary");
+  app.set_version_flag("--version", version_text);
+  app.require_subcommand(1);
+  app.footer(exit_codes_help());
+  CommandLine line;
+  line.verbose =
+      app.add_flag("-v,--verbose", "More log output on stderr (repeatable)");
+  line.quiet = app.add_flag("-q,--quiet", "Only errors on stderr");
+  add_commands(app, line.apps, values);
+  return line;
+}
+
 }  // namespace
+
+void describe_command_line(CLI::App& app, OptionValues& values) {
+  declare_command_line(app, values);
+}
 
 ParseOutcome parse_command_line(int argc, const char* const* argv,
                                 std::ostream& out, std::ostream& err) {
   ParseOutcome outcome;
   Settings& settings = outcome.settings;
   OptionValues values;
-
-  CLI::App app{
-      "resnet-cli: torchvision's ResNet50 image classifier, same "
-      "answers, one native binary",
-      "resnet-cli"};
-  app.set_version_flag("--version", version_text);
-  app.require_subcommand(1);
-  app.footer(exit_codes_help());
-  auto* verbose =
-      app.add_flag("-v,--verbose", "More log output on stderr (repeatable)");
-  auto* quiet = app.add_flag("-q,--quiet", "Only errors on stderr");
-  CommandApps apps;
-  add_commands(app, apps, values);
+  CLI::App app;
+  const CommandLine line = declare_command_line(app, values);
+  const CommandApps& apps = line.apps;
+  CLI::Option* const verbose = line.verbose;
+  CLI::Option* const quiet = line.quiet;
 
   try {
     app.parse(argc, argv);

@@ -22,6 +22,10 @@
 #include "resnet_cli/train.h"
 #include "terminal.h"
 
+namespace CLI {
+class App;
+}
+
 namespace resnet_cli::cli {
 
 enum class Command {
@@ -227,6 +231,13 @@ struct ParseOutcome {
 // a usage error prints one line to `err` and gives exit code 2.
 ParseOutcome parse_command_line(int argc, const char* const* argv,
                                 std::ostream& out, std::ostream& err);
+
+// Declares resnet-cli's whole command line on `app`, as parse_command_line
+// parses it and --help shows it: the subcommands, each with its options from
+// the option table bound to `values` (which must outlive `app`), their help,
+// type names and variables. The man page and the shell completions are
+// generated from it (cli/docs/), so that they cannot drift from --help.
+void describe_command_line(CLI::App& app, OptionValues& values);
 
 // The option table, for tests and generated documentation.
 struct OptionInfo {

@@ -18,6 +18,9 @@ packages=(
   catch2 python3-torchvision python3-pil python3-numpy
   # the Slurm test (tests/slurm): a one-host cluster, munge for its auth
   slurm-wlm munge
+  # installing like a real tool (tests/install): the man page, the shell
+  # completions, the Debian package (cpack's dpkg-shlibdeps, dpkg, lintian)
+  man-db bash-completion zsh fish file dpkg-dev lintian
   # the sanitizer build and the fuzz targets (scripts/test-sanitizers.sh,
   # scripts/fuzz): clang, and its ASan, UBSan and libFuzzer runtimes
   clang libclang-rt-14-dev

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The Debian package, made and installed as a user would:
+#   package_test.sh build BUILD_DIR WORK_DIR
+#     `cpack -G DEB`, the control fields and the files, then `dpkg -i` into
+#     a fresh root and the installed binary's --version;
+#   package_test.sh lintian WORK_DIR
+#     lintian on the package made by the first: no error, no warning.
+set -euo pipefail
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+build_and_install() {
+  local build=$1 work=$2
+  rm -rf "$work"
+  mkdir -p "$work"
+  (cd "$build" && cpack -G DEB -B "$work" >"$work/cpack.log" 2>&1) ||
+    { cat "$work/cpack.log"; fail "cpack -G DEB"; }
+  local deb
+  deb=$(echo "$work"/resnet-cli_*.deb)
+  [[ -f $deb ]] || fail "no package in $work"
+  dpkg-deb --info "$deb"
+
+  # Depends: dpkg-shlibdeps' answer for the binary and the module.
+  local depends version
+  depends=$(dpkg-deb --field "$deb" Depends)
+  [[ $depends == *libc6* && $depends == *libtorch* ]] ||
+    fail "Depends lacks libc6 or LibTorch: $depends"
+  version=$(dpkg-deb --field "$deb" Version)
+  local changelog
+  changelog=$(dpkg-deb --fsys-tarfile "$deb" |
+    tar -xOf - ./usr/share/doc/resnet-cli/changelog.gz | gzip -dc | head -1)
+  [[ $changelog == "resnet-cli ($version) "* ]] ||
+    fail "packaging/changelog's latest entry is not $version: $changelog"
+
+  # A fresh root whose dpkg database knows this machine's packages, so that
+  # Depends are checked against what is installed here, and nothing else.
+  local root=$work/root
+  mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates" \
+    "$root/var/log"
+  cp /var/lib/dpkg/status "$root/var/lib/dpkg/status"
+  # Those packages' files are not there: empty file lists say so.
+  dpkg-query -W -f='${binary:Package}\n' | while read -r package; do
+    : >"$root/var/lib/dpkg/info/$package.list"
+  done
+  touch "$root/var/lib/dpkg/available"
+  dpkg --root="$root" --force-not-root --force-script-chrootless \
+    --log="$work/dpkg.log" -i "$deb" || fail "dpkg -i into $root"
+  dpkg --root="$root" -L resnet-cli
+
+  file "$root/usr/bin/resnet-cli" | grep -q ", stripped" ||
+    fail "the installed binary is not stripped"
+  local output
+  output=$("$root/usr/bin/resnet-cli" --version) ||
+    fail "the installed binary's --version"
+  echo "$output"
+  if grep -q "^model: module" <<<"$output"; then
+    grep -qx "model: module $root/usr/lib/resnet-cli/libresnet_cli_model.so" \
+      <<<"$output" || fail "the installed binary does not find its module"
+  fi
+  MANWIDTH=80 man --warnings -l "$root/usr/share/man/man1/resnet-cli.1.gz" \
+    >/dev/null || fail "the installed man page"
+}
+
+run_lintian() {
+  local deb
+  deb=$(echo "$1"/resnet-cli_*.deb)
+  [[ -f $deb ]] || fail "no package in $1 (run the package test first)"
+  lintian --fail-on error,warning --display-info "$deb"
+  echo "lintian: $deb has no error and no warning"
+}
+
+case $1 in
+  build) build_and_install "$2" "$3" ;;
+  lintian) run_lintian "$2" ;;
+  *) fail "usage: package_test.sh build BUILD_DIR WORK_DIR | lintian WORK_DIR" ;;
+esac
