@@ -14,6 +14,8 @@ ExitCode run_command(const Settings& settings, std::ostream& out) {
       return run_preprocess(settings.preprocess);
     case Command::kMerge:
       return run_merge(settings.merge, out);
+    case Command::kEvaluate:
+      return run_evaluate(settings.evaluate, out);
     case Command::kWeightsList:
     case Command::kWeightsInfo:
     case Command::kWeightsDownload:

@@ -19,6 +19,7 @@ enum CommandBit : unsigned {
   kOnBench = 1u << 6,
   kOnMerge = 1u << 7,
   kOnWeightsList = 1u << 8,
+  kOnEvaluate = 1u << 9,
 };
 
 // Adds to `app` every option of the table that belongs to `command`, bound

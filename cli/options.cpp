@@ -125,6 +125,17 @@ void add_commands(CLI::App& app, CommandApps& apps, OptionValues& values) {
       ->add_option("parts", values.merge_parts,
                    "JSON Lines files written by classify --format jsonl")
       ->required();
+  add_command(app, apps, "evaluate",
+              "Accuracy of a model on labelled images laid out as "
+              "torchvision's ImageFolder (DATA/<class>/<image>): acc@1, "
+              "acc@5, per-class precision and recall, the confusion matrix",
+              Command::kEvaluate, values, kOnEvaluate)
+      ->add_option("data", values.inputs,
+                   "A folder with one sub-folder per class; class i is the "
+                   "i-th name in sorted order (ImageNet: folders named by "
+                   "WordNet id)")
+      ->required()
+      ->expected(1);
   // -v and -q work after the command name too.
   for (CLI::App* command : apps.all) command->fallthrough();
 }
@@ -231,6 +242,19 @@ BenchSettings bench_settings(const OptionValues& values, int verbosity) {
   return bench;
 }
 
+EvaluateSettings evaluate_settings(const OptionValues& values, int verbosity) {
+  EvaluateSettings evaluate;
+  fill_session(evaluate, values, verbosity);
+  evaluate.data = values.inputs.front();
+  evaluate.input = input_options(values, {});
+  evaluate.format = values.evaluate_format;
+  evaluate.output_file = values.output_file;
+  evaluate.misclassified_file = values.misclassified_file;
+  evaluate.decode = decode_options(values);
+  evaluate.progress = values.progress;
+  return evaluate;
+}
+
 PreprocessSettings preprocess_settings(const OptionValues& values) {
   if (values.npy_output.empty() && values.png_output.empty()) {
     throw Error(ErrorKind::kUsage,
@@ -296,6 +320,9 @@ void build_settings(Settings& settings, const OptionValues& values) {
       break;
     case Command::kMerge:
       settings.merge = merge_settings(values);
+      break;
+    case Command::kEvaluate:
+      settings.evaluate = evaluate_settings(values, settings.verbosity);
       break;
     case Command::kNone:
       break;

@@ -33,6 +33,7 @@ enum class Command {
   kWeightsVerify,
   kBench,
   kMerge,
+  kEvaluate,
 };
 
 // --format of the commands that print a report rather than records.
@@ -71,6 +72,18 @@ struct ClassifySettings : SessionOptions {
   OutputType output_type = OutputType::kProbability;
   OutputFormat format = OutputFormat::kText;
   std::string output_file;  // empty: stdout
+  DecodeOptions decode;
+  ProgressMode progress = ProgressMode::kAuto;
+};
+
+// evaluate: a model session over a labelled ImageFolder tree. The session
+// options are classify's, so that every way of naming a model works here.
+struct EvaluateSettings : SessionOptions {
+  std::string data;    // DATA/<class>/<image>
+  InputOptions input;  // --ext, -L; the paths are DATA's class folders
+  OutputFormat format = OutputFormat::kText;  // text, json or csv
+  std::string output_file;                    // empty: stdout
+  std::string misclassified_file;             // empty: none
   DecodeOptions decode;
   ProgressMode progress = ProgressMode::kAuto;
 };
@@ -156,6 +169,8 @@ struct OptionValues {
   std::vector<std::string> merge_inputs;  // --inputs, one path each
   std::string weights_target;  // weights info/download/path/verify NAME
   bool force = false;
+  OutputFormat evaluate_format = OutputFormat::kText;
+  std::string misclassified_file;
 };
 
 // The parsed command line: the command, -q/-v, and that command's settings
@@ -168,6 +183,7 @@ struct Settings {
   PreprocessSettings preprocess;
   MergeCommandSettings merge;
   WeightsSettings weights;
+  EvaluateSettings evaluate;
 };
 
 struct ParseOutcome {
