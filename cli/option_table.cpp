@@ -27,6 +27,7 @@ constexpr CommandName kCommandNames[] = {
     {kOnBench, "bench"},
     {kOnMerge, "merge"},
     {kOnEvaluate, "evaluate"},
+    {kOnReport, "report"},
 };
 
 using Binder = std::function<CLI::Option*(CLI::App&, OptionValues&,
@@ -287,6 +288,12 @@ const std::vector<OptionSpec>& option_table() {
        "Also write the misclassified images to FILE: CSV rows of path, true "
        "class, predicted class and its score",
        kOnEvaluate, value(&V::misclassified_file)},
+      {"-o,--output", nullptr,
+       "The HTML file to write (required; replaced only when complete)",
+       kOnReport, value(&V::output_file)},
+      {"--thumbnail-size", nullptr,
+       "Longer side of the report's thumbnails, pixels", kOnReport,
+       number(&V::thumbnail_size, 16, 1024)},
       {"--inputs", nullptr,
        "A file or folder the run classified, as given to classify (repeat "
        "for each). With --inputs or --files-from, every input must be "

@@ -20,6 +20,7 @@ enum CommandBit : unsigned {
   kOnMerge = 1u << 7,
   kOnWeightsList = 1u << 8,
   kOnEvaluate = 1u << 9,
+  kOnReport = 1u << 10,
 };
 
 // Adds to `app` every option of the table that belongs to `command`, bound

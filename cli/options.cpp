@@ -136,6 +136,16 @@ void add_commands(CLI::App& app, CommandApps& apps, OptionValues& values) {
                    "WordNet id)")
       ->required()
       ->expected(1);
+  add_command(app, apps, "report",
+              "One self-contained HTML page of classify's or evaluate's "
+              "results: thumbnails, labels, scores, errors, and evaluate's "
+              "confusion matrix",
+              Command::kReport, values, kOnReport)
+      ->add_option("results", values.inputs,
+                   "classify --format json or jsonl output, or evaluate "
+                   "--format json output")
+      ->required()
+      ->expected(1);
   // -v and -q work after the command name too.
   for (CLI::App* command : apps.all) command->fallthrough();
 }
@@ -255,6 +265,17 @@ EvaluateSettings evaluate_settings(const OptionValues& values, int verbosity) {
   return evaluate;
 }
 
+ReportSettings report_settings(const OptionValues& values) {
+  if (values.output_file.empty()) {
+    throw Error(ErrorKind::kUsage, "report: give -o FILE.html");
+  }
+  ReportSettings report;
+  report.results = values.inputs.front();
+  report.output_file = values.output_file;
+  report.thumbnail_size = values.thumbnail_size;
+  return report;
+}
+
 PreprocessSettings preprocess_settings(const OptionValues& values) {
   if (values.npy_output.empty() && values.png_output.empty()) {
     throw Error(ErrorKind::kUsage,
@@ -323,6 +344,9 @@ void build_settings(Settings& settings, const OptionValues& values) {
       break;
     case Command::kEvaluate:
       settings.evaluate = evaluate_settings(values, settings.verbosity);
+      break;
+    case Command::kReport:
+      settings.report = report_settings(values);
       break;
     case Command::kNone:
       break;

@@ -34,6 +34,7 @@ enum class Command {
   kBench,
   kMerge,
   kEvaluate,
+  kReport,
 };
 
 // --format of the commands that print a report rather than records.
@@ -86,6 +87,13 @@ struct EvaluateSettings : SessionOptions {
   std::string misclassified_file;             // empty: none
   DecodeOptions decode;
   ProgressMode progress = ProgressMode::kAuto;
+};
+
+// report: classify's or evaluate's results as one HTML page.
+struct ReportSettings {
+  std::string results;  // classify json/jsonl, or evaluate json
+  std::string output_file;
+  int thumbnail_size = 128;  // pixels, the longer side
 };
 
 struct BenchSettings : SessionOptions {
@@ -171,6 +179,7 @@ struct OptionValues {
   bool force = false;
   OutputFormat evaluate_format = OutputFormat::kText;
   std::string misclassified_file;
+  int thumbnail_size = 128;
 };
 
 // The parsed command line: the command, -q/-v, and that command's settings
@@ -184,6 +193,7 @@ struct Settings {
   MergeCommandSettings merge;
   WeightsSettings weights;
   EvaluateSettings evaluate;
+  ReportSettings report;
 };
 
 struct ParseOutcome {

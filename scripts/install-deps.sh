@@ -16,6 +16,8 @@ packages=(
   catch2 python3-torchvision python3-pil python3-numpy
   # the Slurm test (tests/slurm): a one-host cluster, munge for its auth
   slurm-wlm munge
+  # the report test: a real browser renders the page (headless)
+  chromium
   # the sanitizer build and the fuzz targets (scripts/test-sanitizers.sh,
   # scripts/fuzz): clang, and its ASan, UBSan and libFuzzer runtimes
   clang libclang-rt-14-dev
