@@ -18,6 +18,10 @@ ExitCode run_command(const Settings& settings, std::ostream& out) {
       return run_merge(settings.merge, out);
     case Command::kTrain:
       return run_train(settings.train);
+    case Command::kEvaluate:
+      return run_evaluate(settings.evaluate, out);
+    case Command::kReport:
+      return run_report(settings.report);
     case Command::kWeightsList:
     case Command::kWeightsInfo:
     case Command::kWeightsDownload:

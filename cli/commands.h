@@ -18,6 +18,8 @@ ExitCode run_bench(const BenchSettings& settings, std::ostream& out);
 ExitCode run_serve(const ServeSettings& settings);
 ExitCode run_preprocess(const PreprocessSettings& settings);
 ExitCode run_train(const TrainSettings& settings);
+ExitCode run_evaluate(const EvaluateSettings& settings, std::ostream& out);
+ExitCode run_report(const ReportSettings& settings);
 ExitCode run_merge(const MergeCommandSettings& settings, std::ostream& out);
 ExitCode run_weights(Command command, const WeightsSettings& settings,
                      std::ostream& out);

@@ -28,6 +28,8 @@ constexpr CommandName kCommandNames[] = {
     {kOnMerge, "merge"},
     {kOnServe, "serve"},
     {kOnTrain, "train"},
+    {kOnEvaluate, "evaluate"},
+    {kOnReport, "report"},
 };
 
 using Binder = std::function<CLI::Option*(CLI::App&, OptionValues&,
@@ -224,7 +226,8 @@ const std::vector<OptionSpec>& option_table() {
        "or IMAGENET1K_V1, IMAGENET1K_V2 or DEFAULT of --arch's enum "
        "(ResNet50's without --arch). Chooses the file and the transforms; "
        "see resnet-cli weights list",
-       kOnTrain | kOnClassify | kOnBench | kOnPreprocess | kOnServe,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnPreprocess |
+           kOnServe,
        value(&V::weights, "WEIGHTS")},
       {"--arch", "RESNET_CLI_ARCH",
        "Architecture: resnet18, resnet34, resnet50, resnet101, resnet152, "
@@ -232,19 +235,21 @@ const std::vector<OptionSpec>& option_table() {
        "wide_resnet101_2. Alone it means its DEFAULT weights; with "
        "--weights-file or --weights-url the checkpoint must be one (default: "
        "read from the checkpoint's keys and shapes)",
-       kOnTrain | kOnClassify | kOnBench | kOnPreprocess | kOnServe,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnPreprocess |
+           kOnServe,
        parsed(&V::arch, parse_architecture_name, "ARCH")},
       {"--weights-file", "RESNET_CLI_WEIGHTS_FILE",
        "Checkpoint written by torch.save(model.state_dict()) (default: "
        "torch.hub's cached file for --weights)",
-       kOnTrain | kOnClassify | kOnBench | kOnServe,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnServe,
        value(&V::weights_file, "FILE")},
       {"--weights-url", "RESNET_CLI_WEIGHTS_URL",
        "Checkpoint URL, e.g. fine-tuned weights you host: downloaded once "
        "into torch.hub's cache and hash-checked as "
        "load_state_dict_from_url(url, check_hash=True) does. --weights "
        "still chooses the transforms",
-       kOnTrain | kOnClassify | kOnServe, value(&V::weights_url, "URL")},
+       kOnTrain | kOnClassify | kOnEvaluate | kOnServe,
+       value(&V::weights_url, "URL")},
       {"--url", nullptr,
        "Download this URL instead of a registry entry, into torch.hub's "
        "cache under its file name",
@@ -252,15 +257,17 @@ const std::vector<OptionSpec>& option_table() {
       {"--mirror", "RESNET_CLI_MIRROR",
        "Base URL that replaces torchvision's https://download.pytorch.org/"
        "models/ (http, https or file)",
-       kOnTrain | kOnClassify | kOnBench | kOnWeightsDownload | kOnServe,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnWeightsDownload |
+           kOnServe,
        value(&V::mirror, "URL")},
       {"--offline", "RESNET_CLI_OFFLINE",
        "Never download; weights that are not cached are an error",
-       kOnTrain | kOnClassify | kOnBench | kOnServe, flag(&V::offline)},
+       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnServe,
+       flag(&V::offline)},
       {"--verify", "RESNET_CLI_VERIFY",
        "Re-check a cached file's SHA-256 against the hash in its name before "
        "use (torch.hub never does)",
-       kOnTrain | kOnClassify | kOnServe, flag(&V::verify)},
+       kOnTrain | kOnClassify | kOnEvaluate | kOnServe, flag(&V::verify)},
       {"--force", nullptr,
        "Download even when cached; the cached file stays until the new one is "
        "verified",
@@ -268,19 +275,19 @@ const std::vector<OptionSpec>& option_table() {
       {"--retries", "RESNET_CLI_RETRIES",
        "Download retries after connection errors, short bodies and HTTP 5xx "
        "(never after 4xx)",
-       kOnTrain | kOnClassify | kOnWeightsDownload | kOnServe,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnWeightsDownload | kOnServe,
        number(&V::retries, 0, 100)},
       {"--retry-delay", "RESNET_CLI_RETRY_DELAY_MS",
        "Wait before the first download retry, milliseconds; doubles each time",
-       kOnTrain | kOnClassify | kOnWeightsDownload | kOnServe,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnWeightsDownload | kOnServe,
        number(&V::retry_delay_ms, 0, 600000)},
       {"--stall-timeout", "RESNET_CLI_STALL_TIMEOUT",
        "Abort a download attempt that receives nothing for this many seconds",
-       kOnTrain | kOnClassify | kOnWeightsDownload | kOnServe,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnWeightsDownload | kOnServe,
        number(&V::stall_timeout_s, 1, 86400)},
       {"--labels", "RESNET_CLI_LABELS",
        "Class names, one a line, for a fine-tuned model (default: ImageNet's)",
-       kOnClassify | kOnServe, value(&V::labels_file, "FILE")},
+       kOnClassify | kOnEvaluate | kOnServe, value(&V::labels_file, "FILE")},
       {"-k,--topk", "RESNET_CLI_TOPK", "Number of classes to report per image",
        kOnClassify | kOnServe, number(&V::topk, 1, 1 << 20)},
       {"--output-type", "RESNET_CLI_OUTPUT_TYPE",
@@ -304,6 +311,28 @@ const std::vector<OptionSpec>& option_table() {
        kOnMerge,
        choice<OutputFormat>(&V::merge_format,
                             {OutputFormat::kJsonl, OutputFormat::kJson})},
+      {"-f,--format", nullptr,
+       "text: a summary, a table per class and the confusion matrix; json: "
+       "one object (what report reads); csv: a row per class and one for "
+       "all",
+       kOnEvaluate,
+       choice<OutputFormat>(
+           &V::evaluate_format,
+           {OutputFormat::kText, OutputFormat::kJson, OutputFormat::kCsv})},
+      {"-o,--output", nullptr,
+       "Write the evaluation to FILE (replaced only when complete) instead "
+       "of stdout",
+       kOnEvaluate, value(&V::output_file, "FILE")},
+      {"--misclassified", nullptr,
+       "Also write the misclassified images to FILE: CSV rows of path, true "
+       "class, predicted class and its score",
+       kOnEvaluate, value(&V::misclassified_file, "FILE")},
+      {"-o,--output", nullptr,
+       "The HTML file to write (required; replaced only when complete)",
+       kOnReport, value(&V::output_file, "FILE")},
+      {"--thumbnail-size", nullptr,
+       "Longer side of the report's thumbnails, pixels", kOnReport,
+       number(&V::thumbnail_size, 16, 1024)},
       {"--inputs", nullptr,
        "A file or folder the run classified, as given to classify (repeat "
        "for each). With --inputs or --files-from, every input must be "
@@ -320,44 +349,50 @@ const std::vector<OptionSpec>& option_table() {
       {"--ext", "RESNET_CLI_EXT",
        "Extensions picked up in folders, e.g. jpg,png (default: every format "
        "resnet-cli reads)",
-       kOnTrain | kOnClassify | kOnBench | kOnMerge,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnMerge,
        parsed(&V::extensions, parse_extensions, "LIST")},
       {"-L,--follow", nullptr,
        "Follow symbolic links to folders while scanning (loops are reported)",
-       kOnTrain | kOnClassify | kOnBench | kOnMerge, flag(&V::follow)},
+       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnMerge,
+       flag(&V::follow)},
       {"--shard", "RESNET_CLI_SHARD",
        "I/N: only the inputs of shard I of N (0 <= I < N), chosen by a hash "
        "of the path",
        kOnClassify, parsed(&V::shard, parse_shard, "I/N")},
       {"-t,--threads", "RESNET_CLI_THREADS",
        "Threads for inference (0: one per available core)",
-       kOnTrain | kOnClassify | kOnBench | kOnServe,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnServe,
        number(&V::threads, 0, 1024)},
       {"-b,--batch-size", "RESNET_CLI_BATCH_SIZE",
        "Images per forward pass and worker (0: 2 on CPU, 32 on CUDA)",
-       kOnClassify | kOnBench | kOnServe, number(&V::batch_size, 0, 4096)},
+       kOnClassify | kOnEvaluate | kOnBench | kOnServe,
+       number(&V::batch_size, 0, 4096)},
       {"--workers", "RESNET_CLI_WORKERS",
        "Inference workers sharing --threads (0: one single-threaded worker per "
        "thread for several images, one worker for one image)",
-       kOnClassify | kOnBench | kOnServe, number(&V::workers, 0, 1024)},
+       kOnClassify | kOnEvaluate | kOnBench | kOnServe,
+       number(&V::workers, 0, 1024)},
       {"--engine", nullptr,
        "optimized: BatchNorm folded, oneDNN's blocked layout; reference: "
        "torchvision's layer-by-layer computation, slower",
-       kOnTrain | kOnClassify | kOnBench | kOnServe,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnServe,
        choice<Engine>(&V::engine)},
       {"--decode-threads", "RESNET_CLI_DECODE_THREADS",
        "Threads decoding and preprocessing (0: one per inference thread)",
-       kOnClassify | kOnBench | kOnServe, number(&V::decode_threads, 0, 1024)},
+       kOnClassify | kOnEvaluate | kOnBench | kOnServe,
+       number(&V::decode_threads, 0, 1024)},
       {"--unordered", nullptr,
        "Write records as they finish instead of in input order", kOnClassify,
        flag(&V::unordered)},
       {"--progress", "RESNET_CLI_PROGRESS",
        "Progress and summary on stderr: auto shows them when it is a terminal",
-       kOnClassify | kOnTrain, choice<ProgressMode>(&V::progress)},
+       kOnClassify | kOnEvaluate | kOnTrain,
+       choice<ProgressMode>(&V::progress)},
       {"--precision", "RESNET_CLI_PRECISION",
        "bf16: about 1.8x faster where the CPU has AVX512-BF16; logits within "
        "about 5% of fp32 (measured on the test fixture)",
-       kOnClassify | kOnBench | kOnServe, choice<Precision>(&V::precision)},
+       kOnClassify | kOnEvaluate | kOnBench | kOnServe,
+       choice<Precision>(&V::precision)},
       {"--iterations", nullptr, "Timed forward passes per inference worker",
        kOnBench, number(&V::iterations, 1, 100000)},
       {"--warmup", nullptr, "Untimed forward passes first", kOnBench,
@@ -366,37 +401,39 @@ const std::vector<OptionSpec>& option_table() {
        kOnBench | kOnWeightsList | kOnWeightsInfo | kOnWeightsVerify,
        choice<ReportFormat>(&V::report_format)},
       {"--device", "RESNET_CLI_DEVICE", "cpu, cuda or cuda:N",
-       kOnClassify | kOnBench | kOnServe, value(&V::device)},
+       kOnClassify | kOnEvaluate | kOnBench | kOnServe, value(&V::device)},
       {"--resize", nullptr,
        "Short side after resize, pixels (default: the weights' 256 or 232)",
-       kOnTrain | kOnClassify | kOnBench | kOnPreprocess | kOnServe,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnPreprocess |
+           kOnServe,
        number(&V::resize, 1, 16384)},
       {"--crop", nullptr, "Center crop size, pixels (default: 224)",
-       kOnTrain | kOnClassify | kOnBench | kOnPreprocess | kOnServe,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnPreprocess |
+           kOnServe,
        number(&V::crop, 1, 4096)},
       {"--interpolation", nullptr,
        "Resize filter, Pillow's (default: the weights' bilinear)",
-       kOnTrain | kOnClassify | kOnPreprocess | kOnServe,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnPreprocess | kOnServe,
        choice<Interpolation>(&V::interpolation)},
       {"--mean", nullptr,
        "Normalization mean R,G,B (default 0.485,0.456,0.406)",
-       kOnTrain | kOnClassify | kOnPreprocess | kOnServe,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnPreprocess | kOnServe,
        parsed(&V::mean, parse_triple, "R,G,B")},
       {"--std", nullptr, "Normalization std R,G,B (default 0.229,0.224,0.225)",
-       kOnTrain | kOnClassify | kOnPreprocess | kOnServe,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnPreprocess | kOnServe,
        parsed(&V::std, parse_triple, "R,G,B")},
       {"--exif", "RESNET_CLI_EXIF",
        "EXIF orientation: ignore it, as PIL and torchvision do, or apply it",
-       kOnTrain | kOnClassify | kOnPreprocess | kOnServe,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnPreprocess | kOnServe,
        choice<ExifMode>(&V::exif)},
       {"--max-pixels", "RESNET_CLI_MAX_PIXELS",
        "Pillow's MAX_IMAGE_PIXELS: an image with more pixels gets a warning, "
        "one with more than twice as many is refused before decoding",
-       kOnTrain | kOnClassify | kOnPreprocess | kOnServe,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnPreprocess | kOnServe,
        value(&V::max_pixels)},
       {"--allow-truncated", nullptr,
        "Decode truncated JPEGs (rest grey) with a warning instead of failing",
-       kOnTrain | kOnClassify | kOnPreprocess | kOnServe,
+       kOnTrain | kOnClassify | kOnEvaluate | kOnPreprocess | kOnServe,
        flag(&V::allow_truncated)},
       {"--host", "RESNET_CLI_HOST",
        "Address serve listens on; 0.0.0.0 or :: for every interface (then "
@@ -438,7 +475,8 @@ const std::vector<OptionSpec>& option_table() {
        "A folder written by resnet-cli train: its model.pth, labels.txt and "
        "the architecture and transforms its model.json records (instead of "
        "--weights, --weights-file and --labels)",
-       kOnClassify | kOnBench | kOnServe, value(&V::model_dir, "PATH")},
+       kOnClassify | kOnEvaluate | kOnBench | kOnServe,
+       value(&V::model_dir, "PATH")},
       {"-o,--output", nullptr,
        "MODEL_DIR: where model.pth, labels.txt, model.json, train.jsonl and "
        "optimizer.pt go (written after every epoch, each file atomically)",

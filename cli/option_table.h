@@ -21,6 +21,8 @@ enum CommandBit : unsigned {
   kOnWeightsList = 1u << 8,
   kOnServe = 1u << 9,
   kOnTrain = 1u << 10,
+  kOnEvaluate = 1u << 11,
+  kOnReport = 1u << 12,
 };
 
 // Adds to `app` every option of the table that belongs to `command`, bound

@@ -152,6 +152,27 @@ void add_commands(CLI::App& app, CommandApps& apps, OptionValues& values) {
               "/predictions/{name}, /v1/classify (classify's record), "
               "/metrics",
               Command::kServe, values, kOnServe);
+  add_command(app, apps, "evaluate",
+              "Accuracy of a model on labelled images laid out as "
+              "torchvision's ImageFolder (DATA/<class>/<image>): acc@1, "
+              "acc@5, per-class precision and recall, the confusion matrix",
+              Command::kEvaluate, values, kOnEvaluate)
+      ->add_option("data", values.inputs,
+                   "A folder with one sub-folder per class; class i is the "
+                   "i-th name in sorted order (ImageNet: folders named by "
+                   "WordNet id)")
+      ->required()
+      ->expected(1);
+  add_command(app, apps, "report",
+              "One self-contained HTML page of classify's or evaluate's "
+              "results: thumbnails, labels, scores, errors, and evaluate's "
+              "confusion matrix",
+              Command::kReport, values, kOnReport)
+      ->add_option("results", values.inputs,
+                   "classify --format json or jsonl output, or evaluate "
+                   "--format json output")
+      ->required()
+      ->expected(1);
   // -v and -q work after the command name too.
   for (CLI::App* command : apps.all) command->fallthrough();
 }
@@ -354,6 +375,30 @@ ServeSettings serve_settings(const OptionValues& values, int verbosity) {
   return serve;
 }
 
+EvaluateSettings evaluate_settings(const OptionValues& values, int verbosity) {
+  EvaluateSettings evaluate;
+  fill_session(evaluate, values, verbosity);
+  evaluate.data = values.inputs.front();
+  evaluate.input = input_options(values, {});
+  evaluate.format = values.evaluate_format;
+  evaluate.output_file = values.output_file;
+  evaluate.misclassified_file = values.misclassified_file;
+  evaluate.decode = decode_options(values);
+  evaluate.progress = values.progress;
+  return evaluate;
+}
+
+ReportSettings report_settings(const OptionValues& values) {
+  if (values.output_file.empty()) {
+    throw Error(ErrorKind::kUsage, "report: give -o FILE.html");
+  }
+  ReportSettings report;
+  report.results = values.inputs.front();
+  report.output_file = values.output_file;
+  report.thumbnail_size = values.thumbnail_size;
+  return report;
+}
+
 PreprocessSettings preprocess_settings(const OptionValues& values) {
   if (values.npy_output.empty() && values.png_output.empty()) {
     throw Error(ErrorKind::kUsage,
@@ -425,6 +470,12 @@ void build_settings(Settings& settings, const OptionValues& values) {
       break;
     case Command::kTrain:
       settings.train = train_settings(values, settings.verbosity);
+      break;
+    case Command::kEvaluate:
+      settings.evaluate = evaluate_settings(values, settings.verbosity);
+      break;
+    case Command::kReport:
+      settings.report = report_settings(values);
       break;
     case Command::kNone:
       break;

@@ -41,6 +41,8 @@ enum class Command {
   kMerge,
   kServe,
   kTrain,
+  kEvaluate,
+  kReport,
 };
 
 // --format of the commands that print a report rather than records.
@@ -81,6 +83,25 @@ struct ClassifySettings : SessionOptions {
   std::string output_file;  // empty: stdout
   DecodeOptions decode;
   ProgressMode progress = ProgressMode::kAuto;
+};
+
+// evaluate: a model session over a labelled ImageFolder tree. The session
+// options are classify's, so that every way of naming a model works here.
+struct EvaluateSettings : SessionOptions {
+  std::string data;    // DATA/<class>/<image>
+  InputOptions input;  // --ext, -L; the paths are DATA's class folders
+  OutputFormat format = OutputFormat::kText;  // text, json or csv
+  std::string output_file;                    // empty: stdout
+  std::string misclassified_file;             // empty: none
+  DecodeOptions decode;
+  ProgressMode progress = ProgressMode::kAuto;
+};
+
+// report: classify's or evaluate's results as one HTML page.
+struct ReportSettings {
+  std::string results;  // classify json/jsonl, or evaluate json
+  std::string output_file;
+  int thumbnail_size = 128;  // pixels, the longer side
 };
 
 struct BenchSettings : SessionOptions {
@@ -205,6 +226,9 @@ struct OptionValues {
   bool freeze_bn = false;
   std::string cache_dir;
   bool strict = false;
+  OutputFormat evaluate_format = OutputFormat::kText;
+  std::string misclassified_file;
+  int thumbnail_size = 128;
 };
 
 // The parsed command line: the command, -q/-v, and that command's settings
@@ -219,6 +243,8 @@ struct Settings {
   MergeCommandSettings merge;
   WeightsSettings weights;
   TrainSettings train;
+  EvaluateSettings evaluate;
+  ReportSettings report;
 };
 
 struct ParseOutcome {

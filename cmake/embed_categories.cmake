@@ -1,6 +1,11 @@
-# Turns data/imagenet_categories.txt (one name a line) into a C++ array, so
-# that the labels are compiled into the binary.
-# Usage: cmake -DINPUT=<txt> -DOUTPUT=<cpp> -P embed_categories.cmake
+# Turns a list of names (data/imagenet_categories.txt, data/imagenet_wnids.txt:
+# one a line) into a C++ array, so that it is compiled into the binary.
+# Usage: cmake -DINPUT=<txt> -DOUTPUT=<cpp> [-DARRAY=<name> -DCOUNT=<name>]
+#        -P embed_categories.cmake
+if(NOT DEFINED ARRAY)
+  set(ARRAY kImagenetCategories)
+  set(COUNT kImagenetCategoryCount)
+endif()
 file(STRINGS "${INPUT}" lines ENCODING UTF-8)
 list(LENGTH lines count)
 set(body "")
@@ -14,11 +19,11 @@ file(WRITE "${OUTPUT}.tmp"
 #include <cstddef>
 
 namespace resnet_cli {
-extern const char* const kImagenetCategories[];
-extern const std::size_t kImagenetCategoryCount;
-const char* const kImagenetCategories[] = {
+extern const char* const ${ARRAY}[];
+extern const std::size_t ${COUNT};
+const char* const ${ARRAY}[] = {
 ${body}};
-const std::size_t kImagenetCategoryCount = ${count};
+const std::size_t ${COUNT} = ${count};
 }  // namespace resnet_cli
 ")
 file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)

@@ -21,6 +21,8 @@ packages=(
   # installing like a real tool (tests/install): the man page, the shell
   # completions, the Debian package (cpack's dpkg-shlibdeps, dpkg, lintian)
   man-db bash-completion zsh fish file dpkg-dev lintian
+  # the report test: a real browser renders the page (headless)
+  chromium
   # the sanitizer build and the fuzz targets (scripts/test-sanitizers.sh,
   # scripts/fuzz): clang, and its ASan, UBSan and libFuzzer runtimes
   clang libclang-rt-14-dev

@@ -49,6 +49,8 @@ bool is_valid_utf8(std::string_view text) {
 constexpr char kBase64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+}  // namespace
+
 std::string base64_encode(std::string_view bytes) {
   std::string out;
   for (std::size_t i = 0; i < bytes.size(); i += 3) {
@@ -63,6 +65,8 @@ std::string base64_encode(std::string_view bytes) {
   }
   return out;
 }
+
+namespace {
 
 std::string base64_decode(std::string_view text) {
   std::string out;

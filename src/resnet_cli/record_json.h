@@ -21,4 +21,7 @@ std::string record_json(const Record& record);
 // "path"; empty when the line is not a JSON object with a path.
 std::string record_path_from_json(std::string_view json_line);
 
+// Base64 (RFC 4648, padded), as "path_base64" holds bytes.
+std::string base64_encode(std::string_view bytes);
+
 }  // namespace resnet_cli

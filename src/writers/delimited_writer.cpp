@@ -2,6 +2,7 @@
 #include <string>
 #include <vector>
 
+#include "resnet_cli/csv.h"
 #include "resnet_cli/predictions.h"
 #include "resnet_cli/record_writer.h"
 
@@ -80,25 +81,12 @@ class DelimitedWriter final : public RecordWriter {
     for (std::size_t i = 0; i < fields.size(); ++i) {
       if (i) out_ << (csv_ ? ',' : '\t');
       if (csv_) {
-        write_csv_field(fields[i]);
+        out_ << csv_field(fields[i]);
       } else {
         write_tsv_field(fields[i]);
       }
     }
     out_ << (csv_ ? "\r\n" : "\n");
-  }
-
-  void write_csv_field(const std::string& field) {
-    if (field.find_first_of(",\"\r\n") == std::string::npos) {
-      out_ << field;
-      return;
-    }
-    out_ << '"';
-    for (char c : field) {
-      if (c == '"') out_ << '"';
-      out_ << c;
-    }
-    out_ << '"';
   }
 
   void write_tsv_field(const std::string& field) {

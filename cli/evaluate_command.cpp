@@ -1,0 +1,109 @@
+// evaluate: a labelled ImageFolder tree through classify's pipeline; prints
+// accuracy, per-class precision and recall, and the confusion matrix.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <ostream>
+
+#include "commands.h"
+#include "output_destination.h"
+#include "resnet_cli/error.h"
+#include "resnet_cli/evaluation.h"
+#include "resnet_cli/model_loader.h"
+#include "resnet_cli/session.h"
+#include "signals.h"
+#include "terminal.h"
+
+namespace resnet_cli::cli {
+
+namespace {
+
+void write_result(const EvaluationResult& result, OutputFormat format,
+                  std::ostream& out) {
+  switch (format) {
+    case OutputFormat::kJson:
+      write_evaluation_json(result, out);
+      break;
+    case OutputFormat::kCsv:
+      write_evaluation_csv(result, out);
+      break;
+    default:
+      write_evaluation_text(result, out);
+      break;
+  }
+}
+
+// The model's class names; a model without names (not ImageNet's, no
+// --labels) is named by its folders, which are its classes in order.
+std::vector<std::string> class_labels(
+    const Session& session, const std::vector<DatasetClass>& classes) {
+  if (!session.labels().empty()) return session.labels();
+  std::vector<std::string> names;
+  for (const DatasetClass& c : classes) names.push_back(c.name);
+  return names;
+}
+
+}  // namespace
+
+ExitCode run_evaluate(const EvaluateSettings& settings, std::ostream& out) {
+  start_loading_model_module();
+  // Mistakes in the outputs cost no time: both are opened first.
+  OutputDestination destination(out, settings.output_file);
+  std::unique_ptr<AtomicFile> misclassified;
+  if (!settings.misclassified_file.empty()) {
+    misclassified = std::make_unique<AtomicFile>(settings.misclassified_file);
+  }
+  const Session session(settings);
+  const std::int64_t num_classes = session.model().num_classes();
+  const bool imagenet_labels =
+      settings.labels_file.empty() && !session.labels().empty();
+  std::vector<DatasetClass> classes = image_folder_classes(
+      settings.data, session.labels(), imagenet_labels, num_classes);
+  const std::vector<std::string> labels = class_labels(session, classes);
+
+  InputOptions input = settings.input;
+  input.paths.clear();
+  for (const DatasetClass& c : classes) input.paths.push_back(c.folder);
+  const int topk = static_cast<int>(std::min<std::int64_t>(5, num_classes));
+  ClassifyJob job =
+      session.job(OutputType::kProbability, topk, settings.decode);
+  job.labels = &labels;
+
+  Evaluation evaluation(settings.data, std::move(classes), num_classes, topk);
+  InputScanner scanner(input);
+  RunProgress progress(settings.progress);
+  GracefulInterrupt interrupt;
+  run_pipeline(
+      scanner, job, session.plan(false),
+      [&](Record&& record) {
+        if (record.error) spdlog::warn("{}", record.error->message);
+        evaluation.add(record);
+        progress.record_done(record.error.has_value());
+      },
+      interrupt.stop_flag());
+  progress.finish(interrupt.interrupted());
+  if (interrupt.interrupted()) {
+    spdlog::warn(
+        "interrupted: nothing written (an evaluation is complete "
+        "or not at all)");
+    return kExitInterrupted;
+  }
+  const EvaluationResult result = evaluation.result();
+  if (result.images == 0) {
+    throw Error(
+        ErrorKind::kUsage,
+        settings.data + (result.failed > 0
+                             ? ": no image could be classified (" +
+                                   std::to_string(result.failed) + " failed)"
+                             : ": no images in its class folders"));
+  }
+  write_result(result, settings.format, destination.stream());
+  destination.commit();
+  if (misclassified) {
+    write_misclassified_csv(result, misclassified->stream());
+    misclassified->commit();
+  }
+  return result.failed > 0 ? kExitInputFailed : kExitOk;
+}
+
+}  // namespace resnet_cli::cli
