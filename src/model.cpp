@@ -17,6 +17,7 @@
 #include "resnet_cli/checkpoint.h"
 #include "resnet_cli/error.h"
 #include "resnet_cli/model_spec.h"
+#include "stored_tensor.h"
 #include "text.h"
 
 namespace resnet_cli {
@@ -24,32 +25,6 @@ namespace resnet_cli {
 namespace {
 
 constexpr double kBatchNormEpsilon = 1e-5;  // torchvision's BatchNorm2d
-
-at::ScalarType to_aten(pickle::ScalarType type) {
-  switch (type) {
-    case pickle::ScalarType::kFloat32:
-      return at::kFloat;
-    case pickle::ScalarType::kFloat64:
-      return at::kDouble;
-    case pickle::ScalarType::kFloat16:
-      return at::kHalf;
-    case pickle::ScalarType::kBFloat16:
-      return at::kBFloat16;
-    case pickle::ScalarType::kInt64:
-      return at::kLong;
-    case pickle::ScalarType::kInt32:
-      return at::kInt;
-    case pickle::ScalarType::kInt16:
-      return at::kShort;
-    case pickle::ScalarType::kInt8:
-      return at::kChar;
-    case pickle::ScalarType::kUInt8:
-      return at::kByte;
-    case pickle::ScalarType::kBool:
-      return at::kBool;
-  }
-  return at::kFloat;
-}
 
 at::Device parse_device(const std::string& text) {
   const std::string lower = detail::ascii_lower(text);
@@ -213,20 +188,14 @@ class ResNet final : public Model {
                   checkpoint_->path().string() + ": missing key " + name);
     }
     try {
-      StorageBytes bytes = checkpoint_->read_storage(entry->storage_key);
-      std::shared_ptr<const void> owner = std::move(bytes.owner);
-      const at::Tensor storage = at::from_blob(
-          const_cast<std::uint8_t*>(bytes.data), {entry->storage_numel},
-          [owner](void*) mutable { owner.reset(); },
-          at::TensorOptions().dtype(to_aten(entry->type)));
-      const at::Tensor view = storage.as_strided(entry->sizes, entry->strides,
-                                                 entry->storage_offset);
-      if (bytes.private_copy && view.scalar_type() == at::kFloat &&
-          view.is_contiguous()) {
-        return view;
+      const detail::StoredTensor stored =
+          detail::stored_tensor(*checkpoint_, *entry);
+      if (stored.private_copy && stored.view.scalar_type() == at::kFloat &&
+          stored.view.is_contiguous()) {
+        return stored.view;
       }
       at::Tensor owned = at::empty(entry->sizes, at::kFloat);
-      owned.copy_(view);
+      owned.copy_(stored.view);
       return owned;
     } catch (const c10::Error& e) {
       throw Error(ErrorKind::kCheckpoint,

@@ -14,6 +14,7 @@
 #include "resnet_cli/cpu.h"
 #include "resnet_cli/error.h"
 #include "resnet_cli/model_spec.h"
+#include "stored_tensor.h"
 #include "text.h"
 
 namespace resnet_cli {
@@ -132,42 +133,10 @@ class ResNetImpl : public nn::Module {
 };
 TORCH_MODULE(ResNet);
 
-at::ScalarType to_aten(pickle::ScalarType type) {
-  switch (type) {
-    case pickle::ScalarType::kFloat64:
-      return at::kDouble;
-    case pickle::ScalarType::kFloat16:
-      return at::kHalf;
-    case pickle::ScalarType::kBFloat16:
-      return at::kBFloat16;
-    case pickle::ScalarType::kInt64:
-      return at::kLong;
-    case pickle::ScalarType::kInt32:
-      return at::kInt;
-    case pickle::ScalarType::kInt16:
-      return at::kShort;
-    case pickle::ScalarType::kInt8:
-      return at::kChar;
-    case pickle::ScalarType::kUInt8:
-      return at::kByte;
-    case pickle::ScalarType::kBool:
-      return at::kBool;
-    case pickle::ScalarType::kFloat32:
-      break;
-  }
-  return at::kFloat;
-}
-
 // One checkpoint entry as stored (a view of its storage's bytes).
 at::Tensor stored_tensor(const Checkpoint& checkpoint,
                          const CheckpointTensor& entry) {
-  StorageBytes bytes = checkpoint.read_storage(entry.storage_key);
-  std::shared_ptr<const void> owner = std::move(bytes.owner);
-  const at::Tensor storage = at::from_blob(
-      const_cast<std::uint8_t*>(bytes.data), {entry.storage_numel},
-      [owner](void*) mutable { owner.reset(); },
-      at::TensorOptions().dtype(to_aten(entry.type)));
-  return storage.as_strided(entry.sizes, entry.strides, entry.storage_offset);
+  return detail::stored_tensor(checkpoint, entry).view;
 }
 
 // Every parameter and buffer of `module`, by state_dict key.
