@@ -7,6 +7,10 @@
 
 #include "resnet_cli/error.h"
 
+namespace CLI {
+class Error;
+}
+
 namespace resnet_cli::cli {
 
 enum ExitCode : int {
@@ -22,6 +26,10 @@ enum ExitCode : int {
 
 // kExitInputFailed for input errors, otherwise the code of the fatal kind.
 ExitCode exit_code_for(ErrorKind kind);
+
+// For an error CLI11 threw while parsing: kExitOk for --help (CLI11 throws
+// to stop parsing), kExitUsage for every parse error.
+ExitCode exit_code_for(const CLI::Error& error);
 
 // The help footer's sentence listing every code.
 std::string exit_codes_help();

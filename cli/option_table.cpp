@@ -1,7 +1,9 @@
 #include "option_table.h"
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <functional>
+#include <limits>
 #include <ostream>
 
 #include "resnet_cli/download.h"
@@ -64,15 +66,49 @@ Binder one_each(std::vector<std::string> OptionValues::*member) {
   };
 }
 
+// A check that says what is wrong with a whole number: not a number at all,
+// or outside [minimum, maximum] (CLI11's Range calls both "not in range").
+CLI::Validator whole_number(long long minimum, long long maximum) {
+  const std::string range =
+      std::to_string(minimum) + " to " + std::to_string(maximum);
+  return CLI::Validator(
+      [minimum, maximum, range](std::string& text) -> std::string {
+        long long number = 0;
+        const char* end = text.data() + text.size();
+        const auto [stop, error] = std::from_chars(text.data(), end, number);
+        if (text.empty() || stop != end) {
+          return "'" + text + "' is not a number" +
+                 (error == std::errc{} && *stop == '.' ? " (a whole one)" : "");
+        }
+        if (error != std::errc{} || number < minimum || number > maximum) {
+          return text + " is out of range (" + range + ")";
+        }
+        return {};
+      },
+      maximum == std::numeric_limits<long long>::max()
+          ? "INT >= " + std::to_string(minimum)
+          : "INT in " + range);
+}
+
 Binder number(int OptionValues::*member, int minimum, int maximum) {
   return [member, minimum, maximum](CLI::App& app, OptionValues& values,
                                     const std::string& flags,
                                     const std::string& help) {
     CLI::Option* option = app.add_option(flags, values.*member, help)
-                              ->check(CLI::Range(minimum, maximum));
+                              ->check(whole_number(minimum, maximum));
     // 0 means "decide for me"; the help text says what that is.
     if (values.*member != 0) option->capture_default_str();
     return option;
+  };
+}
+
+// A count of pixels, checked as whole_number checks one.
+Binder pixel_count(std::uint64_t OptionValues::*member) {
+  return [member](CLI::App& app, OptionValues& values, const std::string& flags,
+                  const std::string& help) {
+    return app.add_option(flags, values.*member, help)
+        ->check(whole_number(1, std::numeric_limits<long long>::max()))
+        ->capture_default_str();
   };
 }
 
@@ -345,7 +381,7 @@ const std::vector<OptionSpec>& option_table() {
       {"--max-pixels", "RESNET_CLI_MAX_PIXELS",
        "Pillow's MAX_IMAGE_PIXELS: an image with more pixels gets a warning, "
        "one with more than twice as many is refused before decoding",
-       kOnClassify | kOnPreprocess, value(&V::max_pixels)},
+       kOnClassify | kOnPreprocess, pixel_count(&V::max_pixels)},
       {"--allow-truncated", nullptr,
        "Decode truncated JPEGs (rest grey) with a warning instead of failing",
        kOnClassify | kOnPreprocess, flag(&V::allow_truncated)},

@@ -753,3 +753,34 @@ TEST_CASE("a checkpoint file says what it is", "[cli][family][oracle]") {
     CHECK(result.exit_code == kExitUsage);
   }
 }
+
+TEST_CASE("errors that teach, through the binary", "[cli][teach]") {
+  const auto typo = run_cli({"clasify", "x.jpg"}, fixture_env());
+  CHECK(typo.exit_code == kExitUsage);
+  CHECK(typo.out.empty());
+  CHECK(typo.err ==
+        "resnet-cli: unknown command 'clasify'; did you mean 'classify'? (see "
+        "resnet-cli --help)\n");
+  auto env = fixture_env();
+  env["RESNET_CLI_FORMAT"] = "bogus";
+  const auto variable = run_cli({"classify", "x.jpg"}, env);
+  CHECK(variable.exit_code == kExitUsage);
+  CHECK_THAT(variable.err,
+             Catch::StartsWith("resnet-cli: RESNET_CLI_FORMAT (the "
+                               "environment's --format): 'bogus'"));
+  const auto help = run_cli({"help", "weights", "list"}, fixture_env());
+  CHECK(help.exit_code == 0);
+  CHECK_THAT(help.out, Catch::Contains("resnet-cli weights list"));
+  const auto version = run_cli({"--version", "--format", "json"});
+  CHECK(version.exit_code == 0);
+  const auto facts = nlohmann::json::parse(version.out);
+  CHECK(facts.at("default_threads").get<int>() >= 1);
+#ifdef RESNET_CLI_TORCH_HAS_CUDA
+  CHECK(facts.at("cuda_built") == true);
+#else
+  CHECK(facts.at("cuda_built") == false);
+  CHECK_THAT(
+      run_cli({"-V"}).out,
+      Catch::Contains("\nCUDA: not built (this LibTorch is CPU-only)\n"));
+#endif
+}
