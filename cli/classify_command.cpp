@@ -1,13 +1,18 @@
 // classify: inputs in, one record per input out, in the chosen format.
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <optional>
 #include <ostream>
+#include <thread>
 
 #include "commands.h"
 #include "output_destination.h"
 #include "resnet_cli/error.h"
+#include "resnet_cli/human_units.h"
 #include "resnet_cli/model_loader.h"
 #include "resnet_cli/record_writer.h"
 #include "resnet_cli/session.h"
@@ -54,8 +59,8 @@ std::unique_ptr<OutputDestination> open_destination(
   if (settings.resume) {
     input.skip = recorded_paths(settings.output_file);
     if (!input.skip->empty()) {
-      spdlog::info("{}: {} inputs already recorded, skipping them",
-                   settings.output_file, input.skip->size());
+      spdlog::info("{}: {} already recorded, skipping them",
+                   settings.output_file, count_of(input.skip->size(), "input"));
     }
   } else if (file_has_content(settings.output_file)) {
     throw Error(ErrorKind::kUsage,
@@ -71,6 +76,36 @@ bool is_single_image(const InputOptions& input) {
   return input.paths.size() == 1 && input.files_from.empty() &&
          !is_directory(input.paths[0]);
 }
+
+// The inputs counted ahead of the run on a thread of its own, for the
+// progress line's total and ETA; a list on stdin cannot be read twice, so it
+// is not counted.
+class InputCounter {
+ public:
+  InputCounter(const InputOptions& input, InputTally& tally) {
+    if (input.files_from == "-") return;
+    thread_ = std::thread([this, input, &tally] {
+      try {
+        InputScanner scanner(input);
+        Input found;
+        while (!stop_ && scanner.next(found)) ++tally.found;
+        tally.complete = !stop_;
+      } catch (const std::exception&) {
+        // The run's own scan reports what is wrong; no total then.
+      }
+    });
+  }
+  ~InputCounter() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  InputCounter(const InputCounter&) = delete;
+  InputCounter& operator=(const InputCounter&) = delete;
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -89,10 +124,15 @@ ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
       std::min<std::int64_t>(settings.topk, session.model().num_classes()));
   writer_options.embedding_size =
       static_cast<int>(session.model().feature_size());
+  writer_options.color = use_color(settings.color, STDOUT_FILENO);
   const auto writer = make_record_writer(writer_options, destination->stream());
 
   InputScanner scanner(input);
-  RunProgress progress(settings.progress);
+  InputTally tally;
+  RunProgress progress(settings.progress,
+                       use_color(settings.color, STDERR_FILENO), &tally);
+  std::optional<InputCounter> counter;
+  if (progress.live()) counter.emplace(input, tally);
   GracefulInterrupt interrupt;
   const PipelineStats stats = run_pipeline(
       scanner,
@@ -105,6 +145,7 @@ ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
         progress.record_done(record.error.has_value());
       },
       interrupt.stop_flag());
+  counter.reset();
   writer->finish();
   if (interrupt.interrupted() && destination->is_file() &&
       !appends_jsonl(settings)) {

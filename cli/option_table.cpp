@@ -349,6 +349,10 @@ const std::vector<OptionSpec>& option_table() {
       {"--progress", "RESNET_CLI_PROGRESS",
        "Progress and summary on stderr: auto shows them when it is a terminal",
        kOnClassify, choice<ProgressMode>(&V::progress)},
+      {"--color", "RESNET_CLI_COLOR",
+       "Colour in the text table and the progress line: auto colours a "
+       "terminal unless NO_COLOR is set",
+       kOnClassify, choice<ColorMode>(&V::color)},
       {"--precision", "RESNET_CLI_PRECISION",
        "bf16: about 1.8x faster where the CPU has AVX512-BF16; logits within "
        "about 5% of fp32 (measured on the test fixture)",

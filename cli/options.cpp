@@ -200,6 +200,7 @@ ClassifySettings classify_settings(const OptionValues& values, int verbosity) {
   classify.output_file = values.output_file;
   classify.decode = decode_options(values);
   classify.progress = values.progress;
+  classify.color = values.color;
   return classify;
 }
 

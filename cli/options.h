@@ -73,6 +73,7 @@ struct ClassifySettings : SessionOptions {
   std::string output_file;  // empty: stdout
   DecodeOptions decode;
   ProgressMode progress = ProgressMode::kAuto;
+  ColorMode color = ColorMode::kAuto;
 };
 
 struct BenchSettings : SessionOptions {
@@ -141,6 +142,7 @@ struct OptionValues {
   int decode_threads = 0;
   bool unordered = false;
   ProgressMode progress = ProgressMode::kAuto;
+  ColorMode color = ColorMode::kAuto;
   Precision precision = Precision::kFloat32;
   int iterations = 20;
   int warmup = 3;
