@@ -278,7 +278,9 @@ const std::vector<OptionSpec>& option_table() {
       {"--labels", "RESNET_CLI_LABELS",
        "Class names, one a line, for a fine-tuned model (default: ImageNet's)",
        kOnClassify, value(&V::labels_file)},
-      {"-k,--topk", "RESNET_CLI_TOPK", "Number of classes to report per image",
+      {"-k,--topk", "RESNET_CLI_TOPK",
+       "Number of classes to report per image; more than the model has gives "
+       "all of them, with a warning",
        kOnClassify, number(&V::topk, 1, 1 << 20)},
       {"--output-type", "RESNET_CLI_OUTPUT_TYPE",
        "What each image's record carries: softmax probabilities, raw logits, "
