@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "resnet_cli/bench.h"
+#include "resnet_cli/human_units.h"
 #include "resnet_cli/model_loader.h"
 
 namespace resnet_cli::cli {
@@ -69,13 +70,14 @@ void print_text(const nlohmann::json& report, std::ostream& out) {
   if (!report.contains("pipeline")) return;
   const auto& pipeline = report["pipeline"];
   const auto& stages = pipeline["stage_seconds"];
-  std::snprintf(line, sizeof line,
-                "pipeline: %llu images in %.2f s, %.1f img/s (%.0f%% of "
-                "forward only)\n",
-                pipeline["images"].get<unsigned long long>(),
-                pipeline["seconds"].get<double>(),
-                pipeline["images_per_second"].get<double>(),
-                100 * pipeline["of_forward_rate"].get<double>());
+  std::snprintf(
+      line, sizeof line,
+      "pipeline: %s in %.2f s, %.1f img/s (%.0f%% of "
+      "forward only)\n",
+      count_of(pipeline["images"].get<std::uint64_t>(), "image").c_str(),
+      pipeline["seconds"].get<double>(),
+      pipeline["images_per_second"].get<double>(),
+      100 * pipeline["of_forward_rate"].get<double>());
   out << line;
   std::snprintf(
       line, sizeof line,

@@ -1,13 +1,18 @@
 // classify: inputs in, one record per input out, in the chosen format.
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <optional>
 #include <ostream>
+#include <thread>
 
 #include "commands.h"
 #include "output_destination.h"
 #include "resnet_cli/error.h"
+#include "resnet_cli/human_units.h"
 #include "resnet_cli/model_loader.h"
 #include "resnet_cli/record_writer.h"
 #include "resnet_cli/session.h"
@@ -54,8 +59,8 @@ std::unique_ptr<OutputDestination> open_destination(
   if (settings.resume) {
     input.skip = recorded_paths(settings.output_file);
     if (!input.skip->empty()) {
-      spdlog::info("{}: {} inputs already recorded, skipping them",
-                   settings.output_file, input.skip->size());
+      spdlog::info("{}: {} already recorded, skipping them",
+                   settings.output_file, count_of(input.skip->size(), "input"));
     }
   } else if (file_has_content(settings.output_file)) {
     throw Error(ErrorKind::kUsage,
@@ -72,6 +77,100 @@ bool is_single_image(const InputOptions& input) {
          !is_directory(input.paths[0]);
 }
 
+// The inputs counted ahead of the run on a thread of its own, for the
+// progress line's total and ETA; a list on stdin cannot be read twice, so it
+// is not counted.
+class InputCounter {
+ public:
+  InputCounter(const InputOptions& input, InputTally& tally) {
+    if (input.files_from == "-") return;
+    thread_ = std::thread([this, input, &tally] {
+      try {
+        InputScanner scanner(input);
+        Input found;
+        while (!stop_ && scanner.next(found)) ++tally.found;
+        tally.complete = !stop_;
+      } catch (const std::exception&) {
+        // The run's own scan reports what is wrong; no total then.
+      }
+    });
+  }
+  ~InputCounter() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  InputCounter(const InputCounter&) = delete;
+  InputCounter& operator=(const InputCounter&) = delete;
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+std::string quoted_list(const std::vector<std::string>& items,
+                        std::size_t shown) {
+  std::string text;
+  for (std::size_t i = 0; i < items.size() && i < shown; ++i) {
+    text += (i ? ", '" : "'") + items[i] + "'";
+  }
+  if (items.size() > shown) {
+    text += " and " + std::to_string(items.size() - shown) + " more";
+  }
+  return text;
+}
+
+// "nothing to classify in 'photos': ...": what was scanned, what the scan
+// left out and why, and the extension filter, in one line.
+std::string nothing_to_do(const ClassifySettings& settings,
+                          const InputScanner::Counts& counts) {
+  const InputOptions& input = settings.input;
+  std::string scanned = quoted_list(input.paths, 3);
+  if (!input.files_from.empty()) {
+    scanned += (scanned.empty() ? "" : " and ") + std::string("--files-from ") +
+               (input.files_from == "-" ? "stdin" : input.files_from);
+  }
+  std::vector<std::string> reasons;
+  if (counts.other_extension > 0) {
+    reasons.push_back(count_of(counts.other_extension, "file") +
+                      " with other extensions");
+  }
+  if (counts.other_shard > 0) {
+    reasons.push_back(count_of(counts.other_shard, "input") +
+                      " of other shards than " +
+                      std::to_string(input.shard->index) + "/" +
+                      std::to_string(input.shard->count));
+  }
+  if (counts.skipped > 0) {
+    reasons.push_back(count_of(counts.skipped, "input") +
+                      " already recorded in " + settings.output_file);
+  }
+  std::string why = reasons.empty() ? "no files found" : "";
+  for (const std::string& reason : reasons) {
+    why += (why.empty() ? "" : ", ") + reason;
+  }
+  const std::vector<std::string>& extensions =
+      input.extensions.empty() ? default_image_extensions() : input.extensions;
+  std::string filter;
+  for (const std::string& extension : extensions) {
+    filter += (filter.empty() ? "" : ",") + extension;
+  }
+  return "nothing to classify in " + scanned + " (" + why +
+         "); extensions picked up in folders: " + filter +
+         (input.extensions.empty() ? " (the default; --ext chooses)"
+                                   : " (--ext)");
+}
+
+// --topk, at most the model's classes (a fine-tuned head may have few).
+int checked_topk(const ClassifySettings& settings, const Session& session) {
+  const std::int64_t classes = session.model().num_classes();
+  if (settings.topk <= classes) return settings.topk;
+  spdlog::warn(
+      "--topk {} is more than the model's {}; reporting all of them",
+      settings.topk,
+      count_of(static_cast<std::uint64_t>(classes), "class", "classes"));
+  return static_cast<int>(classes);
+}
+
 }  // namespace
 
 ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
@@ -81,22 +180,26 @@ ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
   InputOptions input = settings.input;
   const auto destination = open_destination(settings, input, out);
   const Session session(settings);
+  const int topk = checked_topk(settings, session);
 
   WriterOptions writer_options;
   writer_options.format = settings.format;
   writer_options.output_type = settings.output_type;
-  writer_options.topk = static_cast<int>(
-      std::min<std::int64_t>(settings.topk, session.model().num_classes()));
+  writer_options.topk = topk;
   writer_options.embedding_size =
       static_cast<int>(session.model().feature_size());
+  writer_options.color = use_color(settings.color, STDOUT_FILENO);
   const auto writer = make_record_writer(writer_options, destination->stream());
 
   InputScanner scanner(input);
-  RunProgress progress(settings.progress);
+  InputTally tally;
+  RunProgress progress(settings.progress,
+                       use_color(settings.color, STDERR_FILENO), &tally);
+  std::optional<InputCounter> counter;
+  if (progress.live()) counter.emplace(input, tally);
   GracefulInterrupt interrupt;
   const PipelineStats stats = run_pipeline(
-      scanner,
-      session.job(settings.output_type, settings.topk, settings.decode),
+      scanner, session.job(settings.output_type, topk, settings.decode),
       session.plan(is_single_image(input)),
       [&](Record&& record) {
         if (record.error) spdlog::warn("{}", record.error->message);
@@ -105,6 +208,7 @@ ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
         progress.record_done(record.error.has_value());
       },
       interrupt.stop_flag());
+  counter.reset();
   writer->finish();
   if (interrupt.interrupted() && destination->is_file() &&
       !appends_jsonl(settings)) {
@@ -117,6 +221,10 @@ ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
   }
   progress.finish(interrupt.interrupted());
   if (interrupt.interrupted()) return kExitInterrupted;
+  // Nothing to do is no failure (a shard may hold no input), but is said.
+  if (stats.ok + stats.failed == 0) {
+    spdlog::warn("{}", nothing_to_do(settings, scanner.counts()));
+  }
   return stats.failed > 0 ? kExitInputFailed : kExitOk;
 }
 

@@ -1,6 +1,7 @@
 // evaluate: a labelled ImageFolder tree through classify's pipeline; prints
 // accuracy, per-class precision and recall, and the confusion matrix.
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <ostream>
@@ -71,7 +72,8 @@ ExitCode run_evaluate(const EvaluateSettings& settings, std::ostream& out) {
 
   Evaluation evaluation(settings.data, std::move(classes), num_classes, topk);
   InputScanner scanner(input);
-  RunProgress progress(settings.progress);
+  RunProgress progress(settings.progress,
+                       use_color(ColorMode::kAuto, STDERR_FILENO), nullptr);
   GracefulInterrupt interrupt;
   run_pipeline(
       scanner, job, session.plan(false),

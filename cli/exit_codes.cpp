@@ -1,5 +1,7 @@
 #include "exit_codes.h"
 
+#include <CLI/Error.hpp>
+
 namespace resnet_cli::cli {
 
 ExitCode exit_code_for(ErrorKind kind) {
@@ -28,6 +30,12 @@ const std::vector<ExitCodeInfo>& exit_code_table() {
       {kExitInterrupted, "interrupted (what was done is written)"},
   };
   return table;
+}
+
+ExitCode exit_code_for(const CLI::Error& error) {
+  return error.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)
+             ? kExitOk
+             : kExitUsage;
 }
 
 std::string exit_codes_help() {

@@ -8,6 +8,10 @@
 
 #include "resnet_cli/error.h"
 
+namespace CLI {
+class Error;
+}
+
 namespace resnet_cli::cli {
 
 enum ExitCode : int {
@@ -31,6 +35,9 @@ struct ExitCodeInfo {
   const char* meaning;  // "all inputs ok"
 };
 const std::vector<ExitCodeInfo>& exit_code_table();
+// For an error CLI11 threw while parsing: kExitOk for --help (CLI11 throws
+// to stop parsing), kExitUsage for every parse error.
+ExitCode exit_code_for(const CLI::Error& error);
 
 // The help footer's sentence listing every code.
 std::string exit_codes_help();

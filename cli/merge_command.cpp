@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "output_destination.h"
+#include "resnet_cli/human_units.h"
 #include "resnet_cli/merge.h"
 
 namespace resnet_cli::cli {
@@ -12,11 +13,12 @@ ExitCode run_merge(const MergeCommandSettings& settings, std::ostream& out) {
   const MergeSummary summary =
       merge_parts(settings.merge, destination.stream());
   destination.commit();
-  spdlog::info("merged {} records ({} failed inputs) from {} parts into {}{}",
-               summary.records, summary.failed, settings.merge.parts.size(),
-               destination.name(),
-               settings.merge.inputs ? ", every input recorded once"
-                                     : " (inputs not checked: no --inputs)");
+  spdlog::info(
+      "merged {} ({} failed) from {} into {}{}",
+      count_of(summary.records, "record"), count_of(summary.failed, "input"),
+      count_of(settings.merge.parts.size(), "part"), destination.name(),
+      settings.merge.inputs ? ", every input recorded once"
+                            : " (inputs not checked: no --inputs)");
   // As classify: 1 when some input failed (its record says why).
   return summary.failed > 0 ? kExitInputFailed : kExitOk;
 }

@@ -1,7 +1,9 @@
 #include "option_table.h"
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <functional>
+#include <limits>
 #include <ostream>
 
 #include "resnet_cli/download.h"
@@ -78,12 +80,36 @@ Binder one_each(std::vector<std::string> OptionValues::*member,
       };
 }
 
+// A check that says what is wrong with a whole number: not a number at all,
+// or outside [minimum, maximum] (CLI11's Range calls both "not in range").
+CLI::Validator whole_number(long long minimum, long long maximum) {
+  const std::string range =
+      std::to_string(minimum) + " to " + std::to_string(maximum);
+  return CLI::Validator(
+      [minimum, maximum, range](std::string& text) -> std::string {
+        long long number = 0;
+        const char* end = text.data() + text.size();
+        const auto [stop, error] = std::from_chars(text.data(), end, number);
+        if (text.empty() || stop != end) {
+          return "'" + text + "' is not a number" +
+                 (error == std::errc{} && *stop == '.' ? " (a whole one)" : "");
+        }
+        if (error != std::errc{} || number < minimum || number > maximum) {
+          return text + " is out of range (" + range + ")";
+        }
+        return {};
+      },
+      maximum == std::numeric_limits<long long>::max()
+          ? "INT >= " + std::to_string(minimum)
+          : "INT in " + range);
+}
+
 Binder number(int OptionValues::*member, int minimum, int maximum) {
   return [member, minimum, maximum](CLI::App& app, OptionValues& values,
                                     const std::string& flags,
                                     const std::string& help) {
     CLI::Option* option = app.add_option(flags, values.*member, help)
-                              ->check(CLI::Range(minimum, maximum));
+                              ->check(whole_number(minimum, maximum));
     // 0 means "decide for me"; the help text says what that is.
     if (values.*member != 0) option->capture_default_str();
     return option;
@@ -96,6 +122,16 @@ Binder real(double OptionValues::*member, double minimum, double maximum) {
                                     const std::string& help) {
     return app.add_option(flags, values.*member, help)
         ->check(CLI::Range(minimum, maximum))
+        ->capture_default_str();
+  };
+}
+
+// A count of pixels, checked as whole_number checks one.
+Binder pixel_count(std::uint64_t OptionValues::*member) {
+  return [member](CLI::App& app, OptionValues& values, const std::string& flags,
+                  const std::string& help) {
+    return app.add_option(flags, values.*member, help)
+        ->check(whole_number(1, std::numeric_limits<long long>::max()))
         ->capture_default_str();
   };
 }
@@ -288,7 +324,9 @@ const std::vector<OptionSpec>& option_table() {
       {"--labels", "RESNET_CLI_LABELS",
        "Class names, one a line, for a fine-tuned model (default: ImageNet's)",
        kOnClassify | kOnEvaluate | kOnServe, value(&V::labels_file, "FILE")},
-      {"-k,--topk", "RESNET_CLI_TOPK", "Number of classes to report per image",
+      {"-k,--topk", "RESNET_CLI_TOPK",
+       "Number of classes to report per image; more than the model has gives "
+       "all of them, with a warning",
        kOnClassify | kOnServe, number(&V::topk, 1, 1 << 20)},
       {"--output-type", "RESNET_CLI_OUTPUT_TYPE",
        "What each image's record carries: softmax probabilities, raw logits, "
@@ -388,6 +426,10 @@ const std::vector<OptionSpec>& option_table() {
        "Progress and summary on stderr: auto shows them when it is a terminal",
        kOnClassify | kOnEvaluate | kOnTrain,
        choice<ProgressMode>(&V::progress)},
+      {"--color", "RESNET_CLI_COLOR",
+       "Colour in the text table and the progress line: auto colours a "
+       "terminal unless NO_COLOR is set",
+       kOnClassify, choice<ColorMode>(&V::color)},
       {"--precision", "RESNET_CLI_PRECISION",
        "bf16: about 1.8x faster where the CPU has AVX512-BF16; logits within "
        "about 5% of fp32 (measured on the test fixture)",
@@ -430,7 +472,7 @@ const std::vector<OptionSpec>& option_table() {
        "Pillow's MAX_IMAGE_PIXELS: an image with more pixels gets a warning, "
        "one with more than twice as many is refused before decoding",
        kOnTrain | kOnClassify | kOnEvaluate | kOnPreprocess | kOnServe,
-       value(&V::max_pixels)},
+       pixel_count(&V::max_pixels)},
       {"--allow-truncated", nullptr,
        "Decode truncated JPEGs (rest grey) with a warning instead of failing",
        kOnTrain | kOnClassify | kOnEvaluate | kOnPreprocess | kOnServe,

@@ -83,6 +83,7 @@ struct ClassifySettings : SessionOptions {
   std::string output_file;  // empty: stdout
   DecodeOptions decode;
   ProgressMode progress = ProgressMode::kAuto;
+  ColorMode color = ColorMode::kAuto;
 };
 
 // evaluate: a model session over a labelled ImageFolder tree. The session
@@ -183,6 +184,7 @@ struct OptionValues {
   int decode_threads = 0;
   bool unordered = false;
   ProgressMode progress = ProgressMode::kAuto;
+  ColorMode color = ColorMode::kAuto;
   Precision precision = Precision::kFloat32;
   int iterations = 20;
   int warmup = 3;

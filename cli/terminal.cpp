@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 
 #include "resnet_cli/human_units.h"
@@ -22,6 +23,20 @@ namespace {
 std::mutex g_terminal_mutex;
 std::size_t g_drawn_width = 0;  // 0: no live line
 std::atomic<bool> g_notices_on{true};
+
+// Columns `text` takes on a terminal: its bytes less ANSI SGR sequences
+// (ESC [ ... m).
+std::size_t visible_width(const std::string& text) {
+  std::size_t width = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\x1b') {
+      while (i < text.size() && text[i] != 'm') ++i;
+      continue;
+    }
+    ++width;
+  }
+  return width;
+}
 
 void clear_drawn_line_locked() {
   if (g_drawn_width == 0) return;
@@ -70,6 +85,12 @@ void setup_logging(int verbosity) {
 
 bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
 
+bool use_color(ColorMode mode, int fd) {
+  if (mode != ColorMode::kAuto) return mode == ColorMode::kAlways;
+  const char* no_color = std::getenv("NO_COLOR");
+  return (!no_color || !*no_color) && ::isatty(fd) == 1;
+}
+
 StatusLine::StatusLine(bool live) : live_(live) {}
 
 StatusLine::~StatusLine() { clear(); }
@@ -81,10 +102,12 @@ void StatusLine::draw(const std::string& text) {
   last_draw_ = now;
   const std::string line = "resnet-cli: " + text;
   std::lock_guard<std::mutex> lock(g_terminal_mutex);
-  const std::size_t width = std::max(line.size(), g_drawn_width);
-  std::fprintf(stderr, "\r%-*s", static_cast<int>(width), line.c_str());
+  const std::size_t width = visible_width(line);
+  std::fprintf(
+      stderr, "\r%s%*s", line.c_str(),
+      static_cast<int>(g_drawn_width > width ? g_drawn_width - width : 0), "");
   std::fflush(stderr);
-  g_drawn_width = line.size();
+  g_drawn_width = width;
 }
 
 void StatusLine::clear() {
@@ -142,39 +165,96 @@ std::function<void(const DownloadProgress&)> download_progress_renderer(
   };
 }
 
-RunProgress::RunProgress(ProgressMode mode)
+namespace {
+
+double rate_of(const ProgressState& state) {
+  return state.seconds > 0
+             ? static_cast<double>(state.ok + state.failed) / state.seconds
+             : 0;
+}
+
+std::string failed_text(const ProgressState& state, const Colors& colors) {
+  if (state.failed == 0) return "0 failed";
+  return colors.red() + std::to_string(state.failed) + " failed" +
+         colors.reset();
+}
+
+std::string counts_text(const ProgressState& state) {
+  const std::uint64_t done = state.ok + state.failed;
+  char text[96];
+  if (state.complete && state.found >= done && state.found > 0) {
+    std::snprintf(
+        text, sizeof text, "%llu/%llu done (%.0f%%)",
+        static_cast<unsigned long long>(done),
+        static_cast<unsigned long long>(state.found),
+        100.0 * static_cast<double>(done) / static_cast<double>(state.found));
+  } else if (state.found > done) {
+    std::snprintf(text, sizeof text, "%llu done of %llu found so far",
+                  static_cast<unsigned long long>(done),
+                  static_cast<unsigned long long>(state.found));
+  } else {
+    std::snprintf(text, sizeof text, "%llu done",
+                  static_cast<unsigned long long>(done));
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string progress_line(const ProgressState& state, const Colors& colors) {
+  const double rate = rate_of(state);
+  char rate_text[32];
+  std::snprintf(rate_text, sizeof rate_text, ", %.1f img/s", rate);
+  std::string text = colors.bold() + counts_text(state) + colors.reset() +
+                     ", " + failed_text(state, colors) + rate_text;
+  const std::uint64_t done = state.ok + state.failed;
+  if (state.complete && state.found > done && rate > 0) {
+    text += ", ETA " +
+            format_duration(static_cast<double>(state.found - done) / rate);
+  }
+  return text;
+}
+
+std::string progress_summary(const ProgressState& state, bool interrupted,
+                             const Colors& colors) {
+  char numbers[64];
+  std::snprintf(numbers, sizeof numbers, ", %.1f s, %.1f img/s", state.seconds,
+                rate_of(state));
+  return std::string(interrupted ? "interrupted after " : "") +
+         count_of(state.ok + state.failed, "input") + ": " + colors.green() +
+         std::to_string(state.ok) + " ok" + colors.reset() + ", " +
+         failed_text(state, colors) + numbers;
+}
+
+RunProgress::RunProgress(ProgressMode mode, bool color, const InputTally* tally)
     : line_(mode == ProgressMode::kAlways ||
             (mode == ProgressMode::kAuto && stderr_is_terminal())),
+      colors_(color),
+      tally_(tally),
       start_(std::chrono::steady_clock::now()) {}
 
-double RunProgress::rate() const {
-  const double seconds =
+ProgressState RunProgress::state() const {
+  ProgressState state;
+  state.ok = ok_;
+  state.failed = failed_;
+  state.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
           .count();
-  return seconds > 0 ? static_cast<double>(ok_ + failed_) / seconds : 0;
+  if (tally_) {
+    // complete first: a count read after it is the total.
+    state.complete = tally_->complete;
+    state.found = tally_->found;
+  }
+  return state;
 }
 
 void RunProgress::record_done(bool failed) {
   (failed ? failed_ : ok_)++;
-  if (!line_.live()) return;
-  char text[128];
-  std::snprintf(text, sizeof text, "%llu done, %llu failed, %.1f img/s",
-                static_cast<unsigned long long>(ok_ + failed_),
-                static_cast<unsigned long long>(failed_), rate());
-  line_.draw(text);
+  if (line_.live()) line_.draw(progress_line(state(), colors_));
 }
 
 void RunProgress::finish(bool interrupted) {
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
-          .count();
-  char text[200];
-  std::snprintf(text, sizeof text,
-                "%s%llu inputs: %llu ok, %llu failed, %.1f s, %.1f img/s",
-                interrupted ? "interrupted after " : "",
-                static_cast<unsigned long long>(ok_ + failed_),
-                static_cast<unsigned long long>(ok_),
-                static_cast<unsigned long long>(failed_), seconds, rate());
+  const std::string text = progress_summary(state(), interrupted, colors_);
   line_.clear();
   if (line_.live()) {
     notice(text);

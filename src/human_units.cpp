@@ -4,6 +4,14 @@
 
 namespace resnet_cli {
 
+std::string count_of(std::uint64_t count, std::string_view singular,
+                     std::string_view plural) {
+  std::string text = std::to_string(count) + " ";
+  if (count == 1) return text.append(singular);
+  if (plural.empty()) return text.append(singular).append("s");
+  return text.append(plural);
+}
+
 std::string format_bytes(double bytes) {
   char text[32];
   if (bytes < 1024) {

@@ -144,9 +144,15 @@ bool InputScanner::wanted(const std::string& path) const {
              detail::ascii_lower(std::string_view(path).substr(dot + 1))) > 0;
 }
 
-bool InputScanner::keep(const Input& input) const {
-  if (options_.shard && !in_shard(input.path, *options_.shard)) return false;
-  if (options_.skip && options_.skip->count(input.path)) return false;
+bool InputScanner::keep(const Input& input) {
+  if (options_.shard && !in_shard(input.path, *options_.shard)) {
+    ++counts_.other_shard;
+    return false;
+  }
+  if (options_.skip && options_.skip->count(input.path)) {
+    ++counts_.skipped;
+    return false;
+  }
   return true;
 }
 
@@ -200,6 +206,7 @@ bool InputScanner::expand(const std::string& path, bool explicit_input,
       }
       return true;
     }
+    ++counts_.other_extension;
     return false;
   }
   // A folder.
@@ -259,7 +266,7 @@ bool InputScanner::next(Input& input) {
       const std::string path =
           join(frame.path, frame.names[frame.next++].c_str());
       if (expand(path, /*explicit_input=*/false, input) && keep(input)) {
-        ++produced_;
+        ++counts_.produced;
         return true;
       }
       continue;
@@ -267,7 +274,7 @@ bool InputScanner::next(Input& input) {
     std::string root;
     if (!next_root(root)) return false;
     if (expand(root, /*explicit_input=*/true, input) && keep(input)) {
-      ++produced_;
+      ++counts_.produced;
       return true;
     }
   }

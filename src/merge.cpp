@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "resnet_cli/error.h"
+#include "resnet_cli/human_units.h"
 #include "resnet_cli/json_array.h"
 #include "resnet_cli/jsonl_reader.h"
 #include "resnet_cli/record_json.h"
@@ -149,7 +150,7 @@ std::vector<const IndexEntry*> input_order(
         ErrorKind::kMerge,
         first_missing + ": not recorded in any part" +
             (missing > 1
-                 ? " (one of " + std::to_string(missing) + " inputs missing)"
+                 ? " (one of " + count_of(missing, "input") + " missing)"
                  : "") +
             "; rerun the task of its shard (--resume continues where it "
             "stopped), then merge again");

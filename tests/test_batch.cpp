@@ -551,10 +551,21 @@ TEST_CASE("progress and a summary on a terminal's stderr, none otherwise",
   const auto shown =
       testing::CliProcess(command, fixture_env(), on_terminal).wait();
   CHECK(shown.exit_code == 0);
-  CHECK_THAT(shown.err,
-             Catch::Contains("img/s") &&
-                 Catch::Contains("resnet-cli: 138 inputs: 138 ok, 0 failed"));
+  // In colour, a terminal being the place for it.
+  CHECK_THAT(shown.err, Catch::Contains("img/s") &&
+                            Catch::Contains("resnet-cli: 138 inputs: "
+                                            "\x1b[32m138 ok\x1b[0m, 0 failed"));
   CHECK(lines_of(shown.out).size() == 138);
+  // NO_COLOR (no-color.org): the same, without escapes (--color never is
+  // test_terminal.cpp's).
+  auto no_color_env = fixture_env();
+  no_color_env["NO_COLOR"] = "1";
+  const auto plain =
+      testing::CliProcess(command, no_color_env, on_terminal).wait();
+  CHECK(plain.exit_code == 0);
+  CHECK_THAT(plain.err,
+             Catch::Contains("resnet-cli: 138 inputs: 138 ok, 0 failed") &&
+                 !Catch::Contains("\x1b["));
 
   const auto quiet = run_cli(command, fixture_env());
   CHECK(quiet.exit_code == 0);
@@ -564,6 +575,28 @@ TEST_CASE("progress and a summary on a terminal's stderr, none otherwise",
   CHECK(testing::CliProcess(never, fixture_env(), on_terminal)
             .wait()
             .err.empty());
+}
+
+TEST_CASE("colour: --color always in a pipe, none by default",
+          "[batch][oracle][teach]") {
+  const std::string image = fixture("images/photo_500x375.jpg").string();
+  const auto plain = run_cli({"classify", image, "--progress", "always",
+                              "--resize", "64", "--crop", "56"},
+                             fixture_env());
+  CHECK(plain.exit_code == 0);
+  CHECK_THAT(plain.out + plain.err, !Catch::Contains("\x1b["));
+  const auto colored =
+      run_cli({"classify", image, "--progress", "always", "--color", "always",
+               "--resize", "64", "--crop", "56"},
+              fixture_env());
+  CHECK(colored.exit_code == 0);
+  CHECK_THAT(colored.out, Catch::StartsWith("\x1b[1m" + image + "\x1b[0m\n"));
+  // Not a terminal, so no live line: the summary is logged only with -v.
+  auto env = fixture_env();
+  env["RESNET_CLI_COLOR"] = "always";
+  const auto summary =
+      run_cli({"-v", "classify", image, "--resize", "64", "--crop", "56"}, env);
+  CHECK_THAT(summary.err, Catch::Contains("1 input: \x1b[32m1 ok\x1b[0m"));
 }
 
 TEST_CASE("merge: four shards' parts give the single run's output",

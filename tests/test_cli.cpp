@@ -8,6 +8,7 @@
 #include "options.h"
 #include "resnet_cli/error.h"
 #include "resnet_cli/image.h"
+#include "resnet_cli/inputs.h"
 #include "test_support.h"
 
 using namespace resnet_cli;
@@ -756,5 +757,113 @@ TEST_CASE("a checkpoint file says what it is", "[cli][family][oracle]") {
                                  "--weights", "ResNet50_Weights.IMAGENET1K_V2"},
                                 fixture_env());
     CHECK(result.exit_code == kExitUsage);
+  }
+}
+
+TEST_CASE("errors that teach, through the binary", "[cli][teach]") {
+  const auto typo = run_cli({"clasify", "x.jpg"}, fixture_env());
+  CHECK(typo.exit_code == kExitUsage);
+  CHECK(typo.out.empty());
+  CHECK(typo.err ==
+        "resnet-cli: unknown command 'clasify'; did you mean 'classify'? (see "
+        "resnet-cli --help)\n");
+  auto env = fixture_env();
+  env["RESNET_CLI_FORMAT"] = "bogus";
+  const auto variable = run_cli({"classify", "x.jpg"}, env);
+  CHECK(variable.exit_code == kExitUsage);
+  CHECK_THAT(variable.err,
+             Catch::StartsWith("resnet-cli: RESNET_CLI_FORMAT (the "
+                               "environment's --format): 'bogus'"));
+  const auto help = run_cli({"help", "weights", "list"}, fixture_env());
+  CHECK(help.exit_code == 0);
+  CHECK_THAT(help.out, Catch::Contains("resnet-cli weights list"));
+  const auto version = run_cli({"--version", "--format", "json"});
+  CHECK(version.exit_code == 0);
+  const auto facts = nlohmann::json::parse(version.out);
+  CHECK(facts.at("default_threads").get<int>() >= 1);
+#ifdef RESNET_CLI_TORCH_HAS_CUDA
+  CHECK(facts.at("cuda_built") == true);
+#else
+  CHECK(facts.at("cuda_built") == false);
+  CHECK_THAT(
+      run_cli({"-V"}).out,
+      Catch::Contains("\nCUDA: not built (this LibTorch is CPU-only)\n"));
+#endif
+}
+
+TEST_CASE("topk above the model's classes: one warning, every class",
+          "[cli][oracle][teach]") {
+  const auto image = fixture("images/photo_500x375.jpg").string();
+  const auto result =
+      run_cli({"classify", image, fixture("images/gray_320x240.jpg").string(),
+               "--weights-file", checkpoint_fixture("ten_classes").string(),
+               "--format", "json", "--topk", "25"},
+              fixture_env());
+  REQUIRE(result.exit_code == 0);
+  for (const auto& record : nlohmann::json::parse(result.out)) {
+    CHECK(record.at("predictions").size() == 10);
+  }
+  // Once for the run, not once per image (the other warning is that the
+  // model has no labels of its own).
+  const std::string warning =
+      "resnet-cli: warning: --topk 25 is more than the model's 10 classes; "
+      "reporting all of them\n";
+  CHECK_THAT(result.err, Catch::EndsWith(warning));
+  CHECK(result.err.find("--topk") == result.err.rfind("--topk"));
+}
+
+TEST_CASE("nothing to do is said, and is no failure", "[cli][oracle][teach]") {
+  const auto folder = testing::temp_dir("nothing-to-do");
+  const auto empty = folder / "empty";
+  std::filesystem::create_directories(empty);
+  const auto notes = folder / "notes";
+  std::filesystem::create_directories(notes);
+  testing::write_text(notes / "readme.txt", "not an image\n");
+  std::filesystem::copy_file(fixture("images/photo_500x375.jpg"),
+                             notes / "photo.jpg");
+  const std::string default_extensions =
+      "extensions picked up in folders: jpg,jpeg,jpe,jfif,mpo,png,";
+
+  SECTION("an empty folder") {
+    const auto result = run_cli(
+        {"classify", empty.string(), "--format", "json"}, fixture_env());
+    CHECK(result.exit_code == 0);
+    CHECK(nlohmann::json::parse(result.out).empty());
+    CHECK_THAT(result.err,
+               Catch::StartsWith("resnet-cli: warning: nothing to classify "
+                                 "in '" +
+                                 empty.string() + "' (no files found); " +
+                                 default_extensions) &&
+                   Catch::EndsWith("(the default; --ext chooses)\n"));
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+  }
+  SECTION("files of other extensions") {
+    const auto result = run_cli(
+        {"classify", notes.string(), "--ext", "png,webp"}, fixture_env());
+    CHECK(result.exit_code == 0);
+    CHECK(result.out.empty());
+    CHECK(result.err == "resnet-cli: warning: nothing to classify in '" +
+                            notes.string() +
+                            "' (2 files with other extensions); extensions "
+                            "picked up in folders: png,webp (--ext)\n");
+  }
+  SECTION("a shard with no inputs, and a run already recorded") {
+    const std::string photo = (notes / "photo.jpg").string();
+    const int other = in_shard(photo, Shard{0, 2}) ? 1 : 0;
+    const auto shard =
+        run_cli({"classify", photo, "--shard", std::to_string(other) + "/2"},
+                fixture_env());
+    CHECK(shard.exit_code == 0);
+    CHECK_THAT(shard.err, Catch::Contains("(1 input of other shards than " +
+                                          std::to_string(other) + "/2)"));
+    const auto output = (folder / "run.jsonl").string();
+    const std::vector<std::string> resumed = {
+        "classify", notes.string(), "-f", "jsonl", "-o", output, "--resume"};
+    REQUIRE(run_cli(resumed, fixture_env()).exit_code == 0);
+    const auto again = run_cli(resumed, fixture_env());
+    CHECK(again.exit_code == 0);
+    CHECK_THAT(again.err, Catch::Contains("1 file with other extensions, 1 "
+                                          "input already recorded in " +
+                                          output));
   }
 }

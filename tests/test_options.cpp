@@ -1,6 +1,7 @@
 // The option table itself, as llama.cpp's test-arg-parser checks its own: no
 // flag or variable declared twice, every option in its commands' --help and
 // in README, every variable bound, and the exit codes in step everywhere.
+#include <CLI/CLI.hpp>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <map>
@@ -181,4 +182,183 @@ TEST_CASE("typed options: each enum's names, any case, and only those",
   const BenchSettings bench_defaults;
   CHECK(classify.settings.bench.iterations == bench_defaults.iterations);
   CHECK(classify.settings.merge.merge.parts.empty());
+}
+
+namespace {
+
+struct Outcome {
+  int exit_code = -1;
+  bool run = false;
+  std::string out;
+  std::string err;
+};
+
+Outcome parse_args(std::vector<std::string> args) {
+  args.insert(args.begin(), "resnet-cli");
+  std::vector<const char*> argv;
+  for (const auto& arg : args) argv.push_back(arg.c_str());
+  std::ostringstream out, err;
+  const ParseOutcome outcome =
+      parse_command_line(static_cast<int>(argv.size()), argv.data(), out, err);
+  return {outcome.exit_code, outcome.run, out.str(), err.str()};
+}
+
+// A usage error: exit 2, nothing on stdout, exactly `line` on stderr.
+void check_usage_error(const std::vector<std::string>& args,
+                       const std::string& line) {
+  const Outcome outcome = parse_args(args);
+  CHECK_FALSE(outcome.run);
+  CHECK(outcome.exit_code == kExitUsage);
+  CHECK(outcome.out.empty());
+  CHECK(outcome.err == "resnet-cli: " + line + "\n");
+}
+
+}  // namespace
+
+TEST_CASE("errors that teach: an unknown command is named with the nearest",
+          "[options][teach]") {
+  check_usage_error({"clasify", "x.jpg"},
+                    "unknown command 'clasify'; did you mean 'classify'? "
+                    "(see resnet-cli --help)");
+  check_usage_error({"-v", "weights", "lst"},
+                    "unknown command 'weights lst'; did you mean 'weights "
+                    "list'? (see resnet-cli weights --help)");
+  check_usage_error({"help", "bnech"},
+                    "unknown command 'bnech'; did you mean 'bench'? (see "
+                    "resnet-cli --help)");
+  // Nothing near: no guess.
+  check_usage_error({"frobnicate"},
+                    "unknown command 'frobnicate' (see resnet-cli --help)");
+  // No command: which ones there are, not "A subcommand is required".
+  const Outcome none = parse_args({});
+  CHECK(none.exit_code == kExitUsage);
+  CHECK_THAT(none.err, Catch::StartsWith("resnet-cli: give a command: "
+                                         "classify, preprocess, weights"));
+  check_usage_error({"weights"},
+                    "weights: give a subcommand: list, info, download, path, "
+                    "verify (see resnet-cli weights --help)");
+  check_usage_error({"--format", "json", "classify", "a.jpg"},
+                    "--format before a command: a command's options go after "
+                    "its name (see resnet-cli --help)");
+  check_usage_error({"--verbos", "classify", "a.jpg"},
+                    "unknown option '--verbos'; did you mean '--verbose'? (a "
+                    "command's options go after its name; see resnet-cli "
+                    "--help)");
+}
+
+TEST_CASE("errors that teach: help COMMAND, version and -V work",
+          "[options][teach]") {
+  const Outcome top = parse_args({"help"});
+  CHECK(top.exit_code == 0);
+  CHECK(top.out == help_of(""));
+  CHECK(parse_args({"help", "classify"}).out == help_of("classify"));
+  CHECK(parse_args({"help", "weights", "list"}).out == help_of("weights list"));
+  CHECK(parse_args({"-q", "help", "weights"}).out == help_of("weights"));
+  CHECK_THAT(help_of("classify"), Catch::Contains("--topk"));
+
+  const Outcome version = parse_args({"--version"});
+  CHECK(version.exit_code == 0);
+  CHECK_FALSE(version.run);
+  CHECK(version.err.empty());
+  CHECK_THAT(
+      version.out,
+      Catch::StartsWith("resnet-cli ") && Catch::Contains("\ncommit: ") &&
+          Catch::Contains("\nbuild type: ") && Catch::Contains("\nLibTorch ") &&
+          Catch::Contains(", oneDNN ") && Catch::Contains("\nCUDA: ") &&
+          Catch::Contains("\nbf16: ") &&
+          Catch::Contains("\ndefault threads: ") &&
+          Catch::Contains("\nmodel: "));
+  CHECK(parse_args({"-V"}).out == version.out);
+  CHECK(parse_args({"version"}).out == version.out);
+  check_usage_error({"version", "--format", "xml"},
+                    "--version --format: 'xml' is not one of text,json");
+}
+
+TEST_CASE("version as JSON: --version --format json for scripts",
+          "[options][teach]") {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--version", "--format", "json"},
+                                             {"version", "--format=JSON"},
+                                             {"-V", "-f", "json"}}) {
+    const Outcome version = parse_args(args);
+    CHECK(version.exit_code == 0);
+    const nlohmann::json facts = nlohmann::json::parse(version.out);
+    CHECK(facts.at("version").is_string());
+    CHECK(facts.at("commit").is_string());
+    CHECK(facts.at("build_type").is_string());
+    CHECK_THAT(facts.at("libtorch").get<std::string>(),
+               Catch::StartsWith("1."));
+    CHECK(facts.at("onednn").is_string());
+    CHECK(facts.at("cuda_built").is_boolean());
+    CHECK(facts.at("bf16_native").is_boolean());
+    CHECK(facts.at("default_threads").get<int>() >= 1);
+    CHECK(facts.at("model").at("linkage").is_string());
+  }
+}
+
+TEST_CASE("errors that teach: an unknown option gets its command's nearest",
+          "[options][teach]") {
+  check_usage_error({"classify", "a.jpg", "--formt", "json"},
+                    "classify: unknown option '--formt'; did you mean "
+                    "'--format'? (see resnet-cli classify --help)");
+  check_usage_error({"weights", "list", "--formt=json"},
+                    "weights list: unknown option '--formt'; did you mean "
+                    "'--format'? (see resnet-cli weights list --help)");
+  // Only the command's own options are suggested; another command's option
+  // is named as such.
+  check_usage_error({"classify", "a.jpg", "--iterations", "3"},
+                    "classify: unknown option '--iterations' (--iterations "
+                    "is an option of bench; see resnet-cli classify --help)");
+  check_usage_error({"merge", "p.jsonl", "--topk", "3"},
+                    "merge: unknown option '--topk' (--topk is an option of "
+                    "classify, serve; see resnet-cli merge --help)");
+  check_usage_error({"bench", "--iteration", "3"},
+                    "bench: unknown option '--iteration'; did you mean "
+                    "'--iterations'? (see resnet-cli bench --help)");
+}
+
+TEST_CASE("errors that teach: numbers and ranges say what is wrong",
+          "[options][teach]") {
+  check_usage_error({"classify", "a.jpg", "--topk", "abc"},
+                    "classify: --topk: 'abc' is not a number (see resnet-cli "
+                    "classify --help)");
+  check_usage_error({"classify", "a.jpg", "-k", "2.5"},
+                    "classify: --topk: '2.5' is not a number (a whole one) "
+                    "(see resnet-cli classify --help)");
+  check_usage_error({"classify", "a.jpg", "--topk", "0"},
+                    "classify: --topk: 0 is out of range (1 to 1048576) (see "
+                    "resnet-cli classify --help)");
+  check_usage_error({"bench", "--warmup", "1001"},
+                    "bench: --warmup: 1001 is out of range (0 to 1000) (see "
+                    "resnet-cli bench --help)");
+  check_usage_error({"classify", "a.jpg", "--max-pixels", "lots"},
+                    "classify: --max-pixels: 'lots' is not a number (see "
+                    "resnet-cli classify --help)");
+}
+
+TEST_CASE(
+    "errors that teach: a value from the environment is reported under "
+    "its variable",
+    "[options][teach]") {
+  {
+    const testing::ScopedEnv env{{"RESNET_CLI_FORMAT", "bogus"}};
+    check_usage_error({"classify", "a.jpg"},
+                      "RESNET_CLI_FORMAT (the environment's --format): "
+                      "'bogus' is not one of text,json,jsonl,csv,tsv");
+    // A flag wins over its variable, so the variable is not read.
+    CHECK(parse_args({"classify", "a.jpg", "-f", "json"}).run);
+  }
+  const testing::ScopedEnv env{{"RESNET_CLI_TOPK", "abc"},
+                               {"RESNET_CLI_THREADS", "-2"}};
+  const Outcome outcome = parse_args({"classify", "a.jpg", "--threads", "1"});
+  CHECK(outcome.err ==
+        "resnet-cli: RESNET_CLI_TOPK (the environment's --topk): 'abc' is "
+        "not a number\n");
+}
+
+TEST_CASE("parse errors map to exit codes", "[options][teach]") {
+  CHECK(exit_code_for(CLI::CallForHelp()) == kExitOk);
+  CHECK(exit_code_for(CLI::ExtrasError({"--bogus"})) == kExitUsage);
+  CHECK(exit_code_for(CLI::ValidationError("--topk", "bad")) == kExitUsage);
+  CHECK(exit_code_for(CLI::RequiredError("name")) == kExitUsage);
 }

@@ -65,15 +65,23 @@ class InputScanner {
   // The next input, or false when there are no more. Not thread-safe.
   bool next(Input& input);
 
-  // Inputs returned so far, and folder entries skipped as non-images.
-  std::uint64_t produced() const { return produced_; }
+  // What the scan has seen so far: inputs returned, and what it left out
+  // (for saying why a run found nothing to do).
+  struct Counts {
+    std::uint64_t produced = 0;         // inputs returned by next()
+    std::uint64_t other_extension = 0;  // folder entries not of `extensions`
+    std::uint64_t other_shard = 0;      // inputs of another --shard
+    std::uint64_t skipped = 0;          // inputs in `skip` (--resume)
+  };
+  const Counts& counts() const { return counts_; }
+  std::uint64_t produced() const { return counts_.produced; }
 
  private:
   struct Frame;
   bool next_root(std::string& path);
   bool expand(const std::string& path, bool explicit_input, Input& input);
   bool wanted(const std::string& path) const;
-  bool keep(const Input& input) const;
+  bool keep(const Input& input);
 
   InputOptions options_;
   std::unordered_set<std::string> extensions_;
@@ -81,7 +89,7 @@ class InputScanner {
   std::unique_ptr<std::istream> list_file_;
   std::istream* list_ = nullptr;
   std::vector<std::unique_ptr<Frame>> frames_;
-  std::uint64_t produced_ = 0;
+  Counts counts_;
 };
 
 }  // namespace resnet_cli

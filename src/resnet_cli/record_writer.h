@@ -42,11 +42,14 @@ struct WriterOptions {
   OutputType output_type = OutputType::kProbability;
   int topk = 5;               // columns of CSV and TSV
   int embedding_size = 2048;  // columns of CSV and TSV embeddings
+  bool color = false;         // text: ANSI colour (paths bold, errors red)
 };
 
-// Human-readable: the path, then a table of rank, index, score and label.
+// Human-readable: the path, then a table of rank, index, score and label;
+// `color`: with ANSI colour.
 std::unique_ptr<RecordWriter> make_text_writer(OutputType output_type,
-                                               std::ostream& out);
+                                               std::ostream& out,
+                                               bool color = false);
 // One JSON array of record objects.
 std::unique_ptr<RecordWriter> make_json_writer(std::ostream& out);
 // One record object per line.

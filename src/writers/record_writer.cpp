@@ -15,7 +15,7 @@ std::unique_ptr<RecordWriter> make_record_writer(const WriterOptions& options,
     case OutputFormat::kText:
       break;
   }
-  return make_text_writer(options.output_type, out);
+  return make_text_writer(options.output_type, out, options.color);
 }
 
 }  // namespace resnet_cli

@@ -12,15 +12,16 @@ namespace {
 
 class TextWriter final : public RecordWriter {
  public:
-  TextWriter(OutputType output_type, std::ostream& out)
-      : output_type_(output_type), out_(out) {}
+  TextWriter(OutputType output_type, std::ostream& out, bool color)
+      : output_type_(output_type), out_(out), color_(color) {}
 
   void write(const Record& record) override {
     if (count_++ > 0) out_ << '\n';
-    out_ << record.path << '\n';
+    out_ << style("\x1b[1m") << record.path << style("\x1b[0m") << '\n';
     if (record.error) {
-      out_ << "  error (" << error_kind_name(record.error->kind)
-           << "): " << record.error->message << '\n';
+      out_ << "  " << style("\x1b[31m") << "error ("
+           << error_kind_name(record.error->kind)
+           << "): " << record.error->message << style("\x1b[0m") << '\n';
     } else if (output_type_ == OutputType::kEmbedding) {
       out_ << "  embedding (" << record.embedding.size() << "):";
       for (float value : record.embedding) out_ << ' ' << float_text(value);
@@ -42,16 +43,22 @@ class TextWriter final : public RecordWriter {
   void finish() override { out_.flush(); }
 
  private:
+  // An ANSI SGR sequence when colouring, else nothing.
+  const char* style(const char* sequence) const {
+    return color_ ? sequence : "";
+  }
+
   OutputType output_type_;
   std::ostream& out_;
+  bool color_;
   std::size_t count_ = 0;
 };
 
 }  // namespace
 
 std::unique_ptr<RecordWriter> make_text_writer(OutputType output_type,
-                                               std::ostream& out) {
-  return std::make_unique<TextWriter>(output_type, out);
+                                               std::ostream& out, bool color) {
+  return std::make_unique<TextWriter>(output_type, out, color);
 }
 
 }  // namespace resnet_cli

@@ -313,6 +313,7 @@ std::map<std::string, std::string> fixture_env() {
   }
   env["TORCH_HOME"] = fixture("torch_home").string();
   env["RESNET_CLI_OFFLINE"] = "1";  // no test may reach the internet
+  env["NO_COLOR"] = "";  // colour as each test asks, whatever the user's
   return env;
 }
 

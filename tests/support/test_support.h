@@ -158,7 +158,8 @@ std::vector<std::string> list_dir(const std::filesystem::path& folder);
 std::string sha256sum(const std::filesystem::path& path);
 
 // The environment tests run resnet-cli in: the fixture checkpoint in
-// torch.hub's cache, downloads off, none of the user's RESNET_CLI_* settings.
+// torch.hub's cache, downloads off, none of the user's RESNET_CLI_* settings
+// nor NO_COLOR.
 std::map<std::string, std::string> fixture_env();
 
 std::string read_file(const std::filesystem::path& path);
