@@ -369,16 +369,72 @@ def test_sigterm(args):
     print("sigterm: %d requests answered, %d sent before the signal; exit 0" % (answered, len(before)))
 
 
+def batch_counts(server):
+    """(forward passes, passes of more than one image) from /metrics."""
+    text = requests.get(server.url + "/metrics", timeout=30).text
+    values = dict(re.findall(r'^resnet_cli_batch_size_(bucket\{le="1"\}|count) (\S+)$', text, re.M))
+    passes = int(float(values.get("count", 0)))
+    return passes, passes - int(float(values.get('bucket{le="1"}', 0)))
+
+
+def test_load(args):
+    """16 concurrent clients for args.seconds: no request fails, and the
+    server gathers them into batches (throughput and latency against
+    classify are scripts/bench-serve's, not a test's)."""
+    server = Server(args, "--batch-size", "4")
+    paths = images(args, 20)
+    bodies = []
+    for path in paths:
+        with open(path, "rb") as f:
+            bodies.append(f.read())
+    counts = {"ok": 0, "failed": []}
+    lock = threading.Lock()
+    end = time.time() + args.seconds
+
+    def client(offset):
+        session = requests.Session()
+        i = offset
+        while time.time() < end:
+            try:
+                response = session.post(server.url + "/predictions/" + MODEL,
+                                        data=bodies[i % len(bodies)], timeout=120)
+                outcome = response.status_code
+            except requests.RequestException as error:
+                outcome = error.__class__.__name__
+            with lock:
+                if outcome == 200:
+                    counts["ok"] += 1
+                else:
+                    counts["failed"].append(outcome)
+            i += 1
+
+    clients = [threading.Thread(target=client, args=(n,)) for n in range(16)]
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join()
+    passes, batched = batch_counts(server)
+    status = server.stop()
+    check(not counts["failed"], "failed requests: %r" % counts["failed"][:10])
+    check(counts["ok"] > 0, "no request answered")
+    check(batched > 0, "no forward pass of more than one image in %d" % passes)
+    check(status == 0, "exit status %r after SIGTERM" % status)
+    print("load: 16 clients, %d s: %d requests answered, none failed; %d of %d forward "
+          "passes had more than one image" % (args.seconds, counts["ok"], batched, passes))
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["answers", "abuse", "sigterm"])
+    parser.add_argument("mode", choices=["answers", "abuse", "sigterm", "load"])
     parser.add_argument("--binary", required=True)
     parser.add_argument("--fixtures", required=True)
     parser.add_argument("--requests", type=int, default=10000)
     parser.add_argument("--idle", type=int, default=2000)
+    parser.add_argument("--seconds", type=int, default=60)
     args = parser.parse_args()
     started = time.time()
-    {"answers": test_answers, "abuse": test_abuse, "sigterm": test_sigterm}[args.mode](args)
+    {"answers": test_answers, "abuse": test_abuse, "sigterm": test_sigterm,
+     "load": test_load}[args.mode](args)
     print("%s: %.1f s" % (args.mode, time.time() - started))
 
 
