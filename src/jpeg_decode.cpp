@@ -8,40 +8,28 @@
 #include <cstdio>
 #include <vector>
 
+#include "jpeg_errors.h"
 #include "resnet_cli/error.h"
 
 namespace resnet_cli::detail {
 
 namespace {
 
-struct ErrorManager {
-  jpeg_error_mgr manager;
-  std::jmp_buf jump;
-  char message[JMSG_LENGTH_MAX];
-  bool truncated;
-};
-
-void on_error(j_common_ptr info) {
-  auto* errors = reinterpret_cast<ErrorManager*>(info->err);
-  (*info->err->format_message)(info, errors->message);
-  std::longjmp(errors->jump, 1);
-}
-
 // Warnings ("Corrupt JPEG data: N extraneous bytes", ...) are not errors for
 // Pillow either; only running out of data matters.
 void on_message(j_common_ptr info, int level) {
   if (level < 0 && info->err->msg_code == JWRN_JPEG_EOF) {
-    reinterpret_cast<ErrorManager*>(info->err)->truncated = true;
+    reinterpret_cast<JpegErrorManager*>(info->err)->truncated = true;
   }
 }
 
 struct Decoder {
   jpeg_decompress_struct info{};
-  ErrorManager errors{};
+  JpegErrorManager errors{};
 
   Decoder() {
     info.err = jpeg_std_error(&errors.manager);
-    errors.manager.error_exit = on_error;
+    errors.manager.error_exit = jpeg_error_to_jump;
     errors.manager.emit_message = on_message;
     jpeg_create_decompress(&info);
   }

@@ -6,28 +6,17 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "jpeg_errors.h"
 #include "resnet_cli/error.h"
 
 namespace resnet_cli::detail {
 
 namespace {
 
-struct ErrorManager {
-  jpeg_error_mgr manager;
-  std::jmp_buf jump;
-  char message[JMSG_LENGTH_MAX];
-};
-
-void on_error(j_common_ptr info) {
-  auto* errors = reinterpret_cast<ErrorManager*>(info->err);
-  (*info->err->format_message)(info, errors->message);
-  std::longjmp(errors->jump, 1);
-}
-
 // Owns what libjpeg allocates, whichever way encoding ends.
 struct Encoder {
   jpeg_compress_struct info{};
-  ErrorManager errors{};
+  JpegErrorManager errors{};
   unsigned char* buffer = nullptr;
   unsigned long size = 0;
   ~Encoder() {
@@ -42,7 +31,7 @@ std::string encode_jpeg(const RgbImage& image, int quality,
                         const std::string& name) {
   Encoder encoder;
   encoder.info.err = jpeg_std_error(&encoder.errors.manager);
-  encoder.errors.manager.error_exit = on_error;
+  encoder.errors.manager.error_exit = jpeg_error_to_jump;
   // No C++ object with a destructor may be created between setjmp and a
   // longjmp to it: everything lives in `encoder`, made before.
   if (setjmp(encoder.errors.jump)) {
