@@ -497,3 +497,27 @@ TEST_CASE(
   }
   CHECK(firsts[0] != firsts[1]);
 }
+
+TEST_CASE(
+    "train --precision bf16 --threads 1: float32 weights that load strict, "
+    "trained otherwise than fp32's",
+    "[oracle][train]") {
+  const fs::path dir = make_data("train-bf16");
+  const auto model = [&](const std::string& precision) {
+    const fs::path out = dir / precision;
+    const auto result =
+        run_cli(small_run(dir, {(dir / "data").string(), "--val-split", "0",
+                                "-o", out.string(), "--train", "layer4",
+                                "--augment", "flip", "--epochs", "1", "-b", "5",
+                                "--precision", precision, "--threads", "1"}),
+                fixture_env());
+    INFO(result.err);
+    REQUIRE(result.exit_code == 0);
+    const nlohmann::json loaded =
+        nlohmann::json::parse(python("load " + out.string()));
+    CHECK(loaded["strict"] == true);
+    CHECK(loaded["float32"] == true);
+    return sha256sum(out / "model.pth");
+  };
+  CHECK(model("bf16") != model("fp32"));
+}

@@ -15,7 +15,8 @@
                      the untrained trunk equals FIXTURE bit for bit, and the
                      logits of the VAL images
   load MODEL_DIR     loads MODEL_DIR/model.pth strict into torchvision's
-                     architecture that model.json names; prints JSON
+                     architecture that model.json names; prints JSON (and
+                     whether every floating-point entry is float32)
 """
 
 import json
@@ -127,8 +128,10 @@ def load(model_dir):
         num_classes=record["num_classes"])
     state = torch.load(os.path.join(model_dir, "model.pth"))
     model.load_state_dict(state, strict=True)  # raises when not strict-loadable
+    float32 = all(t.dtype == torch.float32 for k, t in state.items()
+                  if not k.endswith("num_batches_tracked"))
     print(json.dumps({"strict": True, "arch": record["arch"],
-                      "num_classes": record["num_classes"]}))
+                      "num_classes": record["num_classes"], "float32": float32}))
 
 
 def main():
