@@ -432,8 +432,9 @@ const std::vector<OptionSpec>& option_table() {
        kOnClassify, choice<ColorMode>(&V::color)},
       {"--precision", "RESNET_CLI_PRECISION",
        "bf16: about 1.8x faster where the CPU has AVX512-BF16; logits within "
-       "about 5% of fp32 (measured on the test fixture)",
-       kOnClassify | kOnEvaluate | kOnBench | kOnServe,
+       "about 5% of fp32 (measured on the test fixture); train: forward "
+       "passes under torch.autocast(\"cpu\", dtype=torch.bfloat16)",
+       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnServe,
        choice<Precision>(&V::precision)},
       {"--iterations", nullptr, "Timed forward passes per inference worker",
        kOnBench, number(&V::iterations, 1, 100000)},

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <cmath>
 
 #include "commands.h"
 #include "resnet_cli/error.h"
@@ -26,18 +25,18 @@ std::string epoch_line(const EpochStats& stats, double eta_seconds) {
     line += fmt::format("  val {} (top-5 {})", percent(*stats.val_acc1),
                         percent(*stats.val_acc5));
   }
-  line +=
-      fmt::format("  lr {:.3g}  {:.2f} s", stats.learning_rate, stats.seconds);
+  line += fmt::format("  lr {:.3g}  {}", stats.learning_rate,
+                      format_seconds(stats.seconds));
   if (stats.epoch < stats.epochs) {
-    line += fmt::format("  ETA {:.0f} s", std::ceil(eta_seconds));
+    line += "  ETA " + format_seconds(eta_seconds);
   }
   return line;
 }
 
-std::string feature_bar(std::uint64_t done, std::uint64_t total) {
-  constexpr int kWidth = 30;
-  const int filled = total ? static_cast<int>(kWidth * done / total) : kWidth;
-  return fmt::format("features [{}{}] {}/{}", std::string(filled, '#'),
+std::string bar(const char* what, std::uint64_t done, std::uint64_t total) {
+  constexpr std::uint64_t kWidth = 30;
+  const std::uint64_t filled = total ? kWidth * done / total : kWidth;
+  return fmt::format("{} [{}{}] {}/{}", what, std::string(filled, '#'),
                      std::string(kWidth - filled, '.'), done, total);
 }
 
@@ -53,7 +52,8 @@ void print_summary(const TrainSettings& settings, const TrainSummary& summary,
   }
   text += "; model in " + settings.train.output_dir.string();
   if (summary.interrupted) text += " (interrupted: continue with --resume)";
-  if (show) {
+  // Where an interrupted run stands is worth a line even without progress.
+  if (show || summary.interrupted) {
     notice(text);
   } else {
     spdlog::info("{}", text);
@@ -72,7 +72,15 @@ ExitCode run_train(const TrainSettings& settings) {
   int first_epoch = -1;
   TrainProgress progress;
   progress.features = [&](std::uint64_t done, std::uint64_t total) {
-    line.draw(feature_bar(done, total));
+    line.draw(bar("features", done, total));
+  };
+  progress.batch_done = [&](int epoch, int epochs, std::int64_t done,
+                            std::int64_t total, double loss) {
+    line.draw(fmt::format("{}  loss {:.4f}",
+                          bar(fmt::format("epoch {}/{}", epoch, epochs).c_str(),
+                              static_cast<std::uint64_t>(done),
+                              static_cast<std::uint64_t>(total)),
+                          loss));
   };
   progress.epoch_done = [&](const EpochStats& stats) {
     line.clear();

@@ -139,7 +139,8 @@ void AtomicFile::write(const void* data, std::size_t size) {
   }
 }
 
-void AtomicFile::commit() {
+void AtomicFile::sync() {
+  if (synced_) return;
   stream_.flush();
   const bool written = static_cast<bool>(stream_);
   const int write_error = errno;
@@ -161,6 +162,11 @@ void AtomicFile::commit() {
                                         std::strerror(saved));
   }
   ::close(fd);
+  synced_ = true;
+}
+
+void AtomicFile::commit() {
+  sync();
   if (::rename(temporary_.c_str(), destination_.c_str()) != 0) {
     throw Error(
         ErrorKind::kOutput,

@@ -185,12 +185,23 @@ struct Run {
   // Pooled features by sample (features mode), train and val.
   std::vector<std::vector<float>> train_rows, val_rows;
   std::set<std::string> reported;  // broken images already warned about
+  // Images that failed to decode on the image path, which stay in the epoch
+  // order (so that --resume draws the batches it drew) but not in the counts.
+  std::set<std::string> broken_train, broken_val;
   std::uint64_t skipped = 0;
   std::uint64_t cached = 0;
   Progress state;
 };
 
-void write_record(const Run& run, bool interrupted) {
+std::uint64_t train_images(const Run& run) {
+  return run.data.train.size() - run.broken_train.size();
+}
+
+std::uint64_t val_images(const Run& run) {
+  return run.data.val.size() - run.broken_val.size();
+}
+
+std::string record_text(const Run& run, bool interrupted) {
   const TrainOptions& o = *run.options;
   const Progress& s = run.state;
   json base = {
@@ -198,8 +209,8 @@ void write_record(const Run& run, bool interrupted) {
       {"file", run.base.file.string()},
       {"sha256", run.base.sha256}};
   json data = {{"train", o.data},
-               {"train_images", run.data.train.size()},
-               {"val_images", run.data.val.size()},
+               {"train_images", train_images(run)},
+               {"val_images", val_images(run)},
                {"skipped", run.skipped}};
   if (o.val_dir.empty()) {
     data["val_split"] = o.val_split;
@@ -227,19 +238,29 @@ void write_record(const Run& run, bool interrupted) {
                          {"correct", s.correct},
                          {"seen", s.seen},
                          {"interrupted", interrupted}}}};
-  write_file_atomically(o.output_dir / kRecordFile, record.dump(2) + "\n");
+  return record.dump(2) + "\n";
 }
 
-// Every file of the run, model.json last: it says what the others hold.
+// Every file of the run, as one checkpoint: all are written and synced
+// before any replaces its predecessor (model.json last: it says what the
+// others hold), so a full disk or a failed write leaves the previous
+// checkpoint whole.
 void save_run(const Run& run, bool interrupted) {
   const fs::path& dir = run.options->output_dir;
-  write_file_atomically(dir / kModelFile, run.trainer->state_dict_bytes());
-  write_file_atomically(dir / kOptimizerFile,
-                        run.trainer->optimizer_state_bytes());
   std::string lines;
   for (const json& line : run.state.history) lines += line.dump() + "\n";
-  write_file_atomically(dir / kHistoryFile, lines);
-  write_record(run, interrupted);
+  const std::pair<const char*, std::string> files[] = {
+      {kModelFile, run.trainer->state_dict_bytes()},
+      {kOptimizerFile, run.trainer->optimizer_state_bytes()},
+      {kHistoryFile, lines},
+      {kRecordFile, record_text(run, interrupted)}};
+  std::vector<std::unique_ptr<AtomicFile>> written;
+  for (const auto& [name, bytes] : files) {
+    written.push_back(std::make_unique<AtomicFile>(dir / name));
+    written.back()->write(bytes);
+    written.back()->sync();
+  }
+  for (auto& file : written) file->commit();
 }
 
 void write_labels(const fs::path& dir, const std::vector<std::string>& names) {
@@ -290,6 +311,7 @@ TrainerOptions trainer_options(const TrainOptions& options, const Base& base,
   t.label_smoothing = options.recipe.label_smoothing;
   t.freeze_bn = options.recipe.freeze_bn;
   t.threads = options.base.model.threads;
+  t.bf16 = options.base.model.precision == Precision::kBFloat16;
   return t;
 }
 
@@ -334,6 +356,7 @@ void compute_features(Run& run) {
       o.cache_dir.empty() ? default_feature_cache_dir() : o.cache_dir;
   detail::FeaturePass pass = detail::pooled_features(
       all, session, key, o.decode, cache, run.progress->features, *run.stop);
+  if (run.stop->load()) return;  // rows of the images not reached are empty
   for (const std::string& message : pass.failed) report_failure(run, message);
   run.cached = pass.cached;
   const auto middle =
@@ -376,6 +399,15 @@ Batch make_batch(Run& run, const std::vector<ImageFolderSample>& samples,
   detail::ImageBatch images = detail::load_image_batch(
       chosen, run.base.transform, augment, run.options->decode, threads, rng);
   for (const std::string& message : images.failed) report_failure(run, message);
+  auto& broken =
+      &samples == &run.data.train ? run.broken_train : run.broken_val;
+  for (std::size_t k = 0, kept = 0; k < chosen.size(); ++k) {
+    if (kept < images.kept.size() && images.kept[kept] == k) {
+      ++kept;
+    } else {
+      broken.insert(chosen[k]->path);
+    }
+  }
   batch.input = std::move(images.pixels);
   for (const std::size_t k : images.kept)
     batch.labels.push_back(chosen[k]->label);
@@ -458,8 +490,6 @@ namespace {
 bool run_epoch(Run& run, int epoch) {
   const TrainRecipe& recipe = run.options->recipe;
   const std::vector<std::size_t> order = epoch_order(run, epoch);
-  std::mt19937_64 rng(recipe.seed * 7919ULL +
-                      static_cast<std::uint64_t>(epoch));
   const auto size = static_cast<std::size_t>(recipe.batch_size);
   Progress& s = run.state;
   for (std::size_t first = static_cast<std::size_t>(s.batches_done) * size;
@@ -469,6 +499,14 @@ bool run_epoch(Run& run, int epoch) {
         order.begin() + static_cast<long>(first),
         order.begin() +
             static_cast<long>(std::min(first + size, order.size())));
+    // Each batch draws its augmentation from a generator of its own, so that
+    // --resume in the middle of an epoch draws what the uninterrupted run
+    // drew.
+    std::seed_seq seeds{static_cast<std::uint32_t>(recipe.seed),
+                        static_cast<std::uint32_t>(recipe.seed >> 32),
+                        static_cast<std::uint32_t>(epoch),
+                        static_cast<std::uint32_t>(s.batches_done)};
+    std::mt19937_64 rng(seeds);
     const Batch batch = make_batch(run, run.data.train, run.train_rows, indices,
                                    recipe.augment, rng);
     ++s.batches_done;
@@ -480,6 +518,12 @@ bool run_epoch(Run& run, int epoch) {
     s.loss_sum += result.loss_sum;
     s.correct += result.correct;
     s.seen += n;
+    if (run.progress->batch_done) {
+      run.progress->batch_done(
+          epoch + 1, recipe.epochs, s.batches_done,
+          static_cast<std::int64_t>((order.size() + size - 1) / size),
+          s.loss_sum / static_cast<double>(s.seen));
+    }
   }
   return true;
 }
@@ -524,8 +568,8 @@ void finish_epoch(Run& run, int epoch, double seconds) {
 
 TrainSummary summary_of(const Run& run, bool interrupted) {
   TrainSummary summary;
-  summary.train_images = run.data.train.size();
-  summary.val_images = run.data.val.size();
+  summary.train_images = train_images(run);
+  summary.val_images = val_images(run);
   summary.skipped = run.skipped;
   summary.cached = run.cached;
   summary.epochs_done = run.state.epochs_done;
@@ -565,7 +609,11 @@ TrainSummary train_classifier(const TrainOptions& options,
   run.features = options.recipe.part == TrainedPart::kFc &&
                  options.recipe.augment == Augment::kNone;
   if (run.features) compute_features(run);
-  if (stop.load()) return summary_of(run, true);
+  if (stop.load()) {
+    // Nothing trained yet, but --resume needs a run to continue.
+    save_run(run, true);
+    return summary_of(run, true);
+  }
   for (int epoch = run.state.epochs_done; epoch < options.recipe.epochs;
        ++epoch) {
     const auto started = std::chrono::steady_clock::now();

@@ -2,6 +2,7 @@
 // autograd, the optimizers and BatchNorm's train mode are PyTorch's own.
 #include "resnet_cli/trainer.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/serialize.h>
 #include <torch/torch.h>
 
@@ -343,8 +344,33 @@ class ResNetTrainer final : public Trainer {
     return torch::from_blob(data, {batch, 3, height, width}, torch::kFloat);
   }
 
-  // Logits; the frozen part runs without gradients.
+  // Logits, float32; the frozen part runs without gradients.
   torch::Tensor forward(torch::Tensor x, bool features) {
+    const Autocast autocast(options_.bf16);
+    return forward_layers(std::move(x), features).to(torch::kFloat);
+  }
+
+  // torch.autocast("cpu", dtype=torch.bfloat16) while it lives, or nothing.
+  class Autocast {
+   public:
+    explicit Autocast(bool on) : on_(on) {
+      if (!on_) return;
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(true);
+    }
+    ~Autocast() {
+      if (!on_) return;
+      at::autocast::set_cpu_enabled(false);
+      at::autocast::clear_cache();
+    }
+    Autocast(const Autocast&) = delete;
+    Autocast& operator=(const Autocast&) = delete;
+
+   private:
+    bool on_;
+  };
+
+  torch::Tensor forward_layers(torch::Tensor x, bool features) {
     int first = -1;
     if (features) {
       if (options_.part != TrainedPart::kFc) {

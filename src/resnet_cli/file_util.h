@@ -35,13 +35,19 @@ class AtomicFile {
   std::ostream& stream() { return stream_; }
   void write(const void* data, std::size_t size);
   void write(std::string_view text) { write(text.data(), text.size()); }
-  // Flushes, syncs and renames; throws Error(kOutput) on any failure.
+  // Flushes and syncs the temporary, so that only the rename is left to
+  // commit(): files that must change together are all synced first, then all
+  // renamed. Throws Error(kOutput) on any failure (a full disk shows here).
+  void sync();
+  // Syncs unless sync() did, and renames; throws Error(kOutput) on any
+  // failure.
   void commit();
 
  private:
   std::filesystem::path destination_;
   std::filesystem::path temporary_;
   std::ofstream stream_;
+  bool synced_ = false;
   bool committed_ = false;
   // So that a signal that ends the process removes the temporary too.
   std::unique_ptr<TemporaryFileRegistration> registration_;

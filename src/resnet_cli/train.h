@@ -128,6 +128,11 @@ struct EpochStats {
 struct TrainProgress {
   // The feature pass: images done of total (cache hits count at once).
   std::function<void(std::uint64_t done, std::uint64_t total)> features;
+  // A training batch done: batches done of the epoch's, and the mean loss
+  // so far (epochs over images take minutes; this shows they move).
+  std::function<void(int epoch, int epochs, std::int64_t done,
+                     std::int64_t total, double loss)>
+      batch_done;
   std::function<void(const EpochStats&)> epoch_done;
   // An image skipped because it failed to decode: the one-line reason.
   std::function<void(const std::string& message)> skipped;

@@ -60,6 +60,10 @@ struct TrainerOptions {
   // BatchNorm of trained blocks in eval mode (running statistics kept).
   bool freeze_bn = false;
   int threads = 0;  // LibTorch intra-op threads; 0: one per available core
+  // Forward passes under torch.autocast("cpu", dtype=torch.bfloat16), as a
+  // PyTorch script's mixed precision: weights, gradients, the optimizer's
+  // state and the logits stay float32.
+  bool bf16 = false;
 };
 
 struct BatchResult {

@@ -14,6 +14,9 @@
                      JSON: relative differences to EXPECTED per part, whether
                      the untrained trunk equals FIXTURE bit for bit, and the
                      logits of the VAL images
+  load MODEL_DIR     loads MODEL_DIR/model.pth strict into torchvision's
+                     architecture that model.json names; prints JSON (and
+                     whether every floating-point entry is float32)
 """
 
 import json
@@ -22,6 +25,7 @@ import sys
 
 import numpy as np
 import torch
+import torchvision
 from PIL import Image
 from torchvision.datasets import ImageFolder
 from torchvision.models import ResNet50_Weights, resnet50
@@ -118,6 +122,18 @@ def check(model_dir, expected_path, fixture, val):
     print(json.dumps(result))
 
 
+def load(model_dir):
+    record = json.load(open(os.path.join(model_dir, "model.json")))
+    model = getattr(torchvision.models, record["arch"])(
+        num_classes=record["num_classes"])
+    state = torch.load(os.path.join(model_dir, "model.pth"))
+    model.load_state_dict(state, strict=True)  # raises when not strict-loadable
+    float32 = all(t.dtype == torch.float32 for k, t in state.items()
+                  if not k.endswith("num_batches_tracked"))
+    print(json.dumps({"strict": True, "arch": record["arch"],
+                      "num_classes": record["num_classes"], "float32": float32}))
+
+
 def main():
     command = sys.argv[1]
     if command == "make":
@@ -129,6 +145,8 @@ def main():
             int(bs), int(seed))
     elif command == "check":
         check(*sys.argv[2:6])
+    elif command == "load":
+        load(sys.argv[2])
     return 0
 
 
