@@ -106,7 +106,8 @@ struct Upload {
 // Empty when the body could not be read (too large: cpp-httplib has set
 // 413; cut short or too slow: 400); the connection then closes.
 std::optional<std::vector<Upload>> read_uploads(
-    const httplib::Request& request, const httplib::ContentReader& reader) {
+    const httplib::Request& request, const httplib::ContentReader& reader,
+    httplib::Response& response) {
   std::vector<Upload> uploads;
   bool complete;
   if (!request.is_multipart_form_data()) {
@@ -129,7 +130,7 @@ std::optional<std::vector<Upload>> read_uploads(
         });
   }
   if (!complete) {
-    server::Connections::close_after_response();
+    server::Connections::close_after_response(response);
     return std::nullopt;
   }
   return uploads;
@@ -257,7 +258,7 @@ void Server::State::predictions(const httplib::Request& request,
   // Read first, whatever the answer: an unread body would be taken for the
   // connection's next request.
   const std::optional<std::vector<Upload>> received =
-      read_uploads(request, reader);
+      read_uploads(request, reader, response);
   if (!received) return;
   const std::vector<Upload>& uploads = *received;
   if (request.matches[1] != name) {
@@ -304,7 +305,7 @@ void Server::State::classify_v1(const httplib::Request& request,
                                 httplib::Response& response,
                                 const httplib::ContentReader& reader) {
   const std::optional<std::vector<Upload>> received =
-      read_uploads(request, reader);
+      read_uploads(request, reader, response);
   if (!received) return;
   const std::vector<Upload>& uploads = *received;
   const std::optional<int> topk = topk_of(request, options.topk);
@@ -398,7 +399,7 @@ httplib::Server::HandlerResponse Server::State::screen(
     send_error(response, error);
     if (request.has_header("Content-Length") ||
         request.has_header("Transfer-Encoding")) {
-      Connections::close_after_response();
+      Connections::close_after_response(response);
     }
     return httplib::Server::HandlerResponse::Handled;
   };

@@ -181,7 +181,10 @@ Connections::~Connections() {
 
 Clock::time_point Connections::request_start() { return t_request_start; }
 
-void Connections::close_after_response() { t_close_after_response = true; }
+void Connections::close_after_response(httplib::Response& response) {
+  response.set_header("Connection", "close");
+  t_close_after_response = true;
+}
 
 bool Connections::process_and_close_socket(socket_t sock) {
   if (stopping_ || open_.load() >= limits_.max_connections) {

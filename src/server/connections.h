@@ -46,8 +46,10 @@ class Connections : public httplib::Server {
   // When the request being served on the calling thread began.
   static std::chrono::steady_clock::time_point request_start();
   // Makes the connection of the request being served on the calling thread
-  // close after its response (a body left unread).
-  static void close_after_response();
+  // close after `response` (a body left unread), and says so in it
+  // (Connection: close), so that a client does not send its next request
+  // on a connection that is closing.
+  static void close_after_response(httplib::Response& response);
 
  private:
   bool process_and_close_socket(socket_t sock) override;
