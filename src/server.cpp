@@ -153,6 +153,11 @@ std::optional<int> topk_of(const httplib::Request& request, int fallback) {
 struct Server::State {
   State(const Session& session_in, const ServerOptions& options_in);
 
+  // The uploads admitted to the queue and classified; empty, with 503
+  // answered, when the queue has no room for them.
+  std::optional<std::vector<Record>> admit_and_classify(
+      const std::vector<Upload>& uploads, OutputType output_type, int topk,
+      httplib::Response& response);
   std::vector<Record> classify(const std::vector<Upload>& uploads,
                                OutputType output_type, int topk);
   void predictions(const httplib::Request& request, httplib::Response& response,
@@ -204,6 +209,18 @@ Server::State::State(const Session& session_in, const ServerOptions& options_in)
         limits.idle_timeout = std::chrono::seconds(options_in.idle_timeout_s);
         return limits;
       }()) {}
+
+std::optional<std::vector<Record>> Server::State::admit_and_classify(
+    const std::vector<Upload>& uploads, OutputType output_type, int topk,
+    httplib::Response& response) {
+  const Admission admission(admitted, options.max_queue,
+                            static_cast<int>(uploads.size()));
+  if (!admission.granted()) {
+    send_error(response, {503, "busy", "queue full, retry later"});
+    return std::nullopt;
+  }
+  return classify(uploads, output_type, topk);
+}
 
 // Each upload decoded and preprocessed on this thread (at most
 // decode_threads at once), then all of them queued for the batcher.
@@ -272,16 +289,11 @@ void Server::State::predictions(const httplib::Request& request,
     send_error(response, {400, "usage", "topk: expected a positive integer"});
     return;
   }
-  const Admission admission(admitted, options.max_queue,
-                            static_cast<int>(uploads.size()));
-  if (!admission.granted()) {
-    send_error(response, {503, "busy", "queue full, retry later"});
-    return;
-  }
-  const std::vector<Record> records =
-      classify(uploads, OutputType::kProbability, *topk);
+  const std::optional<std::vector<Record>> records =
+      admit_and_classify(uploads, OutputType::kProbability, *topk, response);
+  if (!records) return;
   nlohmann::ordered_json answers = nlohmann::ordered_json::array();
-  for (const Record& record : records) {
+  for (const Record& record : *records) {
     if (record.error) {
       send_error(response, {status_for(record.error->kind),
                             std::string(error_kind_name(record.error->kind)),
@@ -324,13 +336,10 @@ void Server::State::classify_v1(const httplib::Request& request,
     }
     output_type = *found;
   }
-  const Admission admission(admitted, options.max_queue,
-                            static_cast<int>(uploads.size()));
-  if (!admission.granted()) {
-    send_error(response, {503, "busy", "queue full, retry later"});
-    return;
-  }
-  const std::vector<Record> records = classify(uploads, output_type, *topk);
+  const std::optional<std::vector<Record>> found =
+      admit_and_classify(uploads, output_type, *topk, response);
+  if (!found) return;
+  const std::vector<Record>& records = *found;
   if (records.size() == 1) {
     // One upload: the record, with its error's status when it failed.
     if (records[0].error) response.status = status_for(records[0].error->kind);
