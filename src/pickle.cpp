@@ -147,8 +147,9 @@ constexpr AllowedGlobal kAllowedGlobals[] = {
     // torchvision's reference scripts save their argparse arguments beside
     // the model; an inert record here, never constructed.
     {"argparse", "Namespace", Callable::kNamespace, ScalarType::kUInt8},
-    // LibTorch's pickler (torch::pickle_save, which resnet-cli train uses)
-    // tags a typed Dict with its type, "Dict[str, Tensor]": the identity.
+    // LibTorch's pickler (torch::pickle_save, which resnet-cli train used
+    // before state_dict_writer.h) tags a typed Dict with its type, "Dict[str,
+    // Tensor]": the identity.
     {"torch.jit._pickle", "restore_type_tag", Callable::kRestoreTypeTag,
      ScalarType::kUInt8},
     {"torch", "FloatStorage", Callable::kStorageType, ScalarType::kFloat32},
@@ -858,6 +859,16 @@ class Unpickler {
 };
 
 }  // namespace
+
+const char* storage_type_name(ScalarType type) {
+  for (const AllowedGlobal& allowed : kAllowedGlobals) {
+    if (allowed.callable == Callable::kStorageType &&
+        allowed.storage_type == type) {
+      return allowed.name;
+    }
+  }
+  return "ByteStorage";  // unreachable: every type has its storage class
+}
 
 ValuePtr unpickle(const std::uint8_t* data, std::size_t size,
                   const std::string& source, const Limits& limits,

@@ -18,6 +18,7 @@
 #include "resnet_cli/error.h"
 #include "resnet_cli/file_util.h"
 #include "resnet_cli/model_loader.h"
+#include "resnet_cli/state_dict_writer.h"
 #include "resnet_cli/weights_source.h"
 #include "train_data.h"
 
@@ -247,14 +248,16 @@ std::string record_text(const Run& run, bool interrupted) {
 // checkpoint whole.
 void save_run(const Run& run, bool interrupted) {
   const fs::path& dir = run.options->output_dir;
+  std::vector<std::unique_ptr<AtomicFile>> written;
+  written.push_back(std::make_unique<AtomicFile>(dir / kModelFile));
+  write_state_dict(*written.back(), run.trainer->state_dict());
+  written.back()->sync();
   std::string lines;
   for (const json& line : run.state.history) lines += line.dump() + "\n";
   const std::pair<const char*, std::string> files[] = {
-      {kModelFile, run.trainer->state_dict_bytes()},
       {kOptimizerFile, run.trainer->optimizer_state_bytes()},
       {kHistoryFile, lines},
       {kRecordFile, record_text(run, interrupted)}};
-  std::vector<std::unique_ptr<AtomicFile>> written;
   for (const auto& [name, bytes] : files) {
     written.push_back(std::make_unique<AtomicFile>(dir / name));
     written.back()->write(bytes);

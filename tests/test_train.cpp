@@ -135,6 +135,12 @@ TEST_CASE(
       fixture_path() + " " + (dir / "val").string()));
   CHECK(check["strict"] == true);
   CHECK(check["keys_in_order"] == true);
+  // torch.save's container: an OrderedDict, right CRCs, aligned records.
+  CHECK(check["ordered_dict"] == true);
+  CHECK(check["zip_crc_ok"] == true);
+  CHECK(check["zip_aligned"] == true);
+  CHECK(check["zip_records"] ==
+        nlohmann::json::array({"archive/data.pkl", "archive/version"}));
   CHECK(check["fc"].get<double>() < 1e-4);
   CHECK(check["trunk_identical"] == true);
   CHECK(check["layer4_identical"] == true);

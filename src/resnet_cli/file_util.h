@@ -32,6 +32,7 @@ class AtomicFile {
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
 
+  const std::filesystem::path& destination() const { return destination_; }
   std::ostream& stream() { return stream_; }
   void write(const void* data, std::size_t size);
   void write(std::string_view text) { write(text.data(), text.size()); }

@@ -33,6 +33,8 @@ enum class ScalarType {
 
 std::size_t element_size(ScalarType type);
 const char* scalar_type_name(ScalarType type);
+// torch's storage class for the type, e.g. "FloatStorage".
+const char* storage_type_name(ScalarType type);
 
 struct Value;
 using ValuePtr = std::shared_ptr<Value>;

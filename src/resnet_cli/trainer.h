@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "resnet_cli/enum_names.h"
+#include "resnet_cli/state_dict_writer.h"
 
 namespace resnet_cli {
 
@@ -101,10 +103,12 @@ class Trainer {
   // The optimizer's learning rate from now on (schedules set it per epoch).
   virtual void set_learning_rate(double learning_rate) = 0;
 
-  // torch.save(model.state_dict()): the whole network in torchvision's key
-  // order, zip format, num_batches_tracked included, so that
-  // load_state_dict(torch.load(f), strict=True) accepts it.
-  virtual std::string state_dict_bytes() const = 0;
+  // model.state_dict(): the whole network in torchvision's key order,
+  // num_batches_tracked included, so that write_state_dict gives a file that
+  // load_state_dict(torch.load(f), strict=True) accepts. The entries point
+  // into the trainer's own tensors: valid until it next trains or is
+  // destroyed.
+  virtual std::vector<StateDictEntry> state_dict() const = 0;
 
   // The optimizer's state (momentum buffers, AdamW's moments and steps), for
   // --resume; load_optimizer_state takes what optimizer_state_bytes gave.

@@ -19,9 +19,12 @@
                      whether every floating-point entry is float32)
 """
 
+import collections
 import json
 import os
+import struct
 import sys
+import zipfile
 
 import numpy as np
 import torch
@@ -91,6 +94,23 @@ def relative(a, b):
     return float((a - b).abs().max() / b.abs().max().clamp(min=1e-30))
 
 
+def container(path, state):
+    """What torch.save's own files are: an OrderedDict in a zip whose records
+    have right CRCs and start on 64-byte boundaries."""
+    with zipfile.ZipFile(path) as archive, open(path, "rb") as raw:
+        crc_ok = archive.testzip() is None
+        aligned = True
+        for info in archive.infolist():
+            raw.seek(info.header_offset + 26)
+            name_size, extra_size = struct.unpack("<HH", raw.read(4))
+            start = info.header_offset + 30 + name_size + extra_size
+            aligned = aligned and start % 64 == 0 and info.compress_type == 0
+        names = archive.namelist()
+    return {"ordered_dict": type(state) is collections.OrderedDict,
+            "zip_crc_ok": crc_ok, "zip_aligned": aligned,
+            "zip_records": [names[0], names[-1]]}
+
+
 def check(model_dir, expected_path, fixture, val):
     state = torch.load(os.path.join(model_dir, "model.pth"))
     labels = open(os.path.join(model_dir, "labels.txt")).read().split()
@@ -100,6 +120,7 @@ def check(model_dir, expected_path, fixture, val):
     expected = torch.load(expected_path)
     base = torch.load(fixture)
     result = {"strict": True, "keys_in_order": list(state.keys()) == list(model.state_dict().keys())}
+    result.update(container(os.path.join(model_dir, "model.pth"), state))
     for part in ("fc", "layer4"):
         keys = [k for k in state if k.startswith(part + ".")]
         weights = [k for k in keys if "running" not in k and "num_batches" not in k]
