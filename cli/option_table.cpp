@@ -501,7 +501,7 @@ const std::vector<OptionSpec>& option_table() {
        kOnServe, number(&V::max_connections, 1, 1000000)},
       {"--max-queue", "RESNET_CLI_MAX_QUEUE",
        "Images serve holds at once (decoding, queued or in a forward pass); "
-       "more are answered 503 with Retry-After",
+       "more are answered 503 with Retry-After (413: a request of more)",
        kOnServe, number(&V::max_queue, 1, 1000000)},
       {"--request-timeout", "RESNET_CLI_REQUEST_TIMEOUT",
        "Seconds a request's line, headers and body may take to arrive; a "

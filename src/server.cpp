@@ -154,7 +154,7 @@ struct Server::State {
   State(const Session& session_in, const ServerOptions& options_in);
 
   // The uploads admitted to the queue and classified; empty, with 503
-  // answered, when the queue has no room for them.
+  // answered, when the queue has no room for them now (413: never).
   std::optional<std::vector<Record>> admit_and_classify(
       const std::vector<Upload>& uploads, OutputType output_type, int topk,
       httplib::Response& response);
@@ -213,8 +213,18 @@ Server::State::State(const Session& session_in, const ServerOptions& options_in)
 std::optional<std::vector<Record>> Server::State::admit_and_classify(
     const std::vector<Upload>& uploads, OutputType output_type, int topk,
     httplib::Response& response) {
-  const Admission admission(admitted, options.max_queue,
-                            static_cast<int>(uploads.size()));
+  const int count = static_cast<int>(uploads.size());
+  if (count > options.max_queue) {
+    // It would never fit: retrying later cannot help.
+    send_error(
+        response,
+        {413, "too_large",
+         std::to_string(count) +
+             " images in one request; this server holds at most " +
+             std::to_string(options.max_queue) + " at once (--max-queue)"});
+    return std::nullopt;
+  }
+  const Admission admission(admitted, options.max_queue, count);
   if (!admission.granted()) {
     send_error(response, {503, "busy", "queue full, retry later"});
     return std::nullopt;

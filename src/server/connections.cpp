@@ -13,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 namespace resnet_cli::server {
 
@@ -142,14 +143,22 @@ class DeadlineStream : public httplib::Stream {
   std::size_t size_ = 0;
 };
 
-constexpr char kBusyResponse[] =
-    "HTTP/1.1 503 Service Unavailable\r\n"
-    "Content-Type: application/json\r\n"
-    "Retry-After: 1\r\n"
-    "Connection: close\r\n"
-    "Content-Length: 73\r\n\r\n"
-    "{\"code\":503,\"type\":\"busy\",\"message\":\"too many connections, retry "
-    "later\"}";
+// The answer to a connection past --max-connections, made once, with its
+// Content-Length counted rather than written by hand.
+const std::string& busy_response() {
+  static const std::string response = [] {
+    const std::string body =
+        R"({"code":503,"type":"busy",)"
+        R"("message":"too many connections, retry later"})";
+    return "HTTP/1.1 503 Service Unavailable\r\n"
+           "Content-Type: application/json\r\n"
+           "Retry-After: 1\r\n"
+           "Connection: close\r\n"
+           "Content-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  return response;
+}
 
 }  // namespace
 
@@ -190,7 +199,7 @@ bool Connections::process_and_close_socket(socket_t sock) {
   if (stopping_ || open_.load() >= limits_.max_connections) {
     if (!stopping_) {
       [[maybe_unused]] const ssize_t sent =
-          ::send(sock, kBusyResponse, sizeof(kBusyResponse) - 1,
+          ::send(sock, busy_response().data(), busy_response().size(),
                  MSG_NOSIGNAL | MSG_DONTWAIT);
     }
     ::shutdown(sock, SHUT_WR);

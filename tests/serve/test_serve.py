@@ -9,6 +9,10 @@ sockets), on 127.0.0.1 and a port the server picks (--port 0).
            after N/10
   sigterm  acceptance 4: SIGTERM while 16 clients send: every request sent
            before the signal is answered 200, the server exits 0
+  limits   --max-connections and --max-queue: the connection or image past
+           the limit is answered 503 with Retry-After, the next one after
+           room is made 200; a request of more images than the queue holds
+           413
 
 Usage: test_serve.py MODE --binary resnet-cli --fixtures DIR [--requests N]
 """
@@ -258,6 +262,103 @@ def abuse_connections(server, session, key, good, args):
     check(session.get(server.url + "/ping").status_code == 200, "/ping needs no key")
     good_request(session, server, good, key, "a bad API key")
 
+def read_response(sock):
+    """(status, headers, body) of one HTTP/1.1 response with Content-Length."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        check(chunk, "connection closed before a response: %r" % data)
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
+    while len(body) < int(headers.get("content-length", 0)):
+        chunk = sock.recv(65536)
+        check(chunk, "connection closed inside a body")
+        body += chunk
+    return int(lines[0].split()[1]), headers, body
+
+
+def ping(port):
+    """A connection the server accepted and keeps open, and its /ping status."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, headers, body = read_response(sock)
+    return sock, status, headers, body
+
+
+def limit_connections(server):
+    held = []
+    for _ in range(2):
+        sock, status, _, _ = ping(server.port)
+        check(status == 200, "/ping on a connection within --max-connections")
+        held.append(sock)
+    sock, status, headers, body = ping(server.port)
+    check(status == 503 and headers.get("retry-after") == "1"
+          and headers.get("connection") == "close"
+          and json.loads(body)["type"] == "busy",
+          "the connection past --max-connections: %d %r %r" % (status, headers, body))
+    check(sock.recv(1) == b"", "the refused connection stays open")
+    sock.close()
+    # Room made: a new connection is served once the server sees the close.
+    held.pop().close()
+    deadline = time.time() + 20
+    while True:
+        sock, status, _, _ = ping(server.port)
+        sock.close()
+        if status == 200:
+            break
+        check(time.time() < deadline, "no connection served after one closed")
+        time.sleep(0.2)
+    for sock in held:
+        sock.close()
+    print("limits: the connection past --max-connections 503, served again once one closed")
+
+
+def limit_queue(server, image):
+    url = server.url + "/v1/classify"
+    files = lambda n: [("data", ("%d.jpg" % i, image)) for i in range(n)]
+    # More images than the queue holds could never be admitted: 413.
+    response = requests.post(url, files=files(3), timeout=60)
+    check(response.status_code == 413 and response.json()["type"] == "too_large"
+          and "--max-queue" in response.json()["message"],
+          "3 images with --max-queue 2: %d %s" % (response.status_code, response.text))
+    # Two images fill the queue; they wait --max-batch-delay (6 s) for a
+    # batch of 4, so an image sent meanwhile finds no room: 503, Retry-After.
+    first = {}
+
+    def fill():
+        first["response"] = requests.post(url, files=files(2), timeout=60)
+
+    filler = threading.Thread(target=fill)
+    started = time.time()
+    filler.start()
+    time.sleep(2)
+    response = requests.post(url, data=image, timeout=60)
+    waited = time.time() - started
+    check(waited < 6, "the queue-full probe came too late (%.1f s) to test anything" % waited)
+    check(response.status_code == 503 and response.headers.get("Retry-After") == "1"
+          and response.json()["type"] == "busy",
+          "an image past --max-queue: %d %s" % (response.status_code, response.text))
+    filler.join()
+    check(first["response"].status_code == 200 and len(first["response"].json()) == 2,
+          "the two queued images: %s" % first["response"].text)
+    check(requests.post(url, data=image, timeout=60).status_code == 200,
+          "an image once the queue emptied")
+    print("limits: a request past --max-queue 413, an image past a full queue 503, then 200")
+
+
+def test_limits(args):
+    # A server each: connections the first one has not seen closed yet would
+    # count against the queue test's.
+    server = Server(args, "--max-connections", "2")
+    limit_connections(server)
+    check(server.stop() == 0, "exit status")
+    server = Server(args, "--max-queue", "2", "--max-batch-delay", "6000", "-b", "4")
+    with open(os.path.join(args.fixtures, "images", "small_100x80.jpg"), "rb") as f:
+        limit_queue(server, f.read())
+    check(server.stop() == 0, "exit status")
+
 
 def test_abuse(args):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -425,7 +526,7 @@ def test_load(args):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["answers", "abuse", "sigterm", "load"])
+    parser.add_argument("mode", choices=["answers", "abuse", "sigterm", "load", "limits"])
     parser.add_argument("--binary", required=True)
     parser.add_argument("--fixtures", required=True)
     parser.add_argument("--requests", type=int, default=10000)
@@ -434,7 +535,7 @@ def main():
     args = parser.parse_args()
     started = time.time()
     {"answers": test_answers, "abuse": test_abuse, "sigterm": test_sigterm,
-     "load": test_load}[args.mode](args)
+     "load": test_load, "limits": test_limits}[args.mode](args)
     print("%s: %.1f s" % (args.mode, time.time() - started))
 
 
