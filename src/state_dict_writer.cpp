@@ -136,9 +136,9 @@ struct Record {
 
 // The local header's extra field: "FB", its length, and padding ('Z'), so
 // that the data after it starts on an aligned offset.
-std::string alignment_field(std::uint64_t header_offset,
-                            std::size_t name_size) {
-  const std::uint64_t before = header_offset + kLocalHeaderSize + name_size + 4;
+std::string alignment_field(const Record& record) {
+  const std::uint64_t before =
+      record.offset + kLocalHeaderSize + record.name.size() + 4;
   const std::uint64_t padding = (kAlignment - before % kAlignment) % kAlignment;
   std::string field = "FB";
   put16(field, padding);
@@ -146,10 +146,9 @@ std::string alignment_field(std::uint64_t header_offset,
   return field;
 }
 
-// Stored, no data descriptor, DOS time and date 0 as PyTorch writes them.
-std::string local_header(const Record& record, const std::string& extra) {
-  std::string header;
-  put32(header, 0x04034b50);
+// What a local header and its central directory entry both say: stored, no
+// data descriptor, DOS time and date 0 as PyTorch writes them.
+void put_shared_fields(std::string& header, const Record& record) {
   put16(header, 0);  // version needed
   put16(header, 0);  // flags
   put16(header, 0);  // stored
@@ -158,6 +157,13 @@ std::string local_header(const Record& record, const std::string& extra) {
   put32(header, record.size);
   put32(header, record.size);
   put16(header, record.name.size());
+}
+
+std::string local_header(const Record& record) {
+  const std::string extra = alignment_field(record);
+  std::string header;
+  put32(header, 0x04034b50);
+  put_shared_fields(header, record);
   put16(header, extra.size());
   return header + record.name + extra;
 }
@@ -166,14 +172,7 @@ std::string central_header(const Record& record) {
   std::string header;
   put32(header, 0x02014b50);
   put16(header, 0);  // version made by
-  put16(header, 0);  // version needed
-  put16(header, 0);  // flags
-  put16(header, 0);  // stored
-  put32(header, 0);  // time, date
-  put32(header, record.crc);
-  put32(header, record.size);
-  put32(header, record.size);
-  put16(header, record.name.size());
+  put_shared_fields(header, record);
   put16(header, 0);  // extra
   put16(header, 0);  // comment
   put16(header, 0);  // disk
@@ -189,18 +188,24 @@ std::uint32_t crc32_of(const void* data, std::uint64_t size) {
       crc32_z(crc, static_cast<const Bytef*>(data), size));
 }
 
-std::uint64_t local_size(std::uint64_t offset, const Record& record) {
-  return kLocalHeaderSize + record.name.size() +
-         alignment_field(offset, record.name.size()).size() + record.size;
-}
+struct Layout {
+  std::uint64_t directory_offset = 0;
+  std::uint64_t archive_size = 0;
+};
 
-std::uint64_t archive_size(const std::vector<Record>& records) {
-  std::uint64_t offset = 0, directory = 0;
-  for (const Record& record : records) {
-    offset += local_size(offset, record);
-    directory += kCentralHeaderSize + record.name.size();
+// Places each record (sets its offset) and the central directory after them.
+Layout lay_out(std::vector<Record>& records) {
+  Layout layout;
+  std::uint64_t directory_size = 0;
+  for (Record& record : records) {
+    record.offset = layout.directory_offset;
+    layout.directory_offset += kLocalHeaderSize + record.name.size() +
+                               alignment_field(record).size() + record.size;
+    directory_size += kCentralHeaderSize + record.name.size();
   }
-  return offset + directory + kEndRecordSize;
+  layout.archive_size =
+      layout.directory_offset + directory_size + kEndRecordSize;
+  return layout;
 }
 
 }  // namespace
@@ -226,23 +231,20 @@ void write_state_dict(AtomicFile& file,
   }
   records.push_back(
       {kArchive + std::string("version"), kVersion, std::strlen(kVersion)});
+  const Layout layout = lay_out(records);
   if (records.size() > 0xffff ||
-      archive_size(records) > std::numeric_limits<std::uint32_t>::max()) {
+      layout.archive_size > std::numeric_limits<std::uint32_t>::max()) {
     throw Error(ErrorKind::kOutput,
                 file.destination().string() +
                     ": the state_dict does not fit a zip archive without "
                     "zip64 (4 GiB, 65535 records)");
   }
   std::string directory;
-  std::uint64_t position = 0;
   for (Record& record : records) {
-    record.offset = position;
     record.crc = crc32_of(record.data, record.size);
-    file.write(local_header(
-        record, alignment_field(record.offset, record.name.size())));
+    file.write(local_header(record));
     file.write(record.data, record.size);
     directory += central_header(record);
-    position += local_size(record.offset, record);
   }
   std::string end;
   put32(end, 0x06054b50);
@@ -250,7 +252,7 @@ void write_state_dict(AtomicFile& file,
   put16(end, records.size());
   put16(end, records.size());
   put32(end, directory.size());
-  put32(end, position);
+  put32(end, layout.directory_offset);
   put16(end, 0);  // comment
   file.write(directory + end);
 }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "resnet_cli/checkpoint.h"
@@ -37,6 +38,16 @@ inline at::ScalarType to_aten(pickle::ScalarType type) {
       return at::kBool;
   }
   return at::kFloat;
+}
+
+// The inverse of to_aten, for writing checkpoints: none when no storage
+// class holds `type`.
+inline std::optional<pickle::ScalarType> from_aten(at::ScalarType type) {
+  for (int i = 0; i <= static_cast<int>(pickle::ScalarType::kBool); ++i) {
+    const auto candidate = static_cast<pickle::ScalarType>(i);
+    if (to_aten(candidate) == type) return candidate;
+  }
+  return std::nullopt;
 }
 
 struct StoredTensor {

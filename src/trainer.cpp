@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "model_entry.h"
@@ -266,13 +267,13 @@ class ResNetTrainer final : public Trainer {
       const torch::Tensor& tensor = saved_.back();
       StateDictEntry entry;
       entry.name = spec.name;
-      entry.type = tensor.scalar_type() == torch::kLong
-                       ? pickle::ScalarType::kInt64
-                       : pickle::ScalarType::kFloat32;
-      if (entry.type == pickle::ScalarType::kFloat32 &&
-          tensor.scalar_type() != torch::kFloat) {
-        throw Error(ErrorKind::kModel, spec.name + " is not float32");
+      const std::optional<pickle::ScalarType> type =
+          detail::from_aten(tensor.scalar_type());
+      if (!type) {
+        throw Error(ErrorKind::kModel,
+                    spec.name + ": no checkpoint storage holds its type");
       }
+      entry.type = *type;
       entry.sizes = tensor.sizes().vec();
       entry.data = tensor.data_ptr();
       entries.push_back(std::move(entry));
