@@ -17,7 +17,6 @@ Run with Debian's /usr/bin/python3 (python3-torchvision). Writes into OUT:
 Skips the work when OUT already holds what this same script made.
 """
 
-import hashlib
 import io
 import json
 import os
@@ -31,7 +30,9 @@ from torchvision import datasets
 from torchvision.models import ResNet18_Weights, resnet18
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import calibrate_batch_norms, natural_image, pooled_features  # noqa: E402
+import make_fixtures  # noqa: E402
+from make_fixtures import (  # noqa: E402
+    calibrate_batch_norms, natural_image, pooled_features, script_hash, up_to_date)
 
 SEED = 20261212
 CLASSES = ("bird", "Cat", "dog")  # created in this order; sorted: Cat, bird, dog
@@ -41,9 +42,8 @@ PER_CLASS = 26
 TRANSFORMS = ResNet18_Weights.DEFAULT.transforms()
 
 
-def script_hash():
-    with open(__file__, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+# This script and the one whose images and calibration it uses.
+SCRIPTS = (os.path.abspath(__file__), make_fixtures.__file__)
 
 
 def make_images(data):
@@ -143,11 +143,9 @@ def evaluate(out, model):
 def main():
     out = os.path.abspath(sys.argv[1])
     stamp = os.path.join(out, "expected.json")
-    if os.path.exists(stamp):
-        with open(stamp) as f:
-            if json.load(f).get("script_hash") == script_hash():
-                print("evaluate fixture is up to date in", out)
-                return 0
+    if up_to_date(stamp, script_hash(*SCRIPTS)):
+        print("evaluate fixture is up to date in", out)
+        return 0
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(2)
     data = os.path.join(out, "data")
@@ -162,7 +160,7 @@ def main():
         f.write("".join(name + "\n" for name in dataset.classes))
     expected = evaluate(out, model)
     assert 50 < expected["acc@1"] < 100, expected
-    expected["script_hash"] = script_hash()
+    expected["script_hash"] = script_hash(*SCRIPTS)
     with open(stamp + ".tmp", "w") as f:
         json.dump(expected, f, indent=1)
     os.replace(stamp + ".tmp", stamp)

@@ -39,9 +39,22 @@ from torchvision.transforms import functional as F
 SEED = 20261129
 
 
-def script_hash():
-    with open(__file__, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+def script_hash(*scripts):
+    """SHA-256 of the scripts that make a fixture (default: this one)."""
+    digest = hashlib.sha256()
+    for script in scripts or (__file__,):
+        with open(script, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
+def up_to_date(stamp, digest):
+    """Whether the fixture whose stamp file is `stamp` was made by scripts
+    hashing to `digest` (a changed script remakes its fixture)."""
+    if not os.path.exists(stamp):
+        return False
+    with open(stamp) as f:
+        return json.load(f).get("script_hash") == digest
 
 
 # --------------------------------------------------------------------------
@@ -687,11 +700,9 @@ def main():
     args = parser.parse_args()
     out = os.path.abspath(args.out)
     stamp = os.path.join(out, "manifest.json")
-    if os.path.exists(stamp):
-        with open(stamp) as f:
-            if json.load(f).get("script_hash") == script_hash():
-                print("fixtures are up to date in", out)
-                return 0
+    if up_to_date(stamp, script_hash()):
+        print("fixtures are up to date in", out)
+        return 0
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(2)
 

@@ -279,10 +279,9 @@ def read_response(sock):
     return int(lines[0].split()[1]), headers, body
 
 
-def ping(port):
+def ping(server):
     """A connection the server accepted and keeps open, and its /ping status."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    sock.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock = raw_request(server, "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
     status, headers, body = read_response(sock)
     return sock, status, headers, body
 
@@ -290,10 +289,10 @@ def ping(port):
 def limit_connections(server):
     held = []
     for _ in range(2):
-        sock, status, _, _ = ping(server.port)
+        sock, status, _, _ = ping(server)
         check(status == 200, "/ping on a connection within --max-connections")
         held.append(sock)
-    sock, status, headers, body = ping(server.port)
+    sock, status, headers, body = ping(server)
     check(status == 503 and headers.get("retry-after") == "1"
           and headers.get("connection") == "close"
           and json.loads(body)["type"] == "busy",
@@ -304,7 +303,7 @@ def limit_connections(server):
     held.pop().close()
     deadline = time.time() + 20
     while True:
-        sock, status, _, _ = ping(server.port)
+        sock, status, _, _ = ping(server)
         sock.close()
         if status == 200:
             break
