@@ -4,10 +4,10 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "base/human_units.h"
 #include "commands.h"
-#include "resnet_cli/bench.h"
-#include "resnet_cli/human_units.h"
-#include "resnet_cli/model_loader.h"
+#include "model/model_loader.h"
+#include "run/bench.h"
 
 namespace resnet_cli::cli {
 

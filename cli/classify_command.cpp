@@ -9,13 +9,13 @@
 #include <ostream>
 #include <thread>
 
+#include "base/error.h"
+#include "base/human_units.h"
 #include "commands.h"
+#include "model/model_loader.h"
 #include "output_destination.h"
-#include "resnet_cli/error.h"
-#include "resnet_cli/human_units.h"
-#include "resnet_cli/model_loader.h"
-#include "resnet_cli/record_writer.h"
-#include "resnet_cli/session.h"
+#include "run/record_writer.h"
+#include "run/session.h"
 #include "signals.h"
 #include "terminal.h"
 

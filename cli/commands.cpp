@@ -1,6 +1,6 @@
 #include "commands.h"
 
-#include "resnet_cli/error.h"
+#include "base/error.h"
 
 namespace resnet_cli::cli {
 

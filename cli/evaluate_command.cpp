@@ -6,14 +6,14 @@
 #include <algorithm>
 #include <ostream>
 
+#include "base/error.h"
 #include "commands.h"
+#include "model/model_loader.h"
 #include "output_destination.h"
-#include "resnet_cli/error.h"
-#include "resnet_cli/evaluation.h"
-#include "resnet_cli/model_loader.h"
-#include "resnet_cli/session.h"
+#include "run/session.h"
 #include "signals.h"
 #include "terminal.h"
+#include "train/evaluation.h"
 
 namespace resnet_cli::cli {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "resnet_cli/error.h"
+#include "base/error.h"
 
 namespace CLI {
 class Error;

@@ -10,11 +10,11 @@
 #include <iostream>
 #include <new>
 
+#include "base/error.h"
 #include "commands.h"
 #include "exit_codes.h"
+#include "model/model_loader.h"
 #include "options.h"
-#include "resnet_cli/error.h"
-#include "resnet_cli/model_loader.h"
 #include "signals.h"
 #include "terminal.h"
 

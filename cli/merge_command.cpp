@@ -1,10 +1,10 @@
 // merge: the JSON Lines parts of a sharded run into one output.
 #include <spdlog/spdlog.h>
 
+#include "base/human_units.h"
 #include "commands.h"
 #include "output_destination.h"
-#include "resnet_cli/human_units.h"
-#include "resnet_cli/merge.h"
+#include "run/merge.h"
 
 namespace resnet_cli::cli {
 

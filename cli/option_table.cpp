@@ -6,9 +6,9 @@
 #include <limits>
 #include <ostream>
 
-#include "resnet_cli/download.h"
-#include "resnet_cli/error.h"
-#include "resnet_cli/model_spec.h"
+#include "base/error.h"
+#include "weights/download.h"
+#include "weights/model_spec.h"
 
 namespace resnet_cli::cli {
 

@@ -8,11 +8,11 @@
 #include <sstream>
 #include <string_view>
 
+#include "base/error.h"
 #include "exit_codes.h"
 #include "option_table.h"
-#include "resnet_cli/download.h"
-#include "resnet_cli/error.h"
 #include "version.h"
+#include "weights/download.h"
 
 namespace resnet_cli::cli {
 

@@ -12,15 +12,15 @@
 #include <string_view>
 #include <vector>
 
-#include "resnet_cli/enum_names.h"
-#include "resnet_cli/image.h"
-#include "resnet_cli/inputs.h"
-#include "resnet_cli/merge.h"
-#include "resnet_cli/record_writer.h"
-#include "resnet_cli/server.h"
-#include "resnet_cli/session.h"
-#include "resnet_cli/train.h"
+#include "base/enum_names.h"
+#include "image/decode.h"
+#include "run/inputs.h"
+#include "run/merge.h"
+#include "run/record_writer.h"
+#include "run/session.h"
+#include "serve/server.h"
 #include "terminal.h"
+#include "train/train.h"
 
 namespace CLI {
 class App;

@@ -6,9 +6,9 @@
 #include <cstring>
 #include <filesystem>
 
-#include "resnet_cli/error.h"
-#include "resnet_cli/jsonl_reader.h"
-#include "resnet_cli/record_json.h"
+#include "base/error.h"
+#include "base/jsonl_reader.h"
+#include "run/record_json.h"
 
 namespace resnet_cli::cli {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <unordered_set>
 
-#include "resnet_cli/file_util.h"
+#include "base/file_util.h"
 
 namespace resnet_cli::cli {
 

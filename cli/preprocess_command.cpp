@@ -3,10 +3,10 @@
 #include <vector>
 
 #include "commands.h"
-#include "resnet_cli/image.h"
-#include "resnet_cli/npy.h"
-#include "resnet_cli/preprocess.h"
-#include "resnet_cli/weights.h"
+#include "image/decode.h"
+#include "image/npy.h"
+#include "image/preprocess.h"
+#include "weights/registry.h"
 
 namespace resnet_cli::cli {
 

@@ -2,9 +2,9 @@
 // It runs no model, so LibTorch is never loaded.
 #include <spdlog/spdlog.h>
 
+#include "base/file_util.h"
 #include "commands.h"
-#include "resnet_cli/file_util.h"
-#include "resnet_cli/report.h"
+#include "report/report.h"
 
 namespace resnet_cli::cli {
 

@@ -5,11 +5,11 @@
 
 #include <iostream>
 
+#include "base/error.h"
 #include "commands.h"
-#include "resnet_cli/error.h"
-#include "resnet_cli/model_loader.h"
-#include "resnet_cli/server.h"
-#include "resnet_cli/session.h"
+#include "model/model_loader.h"
+#include "run/session.h"
+#include "serve/server.h"
 #include "signals.h"
 
 namespace resnet_cli::cli {

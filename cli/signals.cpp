@@ -4,7 +4,7 @@
 
 #include <iterator>
 
-#include "resnet_cli/temporary_files.h"
+#include "base/temporary_files.h"
 
 namespace resnet_cli::cli {
 

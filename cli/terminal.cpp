@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <mutex>
 
-#include "resnet_cli/human_units.h"
+#include "base/human_units.h"
 
 namespace resnet_cli::cli {
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <string_view>
 
-#include "resnet_cli/download.h"
-#include "resnet_cli/enum_names.h"
-#include "resnet_cli/pipeline.h"
+#include "base/enum_names.h"
+#include "run/pipeline.h"
+#include "weights/download.h"
 
 namespace resnet_cli::cli {
 

@@ -4,12 +4,12 @@
 
 #include <chrono>
 
+#include "base/error.h"
+#include "base/human_units.h"
 #include "commands.h"
-#include "resnet_cli/error.h"
-#include "resnet_cli/human_units.h"
-#include "resnet_cli/train.h"
 #include "signals.h"
 #include "terminal.h"
+#include "train/train.h"
 
 namespace resnet_cli::cli {
 

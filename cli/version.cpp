@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "resnet_cli/cpu.h"
-#include "resnet_cli/model_loader.h"
+#include "base/cpu.h"
+#include "model/model_loader.h"
 
 #ifndef RESNET_CLI_VERSION
 #define RESNET_CLI_VERSION "unknown"

@@ -4,11 +4,11 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "base/error.h"
 #include "commands.h"
-#include "resnet_cli/error.h"
-#include "resnet_cli/weights.h"
-#include "resnet_cli/weights_source.h"
 #include "terminal.h"
+#include "weights/registry.h"
+#include "weights/weights_source.h"
 
 namespace resnet_cli::cli {
 

@@ -10,7 +10,7 @@ packages=(
   nlohmann-json3-dev libcurl4-openssl-dev libssl-dev
   # --version reads oneDNN's version from its header
   libdnnl-dev
-  # the decoders' own libraries (src/decode/)
+  # the decoders' own libraries (src/image/formats/)
   libtiff-dev libgif-dev libwebp-dev libopenjp2-7-dev zlib1g-dev
   # serve: the HTTP server library
   libcpp-httplib-dev

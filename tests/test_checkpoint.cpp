@@ -3,10 +3,10 @@
 #include <cstring>
 #include <set>
 
-#include "resnet_cli/checkpoint.h"
-#include "resnet_cli/error.h"
-#include "resnet_cli/model_spec.h"
+#include "base/error.h"
 #include "test_support.h"
+#include "weights/checkpoint.h"
+#include "weights/model_spec.h"
 
 using namespace resnet_cli;
 using testing::checkpoint_fixture;
@@ -159,4 +159,43 @@ TEST_CASE("broken files name the file and the reason", "[checkpoint][oracle]") {
              Catch::Contains("no_such_file.pth: no such file"));
   CHECK_THAT(load_error(fixture("checkpoints")),
              Catch::Contains("is a directory"));
+}
+
+TEST_CASE("the zip directory is read natively: zip64 archives, comments and "
+          "compressed records",
+          "[checkpoint][oracle]") {
+  // Python's zipfile rewrites the fixture's records: once as zip64 (every
+  // size and offset in the zip64 extra fields and end records) with an
+  // archive comment, once deflated, which torch.save never writes.
+  const auto dir = testing::temp_dir("zip_variants");
+  const std::string script =
+      "import sys, zipfile\n"
+      "src, dst64, dstz = sys.argv[1:4]\n"
+      "with zipfile.ZipFile(src) as s, zipfile.ZipFile(dst64, 'w', "
+      "zipfile.ZIP_STORED, allowZip64=True) as d:\n"
+      "    for info in s.infolist():\n"
+      "        with d.open(info.filename, 'w', force_zip64=True) as f:\n"
+      "            f.write(s.read(info))\n"
+      "    d.comment = b'x' * 300\n"
+      "with zipfile.ZipFile(src) as s, zipfile.ZipFile(dstz, 'w', "
+      "zipfile.ZIP_DEFLATED) as d:\n"
+      "    for info in s.infolist():\n"
+      "        d.writestr(info.filename, s.read(info))\n";
+  testing::write_text(dir / "rewrite.py", script);
+  const auto result = testing::run_command(
+      std::string(RESNET_CLI_TEST_PYTHON) + " '" +
+      (dir / "rewrite.py").string() + "' '" +
+      checkpoint_fixture("zip").string() + "' '" +
+      (dir / "zip64.pth").string() + "' '" + (dir / "deflated.pth").string() +
+      "'");
+  REQUIRE(result.exit_code == 0);
+
+  const Checkpoint zip64(dir / "zip64.pth");
+  CHECK(zip64.format() == "zip");
+  check_resnet50_state_dict(zip64);
+  check_values(zip64);
+
+  CHECK_THAT(load_error(dir / "deflated.pth"),
+             Catch::Contains("deflated.pth: record 'data.pkl' is compressed "
+                             "(zip method 8)"));
 }

@@ -4,11 +4,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/error.h"
 #include "exit_codes.h"
+#include "image/decode.h"
 #include "options.h"
-#include "resnet_cli/error.h"
-#include "resnet_cli/image.h"
-#include "resnet_cli/inputs.h"
+#include "run/inputs.h"
 #include "test_support.h"
 
 using namespace resnet_cli;

@@ -12,8 +12,8 @@
 #include <fstream>
 #include <thread>
 
+#include "base/error.h"
 #include "exit_codes.h"
-#include "resnet_cli/error.h"
 #include "test_support.h"
 
 using namespace resnet_cli;

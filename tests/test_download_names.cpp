@@ -3,10 +3,10 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
+#include "base/error.h"
 #include "exit_codes.h"
-#include "resnet_cli/download.h"
-#include "resnet_cli/error.h"
 #include "test_support.h"
+#include "weights/download.h"
 
 using namespace resnet_cli;
 using namespace resnet_cli::cli;

@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <sstream>
 
-#include "resnet_cli/error.h"
-#include "resnet_cli/evaluation.h"
+#include "base/error.h"
 #include "test_support.h"
+#include "train/evaluation.h"
 
 using namespace resnet_cli;
 

@@ -9,11 +9,11 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "resnet_cli/checkpoint.h"
-#include "resnet_cli/error.h"
-#include "resnet_cli/model.h"
-#include "resnet_cli/model_spec.h"
+#include "base/error.h"
+#include "model/model.h"
 #include "test_support.h"
+#include "weights/checkpoint.h"
+#include "weights/model_spec.h"
 
 using namespace resnet_cli;
 using testing::fixture;

@@ -8,8 +8,8 @@
 #include <map>
 #include <sstream>
 
+#include "base/error.h"
 #include "exit_codes.h"
-#include "resnet_cli/error.h"
 #include "test_support.h"
 
 using namespace resnet_cli;

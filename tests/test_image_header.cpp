@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "resnet_cli/image_header.h"
+#include "image/image_header.h"
 #include "test_support.h"
 
 using namespace resnet_cli;

@@ -5,8 +5,8 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "resnet_cli/error.h"
-#include "resnet_cli/inputs.h"
+#include "base/error.h"
+#include "run/inputs.h"
 #include "test_support.h"
 
 using namespace resnet_cli;

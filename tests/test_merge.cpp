@@ -7,10 +7,10 @@
 #include <map>
 #include <sstream>
 
+#include "base/error.h"
 #include "commands.h"
 #include "exit_codes.h"
-#include "resnet_cli/error.h"
-#include "resnet_cli/merge.h"
+#include "run/merge.h"
 #include "test_support.h"
 
 using namespace resnet_cli;

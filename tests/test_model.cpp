@@ -2,10 +2,10 @@
 #include <catch2/catch.hpp>
 #include <functional>
 
-#include "resnet_cli/checkpoint.h"
-#include "resnet_cli/error.h"
-#include "resnet_cli/model.h"
+#include "base/error.h"
+#include "model/model.h"
 #include "test_support.h"
+#include "weights/checkpoint.h"
 
 using namespace resnet_cli;
 using testing::checkpoint_fixture;

@@ -2,8 +2,8 @@
 #include <catch2/catch.hpp>
 #include <utility>
 
-#include "resnet_cli/error.h"
-#include "resnet_cli/model_spec.h"
+#include "base/error.h"
+#include "weights/model_spec.h"
 
 using namespace resnet_cli;
 

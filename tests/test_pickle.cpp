@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <string>
 
-#include "resnet_cli/error.h"
-#include "resnet_cli/pickle.h"
+#include "base/error.h"
+#include "weights/pickle.h"
 
 namespace pickle = resnet_cli::pickle;
 using resnet_cli::Error;

@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "resnet_cli/error.h"
-#include "resnet_cli/image.h"
-#include "resnet_cli/preprocess.h"
+#include "base/error.h"
+#include "image/decode.h"
+#include "image/preprocess.h"
 #include "test_support.h"
 
 using namespace resnet_cli;

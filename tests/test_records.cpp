@@ -5,11 +5,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "resnet_cli/json_array.h"
-#include "resnet_cli/jsonl_reader.h"
-#include "resnet_cli/predictions.h"
-#include "resnet_cli/record_json.h"
-#include "resnet_cli/record_writer.h"
+#include "base/json_array.h"
+#include "base/jsonl_reader.h"
+#include "run/predictions.h"
+#include "run/record_json.h"
+#include "run/record_writer.h"
 #include "test_support.h"
 
 using namespace resnet_cli;

@@ -4,11 +4,11 @@
 #include <cstring>
 #include <numeric>
 
-#include "resnet_cli/checkpoint.h"
-#include "resnet_cli/error.h"
-#include "resnet_cli/file_util.h"
-#include "resnet_cli/state_dict_writer.h"
+#include "base/error.h"
+#include "base/file_util.h"
 #include "test_support.h"
+#include "weights/checkpoint.h"
+#include "weights/state_dict_writer.h"
 
 using namespace resnet_cli;
 

@@ -2,7 +2,7 @@
 // their right number, colour only where asked for.
 #include <catch2/catch.hpp>
 
-#include "resnet_cli/human_units.h"
+#include "base/human_units.h"
 #include "terminal.h"
 #include "test_support.h"
 

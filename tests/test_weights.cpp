@@ -3,10 +3,10 @@
 #include <cstdlib>
 #include <optional>
 
-#include "resnet_cli/error.h"
-#include "resnet_cli/model_spec.h"
-#include "resnet_cli/weights.h"
+#include "base/error.h"
 #include "test_support.h"
+#include "weights/model_spec.h"
+#include "weights/registry.h"
 
 using namespace resnet_cli;
 

@@ -2,10 +2,10 @@
 // torchvision's URL, a mirror or any URL), offline, verify, force.
 #include <catch2/catch.hpp>
 
-#include "resnet_cli/download.h"
-#include "resnet_cli/error.h"
-#include "resnet_cli/weights_source.h"
+#include "base/error.h"
 #include "test_support.h"
+#include "weights/download.h"
+#include "weights/weights_source.h"
 
 using namespace resnet_cli;
 

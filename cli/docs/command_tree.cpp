@@ -3,8 +3,8 @@
 #include <CLI/CLI.hpp>
 
 #include "options.h"
-#include "resnet_cli/model_spec.h"
-#include "resnet_cli/weights.h"
+#include "weights/model_spec.h"
+#include "weights/registry.h"
 
 namespace resnet_cli::cli::docs {
 

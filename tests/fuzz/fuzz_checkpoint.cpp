@@ -9,10 +9,10 @@
 #include <fstream>
 #include <string>
 
-#include "resnet_cli/checkpoint.h"
-#include "resnet_cli/error.h"
-#include "resnet_cli/model_spec.h"
-#include "resnet_cli/pickle.h"
+#include "base/error.h"
+#include "weights/checkpoint.h"
+#include "weights/model_spec.h"
+#include "weights/pickle.h"
 
 namespace {
 

@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "resnet_cli/error.h"
-#include "resnet_cli/image.h"
-#include "resnet_cli/preprocess.h"
+#include "base/error.h"
+#include "image/decode.h"
+#include "image/preprocess.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   spdlog::set_level(spdlog::level::off);  // --allow-truncated's warning

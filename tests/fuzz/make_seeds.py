@@ -4,7 +4,7 @@
   make_seeds.py OUT    writes OUT/decode/* and OUT/checkpoint/*
 
 decode: small images in every format and mode resnet-cli reads (each
-decoder under src/decode), the small files of Pillow's test images vendored
+decoder under src/image/formats), the small files of Pillow's test images vendored
 in tests/data/pillow, and a few broken ones. checkpoint: a first byte choosing the target's mode (0: a
 file, 1: a bare pickle), then a tiny state_dict as torch.save writes it
 (zip and legacy), a wrapped one, hostile pickles, and plain pickles.

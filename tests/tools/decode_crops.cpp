@@ -13,9 +13,9 @@
 #include <iostream>
 #include <string>
 
-#include "resnet_cli/error.h"
-#include "resnet_cli/image.h"
-#include "resnet_cli/preprocess.h"
+#include "base/error.h"
+#include "image/decode.h"
+#include "image/preprocess.h"
 
 int main(int argc, char** argv) {
   if (argc < 2) {

@@ -1,0 +1,186 @@
+#include "base/file_util.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "base/error.h"
+#include "base/temporary_files.h"
+
+namespace resnet_cli {
+
+namespace {
+
+[[noreturn]] void fail_input(const std::filesystem::path& path, int error) {
+  const std::string reason = std::strerror(error);
+  switch (error) {
+    case ENOENT:
+    case ENOTDIR:
+      throw Error(ErrorKind::kNotFound, path.string() + ": " + reason);
+    case ELOOP:
+      throw Error(ErrorKind::kSymlinkLoop, path.string() + ": " + reason);
+    case EACCES:
+    case EPERM:
+      throw Error(ErrorKind::kPermissionDenied, path.string() + ": " + reason);
+    case EISDIR:
+      throw Error(ErrorKind::kNotAFile, path.string() + ": is a directory");
+    default:
+      throw Error(ErrorKind::kIo, path.string() + ": " + reason);
+  }
+}
+
+std::vector<std::uint8_t> read_fd(int fd, const std::string& name,
+                                  std::size_t size_hint) {
+  std::vector<std::uint8_t> data;
+  data.reserve(size_hint);
+  std::uint8_t buffer[1 << 16];
+  for (;;) {
+    const ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got == 0) break;
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      throw Error(ErrorKind::kIo,
+                  name + ": read failed: " + std::strerror(errno));
+    }
+    data.insert(data.end(), buffer, buffer + got);
+  }
+  return data;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> read_input_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail_input(path, errno);
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    const int saved = errno;
+    ::close(fd);
+    fail_input(path, saved);
+  }
+  if (S_ISDIR(info.st_mode)) {
+    ::close(fd);
+    throw Error(ErrorKind::kNotAFile, path.string() + ": is a directory");
+  }
+  if (!S_ISREG(info.st_mode)) {
+    ::close(fd);
+    throw Error(ErrorKind::kNotAFile, path.string() + ": not a regular file");
+  }
+  if (info.st_size == 0) {
+    ::close(fd);
+    throw Error(ErrorKind::kEmptyFile, path.string() + ": file is empty");
+  }
+  try {
+    auto data =
+        read_fd(fd, path.string(), static_cast<std::size_t>(info.st_size));
+    ::close(fd);
+    if (data.empty()) {
+      throw Error(ErrorKind::kEmptyFile, path.string() + ": file is empty");
+    }
+    return data;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
+std::vector<std::uint8_t> read_stdin() {
+  auto data = read_fd(STDIN_FILENO, "-", 1 << 20);
+  if (data.empty()) {
+    throw Error(ErrorKind::kEmptyFile, "-: standard input is empty");
+  }
+  return data;
+}
+
+AtomicFile::AtomicFile(std::filesystem::path destination)
+    : destination_(std::move(destination)) {
+  const std::filesystem::path folder = destination_.has_parent_path()
+                                           ? destination_.parent_path()
+                                           : std::filesystem::path(".");
+  std::string pattern =
+      (folder / ("." + destination_.filename().string() + ".tmp-XXXXXX"))
+          .string();
+  const int fd = ::mkstemp(pattern.data());
+  if (fd < 0) {
+    throw Error(ErrorKind::kOutput, destination_.string() +
+                                        ": cannot create a file beside it: " +
+                                        std::strerror(errno));
+  }
+  ::close(fd);
+  temporary_ = pattern;
+  registration_ = std::make_unique<TemporaryFileRegistration>(pattern);
+  stream_.open(temporary_, std::ios::binary | std::ios::trunc);
+  if (!stream_) {
+    const int saved = errno;
+    ::unlink(temporary_.c_str());
+    throw Error(ErrorKind::kOutput,
+                destination_.string() +
+                    ": cannot write beside it: " + std::strerror(saved));
+  }
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) {
+    stream_.close();
+    ::unlink(temporary_.c_str());
+  }
+}
+
+void AtomicFile::write(const void* data, std::size_t size) {
+  stream_.write(static_cast<const char*>(data),
+                static_cast<std::streamsize>(size));
+  if (!stream_) {
+    throw Error(ErrorKind::kOutput, destination_.string() + ": write failed: " +
+                                        std::strerror(errno));
+  }
+}
+
+void AtomicFile::sync() {
+  if (synced_) return;
+  stream_.flush();
+  const bool written = static_cast<bool>(stream_);
+  const int write_error = errno;
+  stream_.close();
+  if (!written || stream_.fail()) {
+    throw Error(ErrorKind::kOutput,
+                destination_.string() + ": write failed: " +
+                    std::strerror(written ? errno : write_error));
+  }
+  // mkstemp creates 0600; give the file the permissions a plain open would.
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  ::chmod(temporary_.c_str(), 0666 & ~mask);
+  const int fd = ::open(temporary_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    const int saved = errno;
+    if (fd >= 0) ::close(fd);
+    throw Error(ErrorKind::kOutput, destination_.string() + ": write failed: " +
+                                        std::strerror(saved));
+  }
+  ::close(fd);
+  synced_ = true;
+}
+
+void AtomicFile::commit() {
+  sync();
+  if (::rename(temporary_.c_str(), destination_.c_str()) != 0) {
+    throw Error(
+        ErrorKind::kOutput,
+        destination_.string() + ": cannot replace: " + std::strerror(errno));
+  }
+  registration_.reset();
+  committed_ = true;
+}
+
+void write_file_atomically(const std::filesystem::path& path,
+                           std::string_view bytes) {
+  AtomicFile file(path);
+  file.write(bytes);
+  file.commit();
+}
+
+}  // namespace resnet_cli

@@ -1,0 +1,105 @@
+// torchvision's ResNet family (model_spec.h: ResNet18 to 152, ResNeXt, Wide
+// ResNet) for inference, on LibTorch. The only module that includes torch
+// headers in its source; this header keeps them out of its users.
+//
+// Inputs are float32 NCHW batches of any height and width, normalized as
+// preprocess.h produces them; outputs are logits (or the pooled features: 512
+// values for BasicBlock networks, 2048 for Bottleneck ones). BatchNorm uses
+// the running statistics (eval mode); no gradients are kept.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/cpu.h"
+#include "base/enum_names.h"
+
+namespace resnet_cli {
+
+class Checkpoint;
+
+enum class Precision { kFloat32, kBFloat16 };
+
+template <>
+struct EnumNames<Precision> {
+  static constexpr std::string_view option = "--precision";
+  static constexpr std::array<EnumName<Precision>, 2> names{{
+      {"fp32", Precision::kFloat32},
+      {"bf16", Precision::kBFloat16},
+  }};
+};
+
+// How the layers run (--engine).
+enum class Engine {
+  // BatchNorm folded into the convolutions, weights reordered once into
+  // oneDNN's blocked layout, activations kept in it: the fast CPU path.
+  kOptimized,
+  // torchvision's computation, layer by layer (convolution, then BatchNorm
+  // on running statistics): what the optimized path is tested against.
+  kReference,
+};
+
+template <>
+struct EnumNames<Engine> {
+  static constexpr std::string_view option = "--engine";
+  static constexpr std::array<EnumName<Engine>, 2> names{{
+      {"optimized", Engine::kOptimized},
+      {"reference", Engine::kReference},
+  }};
+};
+
+struct ModelOptions {
+  // Intra-op threads for LibTorch; 0 = one per available core.
+  int threads = 0;
+  // "cpu", "cuda" or "cuda:N".
+  std::string device = "cpu";
+  Precision precision = Precision::kFloat32;
+  Engine engine = Engine::kOptimized;
+  // The architecture the checkpoint must be, by model_spec.h's names
+  // ("resnet18", "ResNeXt50_32X4D", any case); empty: whichever its keys and
+  // shapes describe (detect_architecture). An unknown name is Error(kUsage).
+  std::string arch;
+};
+
+class Model {
+ public:
+  // Chooses the architecture (options.arch, or the checkpoint's own), checks
+  // the checkpoint strictly against it (missing, unexpected and mis-shaped
+  // keys are errors, as is a file of another architecture) and loads it
+  // layer by layer, so that only one layer's temporaries exist beside the
+  // prepared weights. Throws Error(kCheckpoint) for the file, Error(kUsage)
+  // for an unknown architecture, Error(kDevice) for the device or a precision
+  // it cannot run.
+  static std::unique_ptr<Model> load(const Checkpoint& checkpoint,
+                                     const ModelOptions& options);
+  virtual ~Model() = default;
+
+  // Makes LibTorch in the calling thread use `threads` intra-op threads.
+  // OpenMP's thread count is per thread: every thread that runs forward()
+  // calls this first, so that workers never oversubscribe the cores.
+  virtual void bind_thread(int threads) const = 0;
+
+  virtual std::int64_t num_classes() const = 0;
+  // Values features() writes per image: 512 (resnet18/34) or 2048.
+  virtual std::int64_t feature_size() const = 0;
+  // model_spec.h's builder name, e.g. "resnet50".
+  virtual std::string architecture() const = 0;
+  virtual std::string device() const = 0;
+
+  // `input`: batch x 3 x height x width floats; `logits`: batch x
+  // num_classes() floats.
+  virtual void forward(const float* input, std::int64_t batch,
+                       std::int64_t height, std::int64_t width,
+                       float* logits) const = 0;
+
+  // Like forward, but writes the pooled features (batch x feature_size())
+  // that feed fc.
+  virtual void features(const float* input, std::int64_t batch,
+                        std::int64_t height, std::int64_t width,
+                        float* features) const = 0;
+};
+
+}  // namespace resnet_cli

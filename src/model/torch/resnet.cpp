@@ -1,0 +1,425 @@
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <malloc.h>
+#include <omp.h>
+#include <torch/cuda.h>
+
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <future>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "base/error.h"
+#include "base/text.h"
+#include "model/model.h"
+#include "model/torch/stored_tensor.h"
+#include "weights/checkpoint.h"
+#include "weights/model_spec.h"
+
+namespace resnet_cli {
+
+namespace {
+
+constexpr double kBatchNormEpsilon = 1e-5;  // torchvision's BatchNorm2d
+
+at::Device parse_device(const std::string& text) {
+  const std::string lower = detail::ascii_lower(text);
+  if (lower == "cpu") return at::Device(at::kCPU);
+  int index = 0;
+  if (lower == "cuda") {
+    index = 0;
+  } else if (lower.rfind("cuda:", 0) == 0 && lower.size() > 5 &&
+             lower.find_first_not_of("0123456789", 5) == std::string::npos &&
+             lower.size() < 9) {
+    index = std::stoi(lower.substr(5));
+  } else {
+    throw Error(ErrorKind::kUsage,
+                "unknown device '" + text + "' (expected cpu, cuda or cuda:N)");
+  }
+  if (!at::hasCUDA()) {
+    throw Error(ErrorKind::kDevice,
+                "--device " + text +
+                    ": this build of resnet-cli has no CUDA support (its "
+                    "LibTorch is CPU-only); use --device cpu");
+  }
+  const auto count = static_cast<int>(torch::cuda::device_count());
+  if (index >= count) {
+    throw Error(ErrorKind::kDevice, "--device " + text + ": only " +
+                                        std::to_string(count) +
+                                        " CUDA device(s) visible");
+  }
+  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+// A convolution's stride, padding (both axes alike) and groups.
+struct Geometry {
+  std::int64_t stride = 1;
+  std::int64_t padding = 0;
+  std::int64_t groups = 1;
+};
+
+// A convolution with its BatchNorm: either folded (weight and bias prepared
+// for the path), or kept apart for the reference path.
+struct ConvUnit {
+  at::Tensor weight;
+  at::Tensor bias;                                 // folded paths only
+  at::Tensor bn_weight, bn_bias, bn_mean, bn_var;  // reference path only
+  Geometry geometry;
+};
+
+// A BasicBlock (conv1, conv2) or a Bottleneck (conv1, conv2, conv3).
+struct Block {
+  ConvUnit conv1, conv2, conv3;
+  bool has_downsample = false;
+  ConvUnit downsample;
+};
+
+// The architecture options.arch names, or the one the checkpoint holds.
+const ArchSpec& choose_architecture(const Checkpoint& checkpoint,
+                                    const ModelOptions& options) {
+  if (options.arch.empty()) return detect_architecture(checkpoint);
+  return architecture(options.arch);
+}
+
+class ResNet final : public Model {
+ public:
+  ResNet(const Checkpoint& checkpoint, const ModelOptions& options)
+      : checkpoint_(&checkpoint),
+        arch_(&choose_architecture(checkpoint, options)),
+        device_(parse_device(options.device)),
+        precision_(options.precision),
+        engine_(options.engine) {
+    check_state_dict(checkpoint, *arch_);
+    num_classes_ = checkpoint_num_classes(checkpoint, *arch_);
+    // Loading is many small copies, each an OpenMP region; one thread runs
+    // them faster than two meeting at a barrier after each (and the other
+    // core is free for the caller's work meanwhile).
+    bind_thread(1);
+    if (engine_ == Engine::kReference && precision_ != Precision::kFloat32) {
+      throw Error(ErrorKind::kUsage, "the reference path runs in fp32 only");
+    }
+    // oneDNN for every convolution: ATen's own choice sends 1x1 convolutions
+    // at one thread and small batches to a path that calls the reference
+    // BLAS, ~15x slower here.
+    mkldnn_ = device_.is_cpu() && at::hasMKLDNN();
+    if (precision_ == Precision::kBFloat16 && device_.is_cpu() &&
+        !(mkldnn_ && cpu_has_native_bf16())) {
+      throw Error(
+          ErrorKind::kDevice,
+          "--precision bf16: this CPU has no native bf16 (AVX512-BF16); "
+          "use --precision fp32");
+    }
+    blocked_ = mkldnn_ && engine_ == Engine::kOptimized;
+    dtype_ = precision_ == Precision::kBFloat16 ? at::kBFloat16 : at::kFloat;
+
+    try {
+      c10::InferenceMode guard;
+      // The stem sees the image itself and stays float32: in bf16 it alone
+      // would add a third to bf16's logit error, for 3% of the work.
+      conv1_ = load_unit("conv1", "bn1", {2, 3, 1}, at::kFloat);
+      load_blocks();
+      fc_weight_ = load_tensor("fc.weight");
+      fc_bias_ = load_tensor("fc.bias");
+      if (blocked_) {
+        // fc runs as a 1x1 convolution over the pooled features, its weights
+        // reordered once: oneDNN's inner product would reorder its plain
+        // weights on every call (5 ms, a tenth of a forward pass). It stays
+        // float32 whatever the precision: 2% of the work, and in bf16 it
+        // alone would add a third to bf16's logit error.
+        fc_weight_ = at::mkldnn_reorder_conv2d_weight(
+            fc_weight_.view({fc_weight_.size(0), fc_weight_.size(1), 1, 1})
+                .to_mkldnn(),
+            {0, 0}, {1, 1}, {1, 1}, 1);
+      } else {
+        fc_weight_ = fc_weight_.to(device_);
+        fc_bias_ = fc_bias_.to(device_);
+      }
+    } catch (const c10::Error& e) {
+      throw Error(ErrorKind::kModel,
+                  checkpoint.path().string() + ": cannot prepare the model: " +
+                      detail::first_line(e.what_without_backtrace()));
+    }
+    checkpoint_ = nullptr;  // only needed while loading
+    bind_thread(options.threads);
+  }
+
+  // Not at::set_num_threads: besides OpenMP's count it rebuilds LibTorch's
+  // pthreadpool (unused here) on every call, and each rebuilt pool's threads
+  // spin for milliseconds, taking a core from the work (measured: about 50
+  // ms of a 0.65 s cold classify). LibTorch's own once-per-thread OpenMP
+  // default is applied first, so that it cannot override this count later.
+  void bind_thread(int threads) const override {
+    at::internal::lazy_init_num_threads();
+    omp_set_num_threads(threads > 0 ? threads : available_cores());
+  }
+
+  std::int64_t num_classes() const override { return num_classes_; }
+  std::int64_t feature_size() const override { return arch_->feature_size(); }
+  std::string architecture() const override { return std::string(arch_->name); }
+  std::string device() const override { return device_.str(); }
+
+  void forward(const float* input, std::int64_t batch, std::int64_t height,
+               std::int64_t width, float* logits) const override {
+    run(input, batch, height, width, logits, /*logits_wanted=*/true);
+  }
+
+  void features(const float* input, std::int64_t batch, std::int64_t height,
+                std::int64_t width, float* features) const override {
+    run(input, batch, height, width, features, /*logits_wanted=*/false);
+  }
+
+ private:
+  // One state_dict entry as a contiguous float32 tensor on the CPU, which
+  // the caller may modify (a copy: the stored bytes are the file's mapping).
+  at::Tensor load_tensor(const std::string& name) const {
+    const CheckpointTensor* entry = checkpoint_->find(name);
+    if (!entry) {
+      throw Error(ErrorKind::kCheckpoint,
+                  checkpoint_->path().string() + ": missing key " + name);
+    }
+    try {
+      const detail::StoredTensor stored =
+          detail::stored_tensor(*checkpoint_, *entry);
+      at::Tensor owned = at::empty(entry->sizes, at::kFloat);
+      owned.copy_(stored.view);
+      return owned;
+    } catch (const c10::Error& e) {
+      throw Error(ErrorKind::kCheckpoint,
+                  checkpoint_->path().string() + ": cannot load " + name +
+                      ": " + detail::first_line(e.what_without_backtrace()));
+    }
+  }
+
+  // weight[o, ...] *= factor[o], rounding each product once.
+  static void scale_rows(at::Tensor& weight, const at::Tensor& factor) {
+    const double* factors = factor.data_ptr<double>();
+    float* values = weight.data_ptr<float>();
+    const std::int64_t rows = weight.size(0);
+    const std::int64_t per_row = weight.numel() / rows;
+    for (std::int64_t row = 0; row < rows; ++row) {
+      float* row_values = values + row * per_row;
+      for (std::int64_t i = 0; i < per_row; ++i) {
+        row_values[i] = static_cast<float>(row_values[i] * factors[row]);
+      }
+    }
+  }
+
+  // Every residual block, on two threads taking alternate blocks: loading is
+  // copies and page faults, one OpenMP thread each (see the constructor),
+  // and a cold start waits for it (measured: 0.17 s alone for ResNet50).
+  void load_blocks() {
+    std::vector<std::pair<int, int>> where;  // (stage, index) of each block
+    for (int stage = 0; stage < 4; ++stage) {
+      for (int index = 0;
+           index < arch_->layers[static_cast<std::size_t>(stage)]; ++index) {
+        where.emplace_back(stage, index);
+      }
+    }
+    blocks_.resize(where.size());
+    const auto load_every_other = [this, &where](std::size_t first) {
+      for (std::size_t i = first; i < where.size(); i += 2) {
+        blocks_[i] = load_block(where[i].first, where[i].second);
+      }
+    };
+    std::future<void> odd = std::async(std::launch::async, [&] {
+      c10::InferenceMode guard;
+      bind_thread(1);
+      load_every_other(1);
+    });
+    try {
+      load_every_other(0);
+    } catch (...) {
+      odd.wait();
+      throw;
+    }
+    odd.get();
+  }
+
+  // One residual block, "layerS.B" with S = stage + 1, B = index.
+  Block load_block(int stage, int index) const {
+    const std::string prefix =
+        "layer" + std::to_string(stage + 1) + "." + std::to_string(index);
+    const std::int64_t stride = (stage > 0 && index == 0) ? 2 : 1;
+    const auto unit = [&](const std::string& conv, const std::string& bn,
+                          const Geometry& geometry) {
+      return load_unit(prefix + conv, prefix + bn, geometry, dtype_);
+    };
+    Block block;
+    if (arch_->block == BlockType::kBasicBlock) {
+      block.conv1 = unit(".conv1", ".bn1", {stride, 1, 1});
+      block.conv2 = unit(".conv2", ".bn2", {1, 1, 1});
+    } else {
+      block.conv1 = unit(".conv1", ".bn1", {1, 0, 1});
+      // torchvision (ResNet v1.5) strides the 3x3 convolution.
+      block.conv2 = unit(".conv2", ".bn2", {stride, 1, arch_->groups});
+      block.conv3 = unit(".conv3", ".bn3", {1, 0, 1});
+    }
+    block.has_downsample = arch_->has_downsample(stage, index);
+    if (block.has_downsample) {
+      block.downsample = unit(".downsample.0", ".downsample.1", {stride, 0, 1});
+    }
+    return block;
+  }
+
+  // A convolution and its BatchNorm, prepared to run in `dtype`.
+  ConvUnit load_unit(const std::string& conv, const std::string& bn,
+                     const Geometry& geometry, at::ScalarType dtype) const {
+    ConvUnit unit;
+    unit.geometry = geometry;
+    at::Tensor weight = load_tensor(conv + ".weight");
+    at::Tensor gamma = load_tensor(bn + ".weight");
+    at::Tensor beta = load_tensor(bn + ".bias");
+    at::Tensor mean = load_tensor(bn + ".running_mean");
+    at::Tensor var = load_tensor(bn + ".running_var");
+    if (engine_ == Engine::kReference) {
+      unit.weight = weight.to(device_);
+      unit.bn_weight = gamma.to(device_);
+      unit.bn_bias = beta.to(device_);
+      unit.bn_mean = mean.to(device_);
+      unit.bn_var = var.to(device_);
+      return unit;
+    }
+    // BatchNorm folded into the convolution: w' = w * g / sqrt(v + eps),
+    // b' = b - m * g / sqrt(v + eps), in double and rounded once; the
+    // weights are scaled in place, so no second copy of the layer exists.
+    const at::Tensor scale = gamma.to(at::kDouble) /
+                             (var.to(at::kDouble) + kBatchNormEpsilon).sqrt();
+    scale_rows(weight, scale);
+    at::Tensor folded_weight = std::move(weight);
+    at::Tensor folded_bias =
+        (beta.to(at::kDouble) - mean.to(at::kDouble) * scale).to(at::kFloat);
+    if (blocked_) {
+      // Reordered once into the layout oneDNN's convolution wants.
+      unit.weight = at::mkldnn_reorder_conv2d_weight(
+          folded_weight.to_mkldnn(dtype), {geometry.padding, geometry.padding},
+          {geometry.stride, geometry.stride}, {1, 1}, geometry.groups);
+      unit.bias = folded_bias;
+    } else {
+      unit.weight = folded_weight.to(device_, dtype);
+      unit.bias = folded_bias.to(device_, dtype);
+    }
+    return unit;
+  }
+
+  at::Tensor conv(const at::Tensor& x, const ConvUnit& unit) const {
+    const Geometry& g = unit.geometry;
+    if (mkldnn_) {
+      return at::mkldnn_convolution(
+          x, unit.weight, unit.bias.defined() ? unit.bias : at::Tensor(),
+          {g.padding, g.padding}, {g.stride, g.stride}, {1, 1}, g.groups);
+    }
+    return at::conv2d(
+        x, unit.weight, unit.bias.defined() ? unit.bias : at::Tensor(),
+        {g.stride, g.stride}, {g.padding, g.padding}, {1, 1}, g.groups);
+  }
+
+  // Convolution and its BatchNorm.
+  at::Tensor conv_bn(const at::Tensor& x, const ConvUnit& unit) const {
+    at::Tensor y = conv(x, unit);
+    if (engine_ != Engine::kReference) return y;
+    return at::batch_norm(y, unit.bn_weight, unit.bn_bias, unit.bn_mean,
+                          unit.bn_var, /*training=*/false, 0.1,
+                          kBatchNormEpsilon, /*cudnn_enabled=*/true);
+  }
+
+  // A residual block: BasicBlock or Bottleneck, as the architecture has.
+  at::Tensor block_forward(const Block& block, const at::Tensor& x) const {
+    at::Tensor out = conv_bn(x, block.conv1).relu_();
+    out = conv_bn(out, block.conv2);
+    if (arch_->block == BlockType::kBottleneck) {
+      out = conv_bn(out.relu_(), block.conv3);
+    }
+    const at::Tensor identity =
+        block.has_downsample ? conv_bn(x, block.downsample) : x;
+    return out.add_(identity).relu_();
+  }
+
+  // The pooled features, [batch, feature_size(), 1, 1], float32 (in oneDNN's
+  // layout on the blocked path).
+  at::Tensor pooled(const at::Tensor& input) const {
+    at::Tensor x = conv_bn(input, conv1_).relu_();
+    x = at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
+    if (dtype_ != at::kFloat) {
+      x = x.is_mkldnn() ? x.to_dense().to_mkldnn(dtype_) : x.to(dtype_);
+    }
+    for (const Block& block : blocks_) x = block_forward(block, x);
+    x = at::adaptive_avg_pool2d(x, {1, 1});
+    if (x.scalar_type() != at::kFloat) {
+      x = x.is_mkldnn() ? x.to_dense().to_mkldnn(at::kFloat) : x.to(at::kFloat);
+    }
+    return x;
+  }
+
+  void run(const float* input, std::int64_t batch, std::int64_t height,
+           std::int64_t width, float* out, bool logits_wanted) const {
+    try {
+      c10::InferenceMode guard;
+      at::Tensor x = at::from_blob(const_cast<float*>(input),
+                                   {batch, 3, height, width}, at::kFloat);
+      x = blocked_ ? x.to_mkldnn() : x.to(device_);
+      at::Tensor result = pooled(x);
+      if (logits_wanted && blocked_) {
+        result = at::mkldnn_convolution(result, fc_weight_, fc_bias_, {0, 0},
+                                        {1, 1}, {1, 1}, 1);
+      }
+      if (result.is_mkldnn()) result = result.to_dense();
+      result = result.flatten(1);
+      if (logits_wanted && !blocked_) {
+        result = at::linear(result, fc_weight_, fc_bias_);
+      }
+      result = result.to(at::kCPU, at::kFloat).contiguous();
+      std::memcpy(out, result.data_ptr<float>(),
+                  static_cast<std::size_t>(result.numel()) * sizeof(float));
+    } catch (const c10::Error& e) {
+      throw Error(ErrorKind::kModel,
+                  "inference failed: " +
+                      detail::first_line(e.what_without_backtrace()));
+    }
+  }
+
+  const Checkpoint* checkpoint_;
+  const ArchSpec* arch_;
+  at::Device device_;
+  Precision precision_;
+  Engine engine_;
+  at::ScalarType dtype_ = at::kFloat;
+  bool mkldnn_ = false;   // convolutions through oneDNN
+  bool blocked_ = false;  // weights and activations in oneDNN's layout
+  std::int64_t num_classes_ = 0;
+  ConvUnit conv1_;
+  std::vector<Block> blocks_;
+  at::Tensor fc_weight_, fc_bias_;
+};
+
+// Loading makes and drops copies of every layer (the stored bytes, oneDNN's
+// plain and blocked layouts). glibc's malloc serves large blocks from the heap
+// once it has freed a few of that size, and the heap keeps what it frees, so
+// the dropped copies would pile up: while loading, large blocks are mapped and
+// unmapped instead. Setting that threshold also fixes the heap's trim
+// threshold at 128 KiB, which would give back and fault in a forward pass's
+// activation buffers every time; after loading, both are set so that forward
+// passes reuse their buffers from the heap.
+class LoadingAllocatorPolicy {
+ public:
+  LoadingAllocatorPolicy() { mallopt(M_MMAP_THRESHOLD, 256 * 1024); }
+  ~LoadingAllocatorPolicy() {
+    malloc_trim(0);
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Model> Model::load(const Checkpoint& checkpoint,
+                                   const ModelOptions& options) {
+  const LoadingAllocatorPolicy policy;
+  return std::make_unique<ResNet>(checkpoint, options);
+}
+
+}  // namespace resnet_cli

@@ -1,0 +1,478 @@
+#include "report/report.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <sstream>
+#include <thread>
+
+#include "base/cpu.h"
+#include "base/error.h"
+#include "image/decode.h"
+#include "image/jpeg_encode.h"
+#include "image/preprocess.h"
+#include "run/record_json.h"
+
+namespace resnet_cli {
+
+namespace {
+
+using nlohmann::json;
+
+// One card: an image (or the input that failed) and what the results say.
+struct Card {
+  std::string path;     // the file, byte for byte (path_base64 decoded)
+  std::string display;  // the path as JSON spelled it (valid UTF-8)
+  json predictions = json::array();
+  std::string error_kind;  // empty: no error
+  std::string error_message;
+  std::string caption;    // evaluate: "true → predicted"
+  std::string thumbnail;  // a data: URI; empty: placeholder
+};
+
+Card card_from_record(const json& record) {
+  Card card;
+  card.path = record_path_from_json(record.dump());
+  card.display = record.value("path", "");
+  if (const auto error = record.find("error"); error != record.end()) {
+    card.error_kind = error->value("kind", "error");
+    card.error_message = error->value("message", "");
+  } else if (const auto found = record.find("predictions");
+             found != record.end()) {
+    card.predictions = *found;
+  }
+  return card;
+}
+
+[[noreturn]] void not_results(const std::string& results,
+                              const std::string& why) {
+  throw Error(ErrorKind::kUsage,
+              results + ": " + why +
+                  " (report reads classify --format json or jsonl, or "
+                  "evaluate --format json)");
+}
+
+std::vector<Card> cards_from_records(const std::string& results,
+                                     const json& records) {
+  std::vector<Card> cards;
+  for (const json& record : records) {
+    if (!record.is_object() || !record.contains("path")) {
+      not_results(results, "an element is not a record");
+    }
+    if (record.contains("embedding")) {
+      not_results(results,
+                  "holds embeddings, which have no labels to show; give "
+                  "classify's prob or logit output");
+    }
+    cards.push_back(card_from_record(record));
+  }
+  return cards;
+}
+
+// The whole file as one JSON value, or, when it is JSON Lines, an array of
+// its lines (a torn last line left out, as merge leaves it out).
+json read_results(const std::string& results) {
+  std::ifstream in(results, std::ios::binary);
+  if (!in) {
+    throw Error(ErrorKind::kUsage, results + ": cannot read: " +
+                                       std::string(std::strerror(errno)));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string content = text.str();
+  json whole = json::parse(content, nullptr, false);
+  if (!whole.is_discarded()) return whole;
+  json lines = json::array();
+  std::istringstream stream(content);
+  for (std::string line; std::getline(stream, line);) {
+    if (stream.eof()) break;  // no newline after it: torn
+    json record = json::parse(line, nullptr, false);
+    if (record.is_discarded()) not_results(results, "not JSON");
+    lines.push_back(std::move(record));
+  }
+  return lines;
+}
+
+std::filesystem::path locate(const std::string& path,
+                             const std::filesystem::path& results_folder) {
+  std::error_code error;
+  const std::filesystem::path given(path);
+  if (given.is_relative() && !std::filesystem::exists(given, error)) {
+    const std::filesystem::path beside = results_folder / given;
+    if (std::filesystem::exists(beside, error)) return beside;
+  }
+  return given;
+}
+
+// A thumbnail with the longer side `size` (never enlarged), by Pillow's
+// antialiased bilinear filter; empty when the image cannot be read.
+std::string thumbnail_uri(const std::filesystem::path& file, int size) {
+  try {
+    const RgbImage image = decode_image_file(file);
+    const int longer = std::max(image.width, image.height);
+    const double scale = std::min(1.0, static_cast<double>(size) / longer);
+    const int width = std::max(1, static_cast<int>(image.width * scale + 0.5));
+    const int height =
+        std::max(1, static_cast<int>(image.height * scale + 0.5));
+    const RgbImage small =
+        scale < 1.0 ? pil_resize(image, width, height, Interpolation::kBilinear)
+                    : image;
+    return "data:image/jpeg;base64," +
+           base64_encode(detail::encode_jpeg(small, 82, file.string()));
+  } catch (const Error&) {
+    return {};
+  }
+}
+
+// Thumbnails for every card with an image, made on all cores.
+void make_thumbnails(std::vector<Card>& cards,
+                     const std::filesystem::path& results_folder,
+                     const ReportOptions& options) {
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t i; (i = next++) < cards.size();) {
+      if (cards[i].path.empty() || cards[i].path == "-") continue;
+      cards[i].thumbnail = thumbnail_uri(locate(cards[i].path, results_folder),
+                                         options.thumbnail_size);
+    }
+  };
+  const int threads = options.threads > 0 ? options.threads : available_cores();
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& thread : pool) thread.join();
+}
+
+std::string escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string number(double value, int decimals) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
+constexpr const char* kStyle = R"(
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}
+h1{font-size:1.4em;margin:0 0 .3em}h2{font-size:1.15em;margin:1.4em 0 .5em}
+.meta{color:#666}.counts{display:flex;flex-wrap:wrap;gap:.4em;margin:.4em 0}
+.counts span{background:#e8eef7;border-radius:1em;padding:.1em .7em;cursor:pointer}
+.counts span.kind{background:#fbe3e1}
+.controls{margin:.8em 0;display:flex;gap:1em;align-items:center}
+.sheet{display:flex;flex-wrap:wrap;gap:10px}
+.card{width:176px;background:#fff;border:1px solid #ddd;border-radius:6px;
+padding:6px;content-visibility:auto;contain-intrinsic-size:176px 260px}
+.card[hidden]{display:none}.card.error{border-color:#d9534f;background:#fff5f4}
+.thumb{width:176px;height:140px;display:flex;align-items:center;
+justify-content:center;background:#eee;border-radius:4px;overflow:hidden}
+.thumb img{max-width:176px;max-height:140px}
+.thumb.none{color:#999;font-size:12px;text-align:center}
+.path{font-size:11px;color:#555;word-break:break-all;margin:4px 0}
+.pred{display:flex;align-items:center;gap:4px;font-size:12px}
+.pred .name{flex:1;overflow:hidden;white-space:nowrap;text-overflow:ellipsis}
+.bar{width:52px;height:8px;background:#eee;border-radius:4px;overflow:hidden}
+.bar i{display:block;height:100%;background:#3b7dd8}
+.kindname{font-weight:600;color:#b52b27}.message{font-size:12px;word-break:break-word}
+.caption{font-size:12px;font-weight:600}
+table{border-collapse:collapse}td,th{padding:3px 8px;text-align:right}
+th{font-weight:600}td.l,th.l{text-align:left}
+table.confusion td{min-width:2.5em;border:1px solid #fff}
+)";
+
+// Filter by label and sort by score: cards carry data-label, data-score and
+// data-order.
+constexpr const char* kScript = R"(
+const sheet=document.getElementById('sheet');
+const cards=Array.from(sheet.children);
+const label=document.getElementById('label'),sort=document.getElementById('sort');
+function apply(){
+ const want=label.value,by=sort.value;
+ const key=c=>by==='order'?+c.dataset.order:(by==='asc'?1:-1)*+c.dataset.score;
+ cards.slice().sort((a,b)=>key(a)-key(b)).forEach(c=>{
+  c.hidden=want!==''&&c.dataset.label!==want;sheet.appendChild(c);});
+}
+label.onchange=apply;sort.onchange=apply;
+document.querySelectorAll('.counts span').forEach(s=>s.onclick=()=>{
+ label.value=s.dataset.label;apply();});
+)";
+
+void write_thumbnail(const Card& card, std::ostream& out) {
+  if (card.thumbnail.empty()) {
+    out << "<div class=\"thumb none\">"
+        << (card.error_kind.empty() ? "image not found" : "no image")
+        << "</div>";
+  } else {
+    out << "<div class=\"thumb\"><img loading=\"lazy\" alt=\"\" src=\""
+        << card.thumbnail << "\"></div>";
+  }
+}
+
+// Bar widths: probabilities as they are; logits scaled between the record's
+// lowest and highest shown score.
+void write_predictions(const json& predictions, std::ostream& out) {
+  double low = 0, high = 1;
+  for (const json& p : predictions) {
+    const double score = p.value("score", 0.0);
+    if (score < 0 || score > 1) {
+      low = std::min(low, score);
+      high = std::max(high, score);
+    }
+  }
+  for (const json& p : predictions) {
+    const double score = p.value("score", 0.0);
+    const double width = 100.0 * (score - low) / std::max(1e-12, high - low);
+    out << "<div class=\"pred\"><span class=\"name\" title=\""
+        << escape(p.value("label", "")) << "\">" << escape(p.value("label", ""))
+        << "</span><span class=\"bar\"><i "
+        << "style=\"width:" << number(width, 1) << "%\"></i></span><span>"
+        << number(score, 3) << "</span></div>";
+  }
+}
+
+void write_card(const Card& card, std::size_t order, std::ostream& out) {
+  const bool failed = !card.error_kind.empty();
+  const json* best =
+      card.predictions.empty() ? nullptr : &card.predictions.front();
+  const std::string label =
+      failed ? "error: " + card.error_kind
+             : (best ? best->value("label", "") : std::string());
+  const double score = best ? best->value("score", 0.0) : -1e30;
+  out << "<div class=\"card " << (failed ? "error" : "record")
+      << "\" data-label=\"" << escape(label) << "\" data-score=\""
+      << (best ? number(score, 6) : "-1e30") << "\" data-order=\"" << order
+      << "\">";
+  write_thumbnail(card, out);
+  out << "<div class=\"path\">" << escape(card.display) << "</div>";
+  if (!card.caption.empty()) {
+    out << "<div class=\"caption\">" << escape(card.caption) << "</div>";
+  }
+  if (failed) {
+    out << "<div class=\"kindname\">" << escape(card.error_kind)
+        << "</div><div class=\"message\">" << escape(card.error_message)
+        << "</div>";
+  } else {
+    write_predictions(card.predictions, out);
+  }
+  out << "</div>\n";
+}
+
+void write_counts(const std::vector<Card>& cards, std::ostream& out) {
+  std::map<std::string, std::uint64_t> labels, kinds;
+  for (const Card& card : cards) {
+    if (!card.error_kind.empty()) {
+      ++kinds[card.error_kind];
+    } else if (!card.predictions.empty()) {
+      ++labels[card.predictions.front().value("label", "")];
+    }
+  }
+  // Many labels fold away, so that the cards stay near the top.
+  out << "<details" << (labels.size() <= 40 ? " open" : "")
+      << "><summary><b>Top-1 label</b>: " << labels.size()
+      << (labels.size() == 1 ? " label" : " labels")
+      << "</summary><div class=\"counts\">";
+  for (const auto& [label, count] : labels) {
+    out << "<span data-label=\"" << escape(label) << "\">" << escape(label)
+        << " " << count << "</span>";
+  }
+  out << "</div></details><h2>Errors by kind</h2><div class=\"counts\">";
+  for (const auto& [kind, count] : kinds) {
+    out << "<span class=\"kind\" data-label=\"error: " << escape(kind) << "\">"
+        << escape(kind) << " " << count << "</span>";
+  }
+  if (kinds.empty()) out << "none";
+  out << "</div>\n<div class=\"controls\"><label>label <select id=\"label\">"
+      << "<option value=\"\">all</option>";
+  for (const auto& [label, count] : labels) {
+    out << "<option>" << escape(label) << "</option>";
+  }
+  for (const auto& [kind, count] : kinds) {
+    out << "<option>error: " << escape(kind) << "</option>";
+  }
+  out << "</select></label><label>sort <select id=\"sort\">"
+      << "<option value=\"order\">input order</option><option value=\"desc\">"
+      << "score, highest first</option><option value=\"asc\">score, lowest "
+      << "first</option></select></label></div>\n";
+}
+
+void write_sheet(const std::vector<Card>& cards, std::ostream& out) {
+  out << "<div class=\"sheet\" id=\"sheet\">\n";
+  for (std::size_t i = 0; i < cards.size(); ++i) write_card(cards[i], i, out);
+  out << "</div>\n";
+}
+
+void write_page_start(const std::string& title, std::ostream& out) {
+  out << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      << "<meta name=\"viewport\" content=\"width=device-width\">"
+      << "<title>" << escape(title) << "</title><style>" << kStyle
+      << "</style></head><body>\n<h1>" << escape(title) << "</h1>\n";
+}
+
+void write_page_end(std::ostream& out) {
+  out << "<script>" << kScript << "</script>\n</body></html>\n";
+}
+
+ReportSummary classify_report(const std::string& results,
+                              std::vector<Card> cards,
+                              const ReportOptions& options, std::ostream& out) {
+  make_thumbnails(cards, std::filesystem::path(results).parent_path(), options);
+  ReportSummary summary;
+  for (const Card& card : cards) {
+    ++summary.records;
+    if (!card.error_kind.empty()) ++summary.failed;
+    if (card.error_kind.empty() && card.thumbnail.empty()) ++summary.unreadable;
+  }
+  write_page_start("resnet-cli report: " + results, out);
+  out << "<p class=\"meta\">" << summary.records << " records, "
+      << summary.records - summary.failed << " classified, " << summary.failed
+      << " failed</p>\n";
+  write_counts(cards, out);
+  write_sheet(cards, out);
+  write_page_end(out);
+  return summary;
+}
+
+// A cell's background: from white to the bars' blue with its share of the
+// row (the recall on the diagonal).
+std::string heat(std::uint64_t count, std::uint64_t row_total) {
+  const double share =
+      row_total ? static_cast<double>(count) / static_cast<double>(row_total)
+                : 0.0;
+  const auto mix = [share](int to) {
+    return std::to_string(static_cast<int>(255 + (to - 255) * share + 0.5));
+  };
+  return "rgb(" + mix(59) + "," + mix(125) + "," + mix(216) + ")";
+}
+
+void write_confusion(const json& confusion, std::ostream& out) {
+  out << "<h2>Confusion matrix</h2><p class=\"meta\">rows: true class, "
+      << "columns: predicted; shade: share of the row</p>"
+      << "<table class=\"confusion\" id=\"confusion\"><tr><th></th>";
+  for (const json& column : confusion.at("columns")) {
+    out << "<th>" << escape(column.get<std::string>()) << "</th>";
+  }
+  out << "</tr>\n";
+  const json& rows = confusion.at("rows");
+  const json& matrix = confusion.at("matrix");
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    std::uint64_t total = 0;
+    for (const json& cell : matrix.at(r)) total += cell.get<std::uint64_t>();
+    out << "<tr><th class=\"l\">" << escape(rows[r].get<std::string>())
+        << "</th>";
+    for (const json& cell : matrix.at(r)) {
+      const auto count = cell.get<std::uint64_t>();
+      out << "<td style=\"background:" << heat(count, total) << "\">" << count
+          << "</td>";
+    }
+    out << "</tr>\n";
+  }
+  out << "</table>\n";
+}
+
+void write_class_table(const json& classes, std::ostream& out) {
+  out << "<h2>Per class</h2><table><tr><th class=\"l\">class</th><th>index"
+      << "</th><th>count</th><th>precision</th><th>recall</th></tr>\n";
+  const auto cell = [](const json& value) {
+    return value.is_number() ? number(value.get<double>(), 4)
+                             : std::string("-");
+  };
+  for (const json& c : classes) {
+    out << "<tr><td class=\"l\">" << escape(c.value("name", "")) << "</td><td>"
+        << c.value("index", 0) << "</td><td>" << c.value("count", 0)
+        << "</td><td>" << cell(c["precision"]) << "</td><td>"
+        << cell(c["recall"]) << "</td></tr>\n";
+  }
+  out << "</table>\n";
+}
+
+std::vector<Card> misclassified_cards(const json& evaluation) {
+  std::vector<Card> cards;
+  for (const json& item : evaluation.value("misclassified", json::array())) {
+    Card card = card_from_record(item);
+    const std::string predicted = item.value("predicted", "");
+    card.caption = item.value("true", "") + " \u2192 " + predicted;
+    card.predictions = json::array(
+        {{{"label", predicted}, {"score", item.value("score", 0.0)}}});
+    cards.push_back(std::move(card));
+  }
+  for (const json& record : evaluation.value("errors", json::array())) {
+    cards.push_back(card_from_record(record));
+  }
+  return cards;
+}
+
+ReportSummary evaluation_report(const std::string& results,
+                                const json& evaluation,
+                                const ReportOptions& options,
+                                std::ostream& out) {
+  std::vector<Card> cards = misclassified_cards(evaluation);
+  make_thumbnails(cards, std::filesystem::path(results).parent_path(), options);
+  ReportSummary summary;
+  summary.evaluation = true;
+  summary.records = cards.size();
+  summary.failed = evaluation.value("failed", 0u);
+  write_page_start("resnet-cli evaluation: " + evaluation.value("data", ""),
+                   out);
+  const int topk = evaluation.value("topk", 5);
+  out << "<p class=\"meta\">" << evaluation.value("images", 0)
+      << " images classified, " << summary.failed << " failed</p>"
+      << "<p><b>acc@1 " << number(evaluation.value("acc@1", 0.0), 2)
+      << "%</b> &nbsp; acc@" << topk << " "
+      << number(evaluation.value("acc@5", 0.0), 2) << "%</p>\n";
+  write_confusion(evaluation.at("confusion"), out);
+  write_class_table(evaluation.value("classes", json::array()), out);
+  out << "<h2>Misclassified and failed</h2>\n";
+  write_counts(cards, out);
+  write_sheet(cards, out);
+  write_page_end(out);
+  return summary;
+}
+
+}  // namespace
+
+ReportSummary write_report(const std::filesystem::path& results,
+                           std::ostream& html, const ReportOptions& options) {
+  const std::string name = results.string();
+  const json content = read_results(name);
+  if (content.is_object() && content.contains("confusion")) {
+    try {
+      return evaluation_report(name, content, options, html);
+    } catch (const json::exception& e) {
+      not_results(name, std::string("not evaluate's output: ") + e.what());
+    }
+  }
+  // A JSON Lines file of one line parses as one object.
+  const json records = content.is_object() ? json::array({content}) : content;
+  if (!records.is_array()) not_results(name, "not a list of records");
+  return classify_report(name, cards_from_records(name, records), options,
+                         html);
+}
+
+}  // namespace resnet_cli

@@ -1,0 +1,385 @@
+#include "run/pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <thread>
+
+#include "base/error.h"
+#include "image/preprocess.h"
+#include "run/predictions.h"
+
+namespace resnet_cli {
+
+namespace {
+
+// A closable queue. Its length is bounded by the in-flight slots, not here.
+template <typename T>
+class Queue {
+ public:
+  void push(T item) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      items_.push_back(std::move(item));
+    }
+    ready_.notify_one();
+  }
+  // Blocks until an item is there (true) or the queue is closed and empty.
+  bool pop(T& item) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    ready_.wait(lock, [this] { return !items_.empty() || closed_; });
+    if (items_.empty()) return false;
+    item = std::move(items_.front());
+    items_.pop_front();
+    return true;
+  }
+  bool try_pop(T& item) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (items_.empty()) return false;
+    item = std::move(items_.front());
+    items_.pop_front();
+    return true;
+  }
+  void close() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      closed_ = true;
+    }
+    ready_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<T> items_;
+  bool closed_ = false;
+};
+
+// Counts inputs in flight: taken when an input starts, given back when its
+// record has been delivered.
+class Slots {
+ public:
+  explicit Slots(std::size_t count) : free_(count) {}
+  bool acquire() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [this] { return free_ > 0 || cancelled_; });
+    if (cancelled_) return false;
+    --free_;
+    return true;
+  }
+  void release() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++free_;
+    }
+    changed_.notify_one();
+  }
+  void cancel() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      cancelled_ = true;
+    }
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::size_t free_;
+  bool cancelled_ = false;
+};
+
+struct Task {
+  std::uint64_t sequence = 0;
+  std::string path;
+};
+
+struct Prepared {
+  std::uint64_t sequence = 0;
+  std::string path;
+  std::vector<float> tensor;  // 3 x crop x crop
+};
+
+struct Completion {
+  enum Kind { kRecord, kEnd, kFatal } kind = kRecord;
+  std::uint64_t sequence = 0;  // kEnd: the number of inputs
+  Record record;
+};
+
+Record error_record(const std::string& path, const Error& error) {
+  Record record;
+  record.path = path;
+  record.error = RecordError{error.kind(), error.what()};
+  return record;
+}
+
+// Adds up seconds from several threads.
+class StageClock {
+ public:
+  void add(std::chrono::steady_clock::duration elapsed) {
+    nanoseconds_ +=
+        std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
+  }
+  double seconds() const {
+    return static_cast<double>(nanoseconds_.load()) * 1e-9;
+  }
+
+ private:
+  std::atomic<std::int64_t> nanoseconds_{0};
+};
+
+class Pipeline {
+ public:
+  Pipeline(InputScanner& scanner, const ClassifyJob& job,
+           const PipelineOptions& options, const std::atomic<bool>& stop)
+      : scanner_(scanner),
+        job_(job),
+        options_(options),
+        stop_(stop),
+        slots_(
+            static_cast<std::size_t>(options.workers * options.batch_size * 2 +
+                                     options.decode_threads * 2 + 8)) {}
+
+  PipelineStats run(const std::function<void(Record&&)>& deliver) {
+    std::vector<std::thread> threads;
+    threads.emplace_back([this] { produce(); });
+    active_decoders_ = options_.decode_threads;
+    for (int i = 0; i < options_.decode_threads; ++i) {
+      threads.emplace_back([this] { decode(); });
+    }
+    for (int i = 0; i < options_.workers; ++i) {
+      threads.emplace_back([this] { infer(); });
+    }
+    PipelineStats stats;
+    try {
+      write(deliver, stats);
+    } catch (...) {
+      fail(std::current_exception());
+    }
+    for (std::thread& thread : threads) thread.join();
+    if (fatal_) std::rethrow_exception(fatal_);
+    stats.decode_seconds = decode_clock_.seconds();
+    stats.preprocess_seconds = preprocess_clock_.seconds();
+    stats.inference_seconds = inference_clock_.seconds();
+    stats.output_seconds = output_clock_.seconds();
+    return stats;
+  }
+
+ private:
+  void fail(std::exception_ptr error) {
+    {
+      std::lock_guard<std::mutex> lock(fatal_mutex_);
+      if (!fatal_) fatal_ = error;
+    }
+    failed_ = true;
+    slots_.cancel();
+    tasks_.close();
+    prepared_.close();
+    Completion completion;
+    completion.kind = Completion::kFatal;
+    completions_.push(std::move(completion));
+  }
+
+  void produce() {
+    std::uint64_t count = 0;
+    try {
+      while (!stop_ && !failed_) {
+        if (!slots_.acquire()) break;
+        Input input;
+        if (stop_ || !scanner_.next(input)) {
+          slots_.release();
+          break;
+        }
+        const std::uint64_t sequence = count++;
+        if (input.error) {
+          Completion completion;
+          completion.sequence = sequence;
+          completion.record.path = input.path;
+          completion.record.error = input.error;
+          completions_.push(std::move(completion));
+        } else {
+          tasks_.push(Task{sequence, std::move(input.path)});
+        }
+      }
+    } catch (...) {
+      fail(std::current_exception());
+    }
+    tasks_.close();
+    Completion end;
+    end.kind = Completion::kEnd;
+    end.sequence = count;
+    completions_.push(std::move(end));
+  }
+
+  void decode() {
+    const int crop = job_.transform.crop_size;
+    Task task;
+    while (tasks_.pop(task)) {
+      if (failed_) break;
+      try {
+        try {
+          Prepared prepared;
+          prepared.sequence = task.sequence;
+          prepared.path = task.path;
+          prepared.tensor.resize(3 * static_cast<std::size_t>(crop) * crop);
+          const auto start = std::chrono::steady_clock::now();
+          const RgbImage image = decode_image_input(task.path, job_.decode);
+          const auto decoded = std::chrono::steady_clock::now();
+          decode_clock_.add(decoded - start);
+          preprocess(image, job_.transform, prepared.tensor.data());
+          preprocess_clock_.add(std::chrono::steady_clock::now() - decoded);
+          prepared_.push(std::move(prepared));
+        } catch (const std::bad_alloc&) {
+          throw Error(ErrorKind::kTooLarge,
+                      task.path + ": out of memory decoding it");
+        }
+      } catch (const Error& e) {
+        if (!is_input_error(e.kind())) {
+          fail(std::current_exception());
+          break;
+        }
+        Completion completion;
+        completion.sequence = task.sequence;
+        completion.record = error_record(task.path, e);
+        completions_.push(std::move(completion));
+      } catch (...) {
+        fail(std::current_exception());
+        break;
+      }
+    }
+    if (--active_decoders_ == 0) prepared_.close();
+  }
+
+  void infer() {
+    try {
+      job_.model->bind_thread(options_.threads_per_worker);
+      const int crop = job_.transform.crop_size;
+      const std::size_t image_floats =
+          3 * static_cast<std::size_t>(crop) * crop;
+      const bool embedding = job_.output_type == OutputType::kEmbedding;
+      const std::size_t out_per_image = static_cast<std::size_t>(
+          embedding ? job_.model->feature_size() : job_.model->num_classes());
+      std::vector<float> input;
+      std::vector<float> output(out_per_image *
+                                static_cast<std::size_t>(options_.batch_size));
+      std::vector<Prepared> batch;
+      Prepared item;
+      while (prepared_.pop(item)) {
+        batch.clear();
+        batch.push_back(std::move(item));
+        while (static_cast<int>(batch.size()) < options_.batch_size &&
+               prepared_.try_pop(item)) {
+          batch.push_back(std::move(item));
+        }
+        const float* data = batch[0].tensor.data();
+        if (batch.size() > 1) {
+          input.resize(image_floats * batch.size());
+          for (std::size_t i = 0; i < batch.size(); ++i) {
+            std::memcpy(input.data() + i * image_floats, batch[i].tensor.data(),
+                        image_floats * sizeof(float));
+          }
+          data = input.data();
+        }
+        const auto count = static_cast<std::int64_t>(batch.size());
+        const auto start = std::chrono::steady_clock::now();
+        if (embedding) {
+          job_.model->features(data, count, crop, crop, output.data());
+        } else {
+          job_.model->forward(data, count, crop, crop, output.data());
+        }
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          Completion completion;
+          completion.sequence = batch[i].sequence;
+          completion.record.path = std::move(batch[i].path);
+          const float* row = output.data() + i * out_per_image;
+          if (embedding) {
+            completion.record.embedding.assign(row, row + out_per_image);
+          } else {
+            completion.record.predictions =
+                top_predictions(row, static_cast<std::int64_t>(out_per_image),
+                                job_.topk, job_.output_type, *job_.labels);
+          }
+          completions_.push(std::move(completion));
+        }
+        inference_clock_.add(std::chrono::steady_clock::now() - start);
+      }
+    } catch (...) {
+      fail(std::current_exception());
+    }
+  }
+
+  void write(const std::function<void(Record&&)>& deliver,
+             PipelineStats& stats) {
+    std::map<std::uint64_t, Record> waiting;  // finished out of order
+    std::optional<std::uint64_t> total;
+    std::uint64_t delivered = 0;
+    auto hand_over = [&](Record&& record) {
+      (record.error ? stats.failed : stats.ok)++;
+      const auto start = std::chrono::steady_clock::now();
+      deliver(std::move(record));
+      output_clock_.add(std::chrono::steady_clock::now() - start);
+      ++delivered;
+      slots_.release();
+    };
+    Completion completion;
+    while (!total || delivered < *total) {
+      if (!completions_.pop(completion) ||
+          completion.kind == Completion::kFatal) {
+        return;
+      }
+      if (completion.kind == Completion::kEnd) {
+        total = completion.sequence;
+        continue;
+      }
+      if (!options_.ordered) {
+        hand_over(std::move(completion.record));
+        continue;
+      }
+      waiting.emplace(completion.sequence, std::move(completion.record));
+      for (auto next = waiting.find(delivered); next != waiting.end();
+           next = waiting.find(delivered)) {
+        Record record = std::move(next->second);
+        waiting.erase(next);
+        hand_over(std::move(record));
+      }
+    }
+  }
+
+  InputScanner& scanner_;
+  const ClassifyJob& job_;
+  PipelineOptions options_;
+  const std::atomic<bool>& stop_;
+  Slots slots_;
+  Queue<Task> tasks_;
+  Queue<Prepared> prepared_;
+  Queue<Completion> completions_;
+  std::atomic<int> active_decoders_{0};
+  StageClock decode_clock_, preprocess_clock_, inference_clock_, output_clock_;
+  std::atomic<bool> failed_{false};
+  std::mutex fatal_mutex_;
+  std::exception_ptr fatal_;
+};
+
+}  // namespace
+
+PipelineStats run_pipeline(InputScanner& scanner, const ClassifyJob& job,
+                           const PipelineOptions& options,
+                           const std::function<void(Record&&)>& deliver,
+                           const std::atomic<bool>& stop) {
+  PipelineOptions checked = options;
+  checked.workers = std::max(1, checked.workers);
+  checked.threads_per_worker = std::max(1, checked.threads_per_worker);
+  checked.decode_threads = std::max(1, checked.decode_threads);
+  checked.batch_size = std::max(1, checked.batch_size);
+  Pipeline pipeline(scanner, job, checked, stop);
+  return pipeline.run(deliver);
+}
+
+}  // namespace resnet_cli

@@ -1,0 +1,59 @@
+// The batch pipeline: inputs are decoded and preprocessed on worker threads,
+// classified in batches by inference workers, and handed back in input order
+// (or as they finish). The number of inputs in flight is bounded, so memory
+// stays flat however many inputs there are.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "image/decode.h"
+#include "image/transform.h"
+#include "model/model.h"
+#include "run/inputs.h"
+#include "run/record.h"
+
+namespace resnet_cli {
+
+struct PipelineOptions {
+  int workers = 1;             // inference workers, each with its own batches
+  int threads_per_worker = 1;  // LibTorch intra-op threads of each worker
+  int decode_threads = 1;      // threads decoding and preprocessing
+  int batch_size = 1;          // largest batch a worker runs
+  bool ordered = true;         // false: records in completion order
+};
+
+// What to compute for each image.
+struct ClassifyJob {
+  const Model* model = nullptr;
+  TransformSpec transform;
+  DecodeOptions decode;
+  OutputType output_type = OutputType::kProbability;
+  int topk = 5;
+  const std::vector<std::string>* labels = nullptr;
+};
+
+struct PipelineStats {
+  std::uint64_t ok = 0;
+  std::uint64_t failed = 0;
+  // Time spent in each stage, summed over the threads that ran it.
+  double decode_seconds = 0;      // reading and decoding files
+  double preprocess_seconds = 0;  // resize, crop, normalize
+  double inference_seconds = 0;   // forward passes and top-k
+  double output_seconds = 0;      // delivering records (formatting, writing)
+};
+
+// Classifies every input `scanner` yields and calls `deliver` (always from the
+// calling thread) with one record per input. When `stop` becomes true no new
+// input is started; those already started are still delivered. A fatal error
+// (Error of a non-input kind, e.g. inference failing) stops the pipeline and
+// is rethrown after every thread has finished.
+PipelineStats run_pipeline(InputScanner& scanner, const ClassifyJob& job,
+                           const PipelineOptions& options,
+                           const std::function<void(Record&&)>& deliver,
+                           const std::atomic<bool>& stop);
+
+}  // namespace resnet_cli

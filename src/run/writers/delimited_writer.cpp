@@ -1,0 +1,126 @@
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "base/csv.h"
+#include "run/predictions.h"
+#include "run/record_writer.h"
+
+namespace resnet_cli {
+
+namespace {
+
+// CSV (RFC 4180: CRLF rows, fields with separators, quotes or line breaks
+// quoted, quotes doubled) and TSV (no quoting; tab, newline, carriage return
+// and backslash escaped as \t, \n, \r, \\). One row per input: path, status,
+// error kind and message, then index/label/score per rank or the embedding.
+class DelimitedWriter final : public RecordWriter {
+ public:
+  DelimitedWriter(const WriterOptions& options, std::ostream& out)
+      : options_(options),
+        out_(out),
+        csv_(options.format == OutputFormat::kCsv) {}
+
+  void write(const Record& record) override {
+    if (!header_written_) {
+      write_header();
+      header_written_ = true;
+    }
+    std::vector<std::string> fields = {
+        record.path, record.error ? "error" : "ok",
+        record.error ? std::string(error_kind_name(record.error->kind)) : "",
+        record.error ? record.error->message : ""};
+    if (options_.output_type == OutputType::kEmbedding) {
+      for (int i = 0; i < options_.embedding_size; ++i) {
+        fields.push_back(
+            static_cast<std::size_t>(i) < record.embedding.size()
+                ? float_text(record.embedding[static_cast<std::size_t>(i)])
+                : "");
+      }
+    } else {
+      for (int rank = 0; rank < options_.topk; ++rank) {
+        if (static_cast<std::size_t>(rank) < record.predictions.size()) {
+          const Prediction& p =
+              record.predictions[static_cast<std::size_t>(rank)];
+          fields.push_back(std::to_string(p.index));
+          fields.push_back(p.label);
+          fields.push_back(float_text(static_cast<float>(p.score)));
+        } else {
+          fields.insert(fields.end(), 3, "");
+        }
+      }
+    }
+    write_row(fields);
+    out_.flush();
+  }
+
+  void finish() override {
+    if (!header_written_) write_header();
+    out_.flush();
+  }
+
+ private:
+  void write_header() {
+    std::vector<std::string> names = {"path", "status", "error_kind",
+                                      "error_message"};
+    if (options_.output_type == OutputType::kEmbedding) {
+      for (int i = 0; i < options_.embedding_size; ++i) {
+        names.push_back("e" + std::to_string(i));
+      }
+    } else {
+      for (int rank = 1; rank <= options_.topk; ++rank) {
+        names.push_back("index_" + std::to_string(rank));
+        names.push_back("label_" + std::to_string(rank));
+        names.push_back("score_" + std::to_string(rank));
+      }
+    }
+    write_row(names);
+  }
+
+  void write_row(const std::vector<std::string>& fields) {
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      if (i) out_ << (csv_ ? ',' : '\t');
+      if (csv_) {
+        out_ << csv_field(fields[i]);
+      } else {
+        write_tsv_field(fields[i]);
+      }
+    }
+    out_ << (csv_ ? "\r\n" : "\n");
+  }
+
+  void write_tsv_field(const std::string& field) {
+    for (char c : field) {
+      switch (c) {
+        case '\t':
+          out_ << "\\t";
+          break;
+        case '\n':
+          out_ << "\\n";
+          break;
+        case '\r':
+          out_ << "\\r";
+          break;
+        case '\\':
+          out_ << "\\\\";
+          break;
+        default:
+          out_ << c;
+      }
+    }
+  }
+
+  WriterOptions options_;
+  std::ostream& out_;
+  bool csv_;
+  bool header_written_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<RecordWriter> make_delimited_writer(
+    const WriterOptions& options, std::ostream& out) {
+  return std::make_unique<DelimitedWriter>(options, out);
+}
+
+}  // namespace resnet_cli

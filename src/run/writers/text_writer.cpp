@@ -1,0 +1,64 @@
+// The text format: the path, then a table of rank, index, score and label
+// (or the embedding, or the error) per input, inputs separated by a blank line.
+#include <cstdio>
+#include <ostream>
+
+#include "run/predictions.h"
+#include "run/record_writer.h"
+
+namespace resnet_cli {
+
+namespace {
+
+class TextWriter final : public RecordWriter {
+ public:
+  TextWriter(OutputType output_type, std::ostream& out, bool color)
+      : output_type_(output_type), out_(out), color_(color) {}
+
+  void write(const Record& record) override {
+    if (count_++ > 0) out_ << '\n';
+    out_ << style("\x1b[1m") << record.path << style("\x1b[0m") << '\n';
+    if (record.error) {
+      out_ << "  " << style("\x1b[31m") << "error ("
+           << error_kind_name(record.error->kind)
+           << "): " << record.error->message << style("\x1b[0m") << '\n';
+    } else if (output_type_ == OutputType::kEmbedding) {
+      out_ << "  embedding (" << record.embedding.size() << "):";
+      for (float value : record.embedding) out_ << ' ' << float_text(value);
+      out_ << '\n';
+    } else {
+      out_ << "  rank  index  "
+           << (output_type_ == OutputType::kLogit ? "   logit" : "    prob")
+           << "  label\n";
+      for (const Prediction& prediction : record.predictions) {
+        char line[64];
+        std::snprintf(line, sizeof line, "  %4d  %5lld  %8.4f  ",
+                      prediction.rank, static_cast<long long>(prediction.index),
+                      prediction.score);
+        out_ << line << prediction.label << '\n';
+      }
+    }
+    out_.flush();
+  }
+  void finish() override { out_.flush(); }
+
+ private:
+  // An ANSI SGR sequence when colouring, else nothing.
+  const char* style(const char* sequence) const {
+    return color_ ? sequence : "";
+  }
+
+  OutputType output_type_;
+  std::ostream& out_;
+  bool color_;
+  std::size_t count_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<RecordWriter> make_text_writer(OutputType output_type,
+                                               std::ostream& out, bool color) {
+  return std::make_unique<TextWriter>(output_type, out, color);
+}
+
+}  // namespace resnet_cli

@@ -1,0 +1,133 @@
+#include "serve/batcher.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace resnet_cli::server {
+
+Batcher::Batcher(const Model& model, const BatcherOptions& options,
+                 std::function<void(int)> on_batch)
+    : model_(model), options_(options), on_batch_(std::move(on_batch)) {
+  options_.workers = std::max(1, options_.workers);
+  options_.threads_per_worker = std::max(1, options_.threads_per_worker);
+  options_.batch_size = std::max(1, options_.batch_size);
+  for (int i = 0; i < options_.workers; ++i) {
+    workers_.emplace_back([this] { work(); });
+  }
+}
+
+Batcher::~Batcher() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  arrived_.notify_all();
+  for (std::thread& worker : workers_) worker.join();
+}
+
+std::future<std::vector<float>> Batcher::submit(std::vector<float> input,
+                                                bool features) {
+  auto item = std::make_unique<Item>();
+  item->input = std::move(input);
+  item->features = features;
+  item->queued = std::chrono::steady_clock::now();
+  std::future<std::vector<float>> result = item->result.get_future();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queue_.push_back(std::move(item));
+  }
+  arrived_.notify_one();
+  return result;
+}
+
+std::size_t Batcher::depth() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return queue_.size();
+}
+
+// The oldest image, and those queued behind it that ask for the same output,
+// waiting for more until the batch is full or the oldest has waited
+// max_delay. Empty when stopping with nothing queued.
+std::vector<std::unique_ptr<Batcher::Item>> Batcher::next_batch() {
+  std::vector<std::unique_ptr<Item>> batch;
+  std::unique_lock<std::mutex> lock(mutex_);
+  arrived_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+  if (queue_.empty()) return batch;
+  const auto size = static_cast<std::size_t>(options_.batch_size);
+  const bool features = queue_.front()->features;
+  const auto deadline = queue_.front()->queued + options_.max_delay;
+  for (;;) {
+    for (auto it = queue_.begin(); it != queue_.end() && batch.size() < size;) {
+      if ((*it)->features == features) {
+        batch.push_back(std::move(*it));
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (batch.size() >= size || stopping_ ||
+        arrived_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      break;
+    }
+  }
+  // A last look: images that came while the deadline passed.
+  for (auto it = queue_.begin(); it != queue_.end() && batch.size() < size;) {
+    if ((*it)->features == features) {
+      batch.push_back(std::move(*it));
+      it = queue_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return batch;
+}
+
+void Batcher::forward(std::vector<std::unique_ptr<Item>>& batch,
+                      std::vector<float>& input, std::vector<float>& output) {
+  const std::int64_t crop = options_.crop;
+  const std::size_t image_floats = 3 * static_cast<std::size_t>(crop * crop);
+  const bool features = batch.front()->features;
+  const auto per_image = static_cast<std::size_t>(
+      features ? model_.feature_size() : model_.num_classes());
+  input.resize(image_floats * batch.size());
+  output.resize(per_image * batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    std::memcpy(input.data() + i * image_floats, batch[i]->input.data(),
+                image_floats * sizeof(float));
+  }
+  const auto count = static_cast<std::int64_t>(batch.size());
+  if (features) {
+    model_.features(input.data(), count, crop, crop, output.data());
+  } else {
+    model_.forward(input.data(), count, crop, crop, output.data());
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const float* row = output.data() + i * per_image;
+    batch[i]->result.set_value(std::vector<float>(row, row + per_image));
+  }
+}
+
+void Batcher::work() {
+  std::exception_ptr bind_error;
+  try {
+    model_.bind_thread(options_.threads_per_worker);
+  } catch (...) {
+    bind_error = std::current_exception();
+  }
+  std::vector<float> input, output;
+  for (;;) {
+    std::vector<std::unique_ptr<Item>> batch = next_batch();
+    if (batch.empty()) return;
+    if (on_batch_) on_batch_(static_cast<int>(batch.size()));
+    try {
+      if (bind_error) std::rethrow_exception(bind_error);
+      forward(batch, input, output);
+    } catch (...) {
+      for (auto& item : batch) {
+        item->result.set_exception(std::current_exception());
+      }
+    }
+  }
+}
+
+}  // namespace resnet_cli::server
