@@ -1,13 +1,17 @@
 // bench: forward-only throughput and latency, and over inputs the whole
 // pipeline's, printed as text or JSON.
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
 #include "base/human_units.h"
+#include "command_registry.h"
 #include "commands.h"
 #include "model/model_loader.h"
+#include "option_table.h"
 #include "run/bench.h"
+#include "settings.h"
 
 namespace resnet_cli::cli {
 
@@ -111,5 +115,37 @@ ExitCode run_bench(const BenchSettings& settings, std::ostream& out) {
   }
   return kExitOk;
 }
+
+namespace {
+
+BenchSettings bench_settings(const OptionValues& values, int verbosity) {
+  BenchSettings bench;
+  fill_session(bench, values, verbosity);
+  bench.input = input_options(values, values.inputs);
+  bench.iterations = values.iterations;
+  bench.warmup = values.warmup;
+  bench.format = values.report_format;
+  return bench;
+}
+
+}  // namespace
+
+const CommandSpec kBenchCommand{
+    Command::kBench,
+    "bench",
+    "Forward-only throughput and latency; with images or a folder, the whole "
+    "pipeline's throughput and time per stage",
+    kOnBench,
+    [](CLI::App& app, OptionValues& values) {
+      app.add_option("inputs", values.inputs,
+                     "Images or folders to run through the whole pipeline")
+          ->type_name("PATH");
+    },
+    [](Settings& settings, const OptionValues& values) {
+      settings.bench = bench_settings(values, settings.verbosity);
+    },
+    [](const Settings& settings, std::ostream& out) {
+      return run_bench(settings.bench, out);
+    }};
 
 }  // namespace resnet_cli::cli

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <optional>
@@ -10,23 +11,22 @@
 #include <thread>
 
 #include "base/error.h"
+#include "base/file_util.h"
 #include "base/human_units.h"
+#include "command_registry.h"
 #include "commands.h"
 #include "model/model_loader.h"
+#include "option_table.h"
 #include "output_destination.h"
 #include "run/record_writer.h"
 #include "run/session.h"
+#include "settings.h"
 #include "signals.h"
 #include "terminal.h"
 
 namespace resnet_cli::cli {
 
 namespace {
-
-bool is_directory(const std::string& path) {
-  struct stat info {};
-  return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
-}
 
 bool appends_jsonl(const ClassifySettings& settings) {
   return settings.format == OutputFormat::kJsonl &&
@@ -74,7 +74,7 @@ std::unique_ptr<OutputDestination> open_destination(
 
 bool is_single_image(const InputOptions& input) {
   return input.paths.size() == 1 && input.files_from.empty() &&
-         !is_directory(input.paths[0]);
+         !is_folder(input.paths[0]);
 }
 
 // The inputs counted ahead of the run on a thread of its own, for the
@@ -227,5 +227,46 @@ ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
   }
   return stats.failed > 0 ? kExitInputFailed : kExitOk;
 }
+
+namespace {
+
+ClassifySettings classify_settings(const OptionValues& values, int verbosity) {
+  if (values.inputs.empty() && values.files_from.empty()) {
+    throw Error(ErrorKind::kUsage,
+                "classify: give images, folders or --files-from FILE");
+  }
+  ClassifySettings classify;
+  fill_session(classify, values, verbosity);
+  classify.input = input_options(values, values.inputs);
+  classify.resume = values.resume;
+  classify.topk = values.topk;
+  classify.output_type = values.output_type;
+  classify.format = values.format;
+  classify.output_file = values.output_file;
+  classify.decode = decode_options(values);
+  classify.progress = values.progress;
+  classify.color = values.color;
+  return classify;
+}
+
+}  // namespace
+
+const CommandSpec kClassifyCommand{
+    Command::kClassify,
+    "classify",
+    "Classify images; prints the top-k ImageNet classes of each",
+    kOnClassify,
+    [](CLI::App& app, OptionValues& values) {
+      app.add_option("inputs", values.inputs,
+                     "Image files and folders (scanned recursively); '-' "
+                     "reads one image from stdin")
+          ->type_name("PATH");
+    },
+    [](Settings& settings, const OptionValues& values) {
+      settings.classify = classify_settings(values, settings.verbosity);
+    },
+    [](const Settings& settings, std::ostream& out) {
+      return run_classify(settings.classify, out);
+    }};
 
 }  // namespace resnet_cli::cli

@@ -1,5 +1,6 @@
-// The commands: each one file of cli/, calling the library for the work and
-// owning the terminal, the output destination and the exit code.
+// The commands' run functions: each one file of cli/, calling the library
+// for the work and owning the terminal, the output destination and the exit
+// code. run_command dispatches through the registry (command_registry.h).
 #pragma once
 
 #include <iosfwd>

@@ -3,14 +3,18 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <ostream>
 
 #include "base/error.h"
+#include "command_registry.h"
 #include "commands.h"
 #include "model/model_loader.h"
+#include "option_table.h"
 #include "output_destination.h"
 #include "run/session.h"
+#include "settings.h"
 #include "signals.h"
 #include "terminal.h"
 #include "train/evaluation.h"
@@ -107,5 +111,44 @@ ExitCode run_evaluate(const EvaluateSettings& settings, std::ostream& out) {
   }
   return result.failed > 0 ? kExitInputFailed : kExitOk;
 }
+
+namespace {
+
+EvaluateSettings evaluate_settings(const OptionValues& values, int verbosity) {
+  EvaluateSettings evaluate;
+  fill_session(evaluate, values, verbosity);
+  evaluate.data = values.inputs.front();
+  evaluate.input = input_options(values, {});
+  evaluate.format = values.evaluate_format;
+  evaluate.output_file = values.output_file;
+  evaluate.misclassified_file = values.misclassified_file;
+  evaluate.decode = decode_options(values);
+  evaluate.progress = values.progress;
+  return evaluate;
+}
+
+}  // namespace
+
+const CommandSpec kEvaluateCommand{
+    Command::kEvaluate,
+    "evaluate",
+    "Accuracy of a model on labelled images laid out as torchvision's "
+    "ImageFolder (DATA/<class>/<image>): acc@1, acc@5, per-class precision "
+    "and recall, the confusion matrix",
+    kOnEvaluate,
+    [](CLI::App& app, OptionValues& values) {
+      app.add_option("data", values.inputs,
+                     "A folder with one sub-folder per class; class i is the "
+                     "i-th name in sorted order (ImageNet: folders named by "
+                     "WordNet id)")
+          ->required()
+          ->expected(1);
+    },
+    [](Settings& settings, const OptionValues& values) {
+      settings.evaluate = evaluate_settings(values, settings.verbosity);
+    },
+    [](const Settings& settings, std::ostream& out) {
+      return run_evaluate(settings.evaluate, out);
+    }};
 
 }  // namespace resnet_cli::cli

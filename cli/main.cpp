@@ -1,4 +1,4 @@
-// resnet-cli: the command-line front end. Parsing lives in options.cpp, each
+// resnet-cli: the command-line front end. Parsing lives in routing.cpp, each
 // command in its own file, the work in the library; this file wires them and
 // maps failures to exit codes (exit_codes.h).
 #include <malloc.h>

@@ -1,38 +1,20 @@
 #include "option_table.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 #include <functional>
 #include <limits>
 #include <ostream>
 
 #include "base/error.h"
+#include "command_registry.h"
 #include "weights/download.h"
 #include "weights/model_spec.h"
 
 namespace resnet_cli::cli {
 
 namespace {
-
-struct CommandName {
-  CommandBit bit;
-  const char* name;
-};
-constexpr CommandName kCommandNames[] = {
-    {kOnClassify, "classify"},
-    {kOnPreprocess, "preprocess"},
-    {kOnWeightsList, "weights list"},
-    {kOnWeightsInfo, "weights info"},
-    {kOnWeightsDownload, "weights download"},
-    {kOnWeightsPath, "weights path"},
-    {kOnWeightsVerify, "weights verify"},
-    {kOnBench, "bench"},
-    {kOnMerge, "merge"},
-    {kOnServe, "serve"},
-    {kOnTrain, "train"},
-    {kOnEvaluate, "evaluate"},
-    {kOnReport, "report"},
-};
 
 using Binder = std::function<CLI::Option*(CLI::App&, OptionValues&,
                                           const std::string& flags,
@@ -607,14 +589,25 @@ void attach_options(CLI::App& app, OptionValues& values, unsigned command) {
 }
 
 std::vector<OptionInfo> option_table_info() {
+  // Owners in the order of their bits (option_table.h).
+  std::vector<const CommandSpec*> commands_by_bit;
+  for (const CommandSpec& command : command_registry()) {
+    commands_by_bit.push_back(&command);
+  }
+  std::sort(commands_by_bit.begin(), commands_by_bit.end(),
+            [](const CommandSpec* a, const CommandSpec* b) {
+              return a->options < b->options;
+            });
   std::vector<OptionInfo> table;
   for (const OptionSpec& spec : option_table()) {
     OptionInfo info;
     info.flags = spec.flags;
     info.env = spec.env ? spec.env : "";
     info.help = spec.help;
-    for (const CommandName& command : kCommandNames) {
-      if (spec.commands & command.bit) info.commands.push_back(command.name);
+    for (const CommandSpec* command : commands_by_bit) {
+      if (spec.commands & command->options) {
+        info.commands.push_back(command->path);
+      }
     }
     table.push_back(std::move(info));
   }

@@ -1,4 +1,5 @@
-// The option table's interface for the parser (options.cpp) and for tests:
+// The option table's interface for the declarations (command_line.cpp)
+// and for tests:
 // which commands an option belongs to, and attaching a command's options to
 // its CLI11 subcommand.
 #pragma once

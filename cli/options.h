@@ -1,6 +1,6 @@
 // resnet-cli's command line: every option declared once, in one table
-// (options.cpp), with its help text, environment variable and the commands it
-// belongs to; values are bound to typed fields as CLI11 parses them. Each
+// (option_table.cpp), with its help text, environment variable and the commands
+// it belongs to; values are bound to typed fields as CLI11 parses them. Each
 // command then gets a settings struct of its own, built for that command only.
 #pragma once
 

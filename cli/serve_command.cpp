@@ -3,13 +3,17 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "base/error.h"
+#include "command_registry.h"
 #include "commands.h"
 #include "model/model_loader.h"
+#include "option_table.h"
 #include "run/session.h"
 #include "serve/server.h"
+#include "settings.h"
 #include "signals.h"
 
 namespace resnet_cli::cli {
@@ -71,5 +75,50 @@ ExitCode run_serve(const ServeSettings& settings) {
   spdlog::info("stopped: every request received was answered");
   return kExitOk;
 }
+
+namespace {
+
+ServeSettings serve_settings(const OptionValues& values, int verbosity) {
+  ServeSettings serve;
+  fill_session(serve, values, verbosity);
+  ServerOptions& server = serve.server;
+  server.host = values.host;
+  server.port = values.port;
+  server.api_key = values.api_key;
+  server.max_body = static_cast<std::size_t>(values.max_body);
+  server.max_batch_delay_ms = values.max_batch_delay_ms;
+  server.max_connections = values.max_connections;
+  server.max_queue = values.max_queue;
+  server.request_timeout_s = values.request_timeout_s;
+  server.idle_timeout_s = values.idle_timeout_s;
+  server.topk = values.topk;
+  if (!values.model_dir.empty()) {
+    // A trained folder is served under its own name, as TorchServe serves a
+    // model archive under the archive's.
+    std::filesystem::path folder =
+        std::filesystem::absolute(values.model_dir).lexically_normal();
+    if (!folder.has_filename()) folder = folder.parent_path();  // "dir/"
+    server.model_name = folder.filename().string();
+  }
+  server.decode = decode_options(values);
+  serve.access_log = verbosity >= 1;
+  return serve;
+}
+
+}  // namespace
+
+const CommandSpec kServeCommand{
+    Command::kServe,
+    "serve",
+    "Keep the model loaded and answer HTTP: TorchServe's /predictions/{name}, "
+    "/v1/classify (classify's record), /metrics",
+    kOnServe,
+    nullptr,
+    [](Settings& settings, const OptionValues& values) {
+      settings.serve = serve_settings(values, settings.verbosity);
+    },
+    [](const Settings& settings, std::ostream&) {
+      return run_serve(settings.serve);
+    }};
 
 }  // namespace resnet_cli::cli

@@ -2,11 +2,15 @@
 // bar and a line per epoch on stderr.
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 
 #include "base/error.h"
 #include "base/human_units.h"
+#include "command_registry.h"
 #include "commands.h"
+#include "option_table.h"
+#include "settings.h"
 #include "signals.h"
 #include "terminal.h"
 #include "train/train.h"
@@ -112,5 +116,75 @@ ExitCode run_train(const TrainSettings& settings) {
   print_summary(settings, summary, show);
   return summary.interrupted ? kExitInterrupted : kExitOk;
 }
+
+namespace {
+
+TrainRecipe train_recipe(const OptionValues& values) {
+  if (values.shuffle && values.no_shuffle) {
+    throw Error(ErrorKind::kUsage, "give --shuffle or --no-shuffle, not both");
+  }
+  TrainRecipe recipe;
+  recipe.part = values.train_part;
+  recipe.epochs = values.epochs;
+  recipe.batch_size = values.train_batch_size;
+  recipe.optimizer = values.optimizer;
+  recipe.learning_rate = values.learning_rate.value_or(
+      values.optimizer == OptimizerKind::kSgd ? 0.01 : 0.001);
+  recipe.weight_decay = values.weight_decay;
+  recipe.schedule = values.schedule;
+  recipe.label_smoothing = values.label_smoothing;
+  recipe.augment = values.augment;
+  recipe.shuffle = !values.no_shuffle;
+  recipe.seed = values.seed;
+  recipe.freeze_bn = values.freeze_bn;
+  return recipe;
+}
+
+TrainSettings train_settings(const OptionValues& values, int verbosity) {
+  if (values.output_file.empty()) {
+    throw Error(ErrorKind::kUsage, "train: give -o MODEL_DIR");
+  }
+  if (values.resume && values.force) {
+    throw Error(ErrorKind::kUsage, "give --resume or --force, not both");
+  }
+  TrainSettings settings;
+  TrainOptions& train = settings.train;
+  fill_session(train.base, values, verbosity);
+  train.data = values.inputs.front();
+  train.val_dir = values.val_dir;
+  train.val_split = values.val_split;
+  train.scan = input_options(values, {});
+  train.decode = decode_options(values);
+  train.output_dir = values.output_file;
+  train.cache_dir = values.cache_dir;
+  train.recipe = train_recipe(values);
+  train.strict = values.strict;
+  train.resume = values.resume;
+  train.force = values.force;
+  settings.progress = values.progress;
+  return settings;
+}
+
+}  // namespace
+
+const CommandSpec kTrainCommand{
+    Command::kTrain,
+    "train",
+    "Train a classifier on a folder of class folders (torchvision's "
+    "ImageFolder layout), as a PyTorch script would; writes MODEL_DIR for "
+    "classify --model",
+    kOnTrain,
+    [](CLI::App& app, OptionValues& values) {
+      app.add_option("data", values.inputs,
+                     "DATA: one sub-folder of images per class")
+          ->required()
+          ->expected(1);
+    },
+    [](Settings& settings, const OptionValues& values) {
+      settings.train = train_settings(values, settings.verbosity);
+    },
+    [](const Settings& settings, std::ostream&) {
+      return run_train(settings.train);
+    }};
 
 }  // namespace resnet_cli::cli

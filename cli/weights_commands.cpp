@@ -1,11 +1,15 @@
 // weights list, info, download, path and verify: the registry and torch.hub's
 // cache, through the library's weights source.
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
 #include "base/error.h"
+#include "command_registry.h"
 #include "commands.h"
+#include "option_table.h"
+#include "settings.h"
 #include "terminal.h"
 #include "weights/registry.h"
 #include "weights/weights_source.h"
@@ -194,5 +198,112 @@ ExitCode run_weights(Command command, const WeightsSettings& settings,
   }
   return kExitOk;
 }
+
+namespace {
+
+WeightsSettings weights_settings(Command command, const OptionValues& values,
+                                 int verbosity) {
+  WeightsSettings weights;
+  weights.target = values.weights_target;
+  weights.url = values.weights_url;
+  weights.force = values.force;
+  weights.format = values.report_format;
+  weights.fetch = fetch_options(values, verbosity);
+  if (command == Command::kWeightsDownload) {
+    if (weights.target.empty() == weights.url.empty()) {
+      throw Error(ErrorKind::kUsage,
+                  "weights download: give a NAME or --url URL (one of them)");
+    }
+    if (!weights.url.empty()) url_file_name(weights.url);
+  }
+  const bool names_entry = command == Command::kWeightsDownload ||
+                           command == Command::kWeightsPath ||
+                           command == Command::kWeightsInfo;
+  if (names_entry && !weights.target.empty()) find_weights(weights.target);
+  return weights;
+}
+
+}  // namespace
+
+namespace {
+
+// The weights subcommands' settings: the same for each.
+void settle_weights(Settings& settings, const OptionValues& values) {
+  settings.weights =
+      weights_settings(settings.command, values, settings.verbosity);
+}
+
+ExitCode run_weights_command(const Settings& settings, std::ostream& out) {
+  return run_weights(settings.command, settings.weights, out);
+}
+
+// A weights subcommand's one NAME (or FILE) argument.
+void add_name(CLI::App& app, OptionValues& values, const char* help,
+              const char* type, bool required) {
+  CLI::Option* argument =
+      app.add_option("name", values.weights_target, help)->type_name(type);
+  if (required) argument->required();
+}
+
+}  // namespace
+
+const CommandSpec kWeightsListCommand{
+    Command::kWeightsList,
+    "weights list",
+    "Table of known weights and whether each is cached",
+    kOnWeightsList,
+    nullptr,
+    settle_weights,
+    run_weights_command};
+
+const CommandSpec kWeightsInfoCommand{
+    Command::kWeightsInfo,
+    "weights info",
+    "torchvision's meta for one entry",
+    kOnWeightsInfo,
+    [](CLI::App& app, OptionValues& values) {
+      add_name(app, values, "e.g. ResNet50_Weights.IMAGENET1K_V2", "WEIGHTS",
+               true);
+    },
+    settle_weights,
+    run_weights_command};
+
+const CommandSpec kWeightsDownloadCommand{
+    Command::kWeightsDownload,
+    "weights download",
+    "Download one entry (or --url) into torch.hub's cache, hash-checked; "
+    "prints the cached file's path",
+    kOnWeightsDownload,
+    [](CLI::App& app, OptionValues& values) {
+      add_name(app, values, "e.g. ResNet18_Weights.DEFAULT", "WEIGHTS", false);
+    },
+    settle_weights,
+    run_weights_command};
+
+const CommandSpec kWeightsPathCommand{
+    Command::kWeightsPath,
+    "weights path",
+    "Print where an entry is (or would be) cached",
+    kOnWeightsPath,
+    [](CLI::App& app, OptionValues& values) {
+      add_name(app, values, "e.g. DEFAULT", "WEIGHTS", true);
+    },
+    settle_weights,
+    run_weights_command};
+
+const CommandSpec kWeightsVerifyCommand{
+    Command::kWeightsVerify,
+    "weights verify",
+    "Hash cached files (or FILE) and check the SHA-256 against the hash in "
+    "the file name; exit 3 on a mismatch",
+    kOnWeightsVerify,
+    [](CLI::App& app, OptionValues& values) {
+      add_name(app, values,
+               "A registry NAME or a FILE (default: every cached registry "
+               "file)",
+               "WEIGHTS|FILE", false);
+    },
+    settle_weights,
+    run_weights_command};
 
 }  // namespace resnet_cli::cli

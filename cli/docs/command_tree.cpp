@@ -47,7 +47,7 @@ std::vector<std::string> architecture_names() {
 }
 
 // The kind and choices a type name stands for (the names option_table.cpp
-// and options.cpp give values).
+// and settings.cpp give values).
 void classify_value(OptionDoc& option) {
   const std::string& type = option.type_name;
   if (type.empty()) {

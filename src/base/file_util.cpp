@@ -88,6 +88,11 @@ std::vector<std::uint8_t> read_input_file(const std::filesystem::path& path) {
   }
 }
 
+bool is_folder(const std::string& path) {
+  struct stat info {};
+  return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+}
+
 std::vector<std::uint8_t> read_stdin() {
   auto data = read_fd(STDIN_FILENO, "-", 1 << 20);
   if (data.empty()) {

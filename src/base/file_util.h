@@ -17,6 +17,9 @@ class TemporaryFileRegistration;
 // permission_denied, not_a_file, empty_file or io, naming the file.
 std::vector<std::uint8_t> read_input_file(const std::filesystem::path& path);
 
+// Whether `path` is a folder, or a link to one (stat follows links).
+bool is_folder(const std::string& path);
+
 // Reads all of standard input (for the "-" input).
 std::vector<std::uint8_t> read_stdin();
 

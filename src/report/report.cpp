@@ -13,9 +13,11 @@
 
 #include "base/cpu.h"
 #include "base/error.h"
+#include "base/jsonl_reader.h"
 #include "image/decode.h"
 #include "image/jpeg_encode.h"
 #include "image/preprocess.h"
+#include "run/image_step.h"
 #include "run/record_json.h"
 
 namespace resnet_cli {
@@ -88,10 +90,9 @@ json read_results(const std::string& results) {
   json whole = json::parse(content, nullptr, false);
   if (!whole.is_discarded()) return whole;
   json lines = json::array();
-  std::istringstream stream(content);
-  for (std::string line; std::getline(stream, line);) {
-    if (stream.eof()) break;  // no newline after it: torn
-    json record = json::parse(line, nullptr, false);
+  JsonlReader reader(results);
+  for (JsonlLine line; reader.next(line);) {
+    json record = json::parse(line.text, nullptr, false);
     if (record.is_discarded()) not_results(results, "not JSON");
     lines.push_back(std::move(record));
   }
@@ -113,7 +114,9 @@ std::filesystem::path locate(const std::string& path,
 // antialiased bilinear filter; empty when the image cannot be read.
 std::string thumbnail_uri(const std::filesystem::path& file, int size) {
   try {
-    const RgbImage image = decode_image_file(file);
+    // A file, even one named "-" (which decode_input reads as stdin).
+    const std::string name = file == "-" ? "./-" : file.string();
+    const RgbImage image = decode_input(InputBytes{name}, DecodeOptions{});
     const int longer = std::max(image.width, image.height);
     const double scale = std::min(1.0, static_cast<double>(size) / longer);
     const int width = std::max(1, static_cast<int>(image.width * scale + 0.5));

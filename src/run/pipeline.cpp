@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "base/error.h"
-#include "image/preprocess.h"
-#include "run/predictions.h"
+#include "run/image_step.h"
+#include "run/model_batch.h"
 
 namespace resnet_cli {
 
@@ -127,6 +127,9 @@ class StageClock {
     nanoseconds_ +=
         std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
   }
+  void add(double seconds) {
+    nanoseconds_ += static_cast<std::int64_t>(seconds * 1e9);
+  }
   double seconds() const {
     return static_cast<double>(nanoseconds_.load()) * 1e-9;
   }
@@ -141,6 +144,7 @@ class Pipeline {
            const PipelineOptions& options, const std::atomic<bool>& stop)
       : scanner_(scanner),
         job_(job),
+        output_{job.output_type, job.topk, job.labels},
         options_(options),
         stop_(stop),
         slots_(
@@ -224,22 +228,16 @@ class Pipeline {
     while (tasks_.pop(task)) {
       if (failed_) break;
       try {
-        try {
-          Prepared prepared;
-          prepared.sequence = task.sequence;
-          prepared.path = task.path;
-          prepared.tensor.resize(3 * static_cast<std::size_t>(crop) * crop);
-          const auto start = std::chrono::steady_clock::now();
-          const RgbImage image = decode_image_input(task.path, job_.decode);
-          const auto decoded = std::chrono::steady_clock::now();
-          decode_clock_.add(decoded - start);
-          preprocess(image, job_.transform, prepared.tensor.data());
-          preprocess_clock_.add(std::chrono::steady_clock::now() - decoded);
-          prepared_.push(std::move(prepared));
-        } catch (const std::bad_alloc&) {
-          throw Error(ErrorKind::kTooLarge,
-                      task.path + ": out of memory decoding it");
-        }
+        Prepared prepared;
+        prepared.sequence = task.sequence;
+        prepared.path = task.path;
+        prepared.tensor.resize(3 * static_cast<std::size_t>(crop) * crop);
+        StepTimes times;
+        prepare_input(InputBytes{task.path}, job_.decode, job_.transform,
+                      prepared.tensor.data(), nullptr, &times);
+        decode_clock_.add(times.decode_seconds);
+        preprocess_clock_.add(times.preprocess_seconds);
+        prepared_.push(std::move(prepared));
       } catch (const Error& e) {
         if (!is_input_error(e.kind())) {
           fail(std::current_exception());
@@ -261,15 +259,14 @@ class Pipeline {
     try {
       job_.model->bind_thread(options_.threads_per_worker);
       const int crop = job_.transform.crop_size;
-      const std::size_t image_floats =
-          3 * static_cast<std::size_t>(crop) * crop;
       const bool embedding = job_.output_type == OutputType::kEmbedding;
-      const std::size_t out_per_image = static_cast<std::size_t>(
-          embedding ? job_.model->feature_size() : job_.model->num_classes());
-      std::vector<float> input;
+      const std::size_t out_per_image =
+          model_output_size(*job_.model, embedding);
+      std::vector<float> scratch;
       std::vector<float> output(out_per_image *
                                 static_cast<std::size_t>(options_.batch_size));
       std::vector<Prepared> batch;
+      std::vector<const float*> images;
       Prepared item;
       while (prepared_.pop(item)) {
         batch.clear();
@@ -278,34 +275,19 @@ class Pipeline {
                prepared_.try_pop(item)) {
           batch.push_back(std::move(item));
         }
-        const float* data = batch[0].tensor.data();
-        if (batch.size() > 1) {
-          input.resize(image_floats * batch.size());
-          for (std::size_t i = 0; i < batch.size(); ++i) {
-            std::memcpy(input.data() + i * image_floats, batch[i].tensor.data(),
-                        image_floats * sizeof(float));
-          }
-          data = input.data();
+        images.clear();
+        for (const Prepared& prepared : batch) {
+          images.push_back(prepared.tensor.data());
         }
-        const auto count = static_cast<std::int64_t>(batch.size());
         const auto start = std::chrono::steady_clock::now();
-        if (embedding) {
-          job_.model->features(data, count, crop, crop, output.data());
-        } else {
-          job_.model->forward(data, count, crop, crop, output.data());
-        }
+        run_model_batch(*job_.model, images, crop, embedding, scratch,
+                        output.data());
         for (std::size_t i = 0; i < batch.size(); ++i) {
           Completion completion;
           completion.sequence = batch[i].sequence;
           completion.record.path = std::move(batch[i].path);
-          const float* row = output.data() + i * out_per_image;
-          if (embedding) {
-            completion.record.embedding.assign(row, row + out_per_image);
-          } else {
-            completion.record.predictions =
-                top_predictions(row, static_cast<std::int64_t>(out_per_image),
-                                job_.topk, job_.output_type, *job_.labels);
-          }
+          fill_record(completion.record, output.data() + i * out_per_image,
+                      static_cast<std::int64_t>(out_per_image), output_);
           completions_.push(std::move(completion));
         }
         inference_clock_.add(std::chrono::steady_clock::now() - start);
@@ -354,6 +336,7 @@ class Pipeline {
 
   InputScanner& scanner_;
   const ClassifyJob& job_;
+  const OutputSpec output_;
   PipelineOptions options_;
   const std::atomic<bool>& stop_;
   Slots slots_;

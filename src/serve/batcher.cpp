@@ -1,7 +1,8 @@
 #include "serve/batcher.h"
 
 #include <algorithm>
-#include <cstring>
+
+#include "run/model_batch.h"
 
 namespace resnet_cli::server {
 
@@ -45,6 +46,18 @@ std::size_t Batcher::depth() const {
   return queue_.size();
 }
 
+void Batcher::take_matching(std::vector<std::unique_ptr<Item>>& batch,
+                            std::size_t size, bool features) {
+  for (auto it = queue_.begin(); it != queue_.end() && batch.size() < size;) {
+    if ((*it)->features == features) {
+      batch.push_back(std::move(*it));
+      it = queue_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 // The oldest image, and those queued behind it that ask for the same output,
 // waiting for more until the batch is full or the oldest has waited
 // max_delay. Empty when stopping with nothing queued.
@@ -57,50 +70,26 @@ std::vector<std::unique_ptr<Batcher::Item>> Batcher::next_batch() {
   const bool features = queue_.front()->features;
   const auto deadline = queue_.front()->queued + options_.max_delay;
   for (;;) {
-    for (auto it = queue_.begin(); it != queue_.end() && batch.size() < size;) {
-      if ((*it)->features == features) {
-        batch.push_back(std::move(*it));
-        it = queue_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    take_matching(batch, size, features);
     if (batch.size() >= size || stopping_ ||
         arrived_.wait_until(lock, deadline) == std::cv_status::timeout) {
       break;
     }
   }
   // A last look: images that came while the deadline passed.
-  for (auto it = queue_.begin(); it != queue_.end() && batch.size() < size;) {
-    if ((*it)->features == features) {
-      batch.push_back(std::move(*it));
-      it = queue_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  take_matching(batch, size, features);
   return batch;
 }
 
 void Batcher::forward(std::vector<std::unique_ptr<Item>>& batch,
                       std::vector<float>& input, std::vector<float>& output) {
-  const std::int64_t crop = options_.crop;
-  const std::size_t image_floats = 3 * static_cast<std::size_t>(crop * crop);
   const bool features = batch.front()->features;
-  const auto per_image = static_cast<std::size_t>(
-      features ? model_.feature_size() : model_.num_classes());
-  input.resize(image_floats * batch.size());
+  const std::size_t per_image = model_output_size(model_, features);
   output.resize(per_image * batch.size());
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    std::memcpy(input.data() + i * image_floats, batch[i]->input.data(),
-                image_floats * sizeof(float));
-  }
-  const auto count = static_cast<std::int64_t>(batch.size());
-  if (features) {
-    model_.features(input.data(), count, crop, crop, output.data());
-  } else {
-    model_.forward(input.data(), count, crop, crop, output.data());
-  }
+  std::vector<const float*> images;
+  for (const auto& item : batch) images.push_back(item->input.data());
+  run_model_batch(model_, images, static_cast<int>(options_.crop), features,
+                  input, output.data());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const float* row = output.data() + i * per_image;
     batch[i]->result.set_value(std::vector<float>(row, row + per_image));

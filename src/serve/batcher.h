@@ -57,6 +57,10 @@ class Batcher {
 
   void work();
   std::vector<std::unique_ptr<Item>> next_batch();
+  // Moves queued items asking for `features` into `batch`, oldest first,
+  // until it holds `size`. Called with mutex_ held.
+  void take_matching(std::vector<std::unique_ptr<Item>>& batch,
+                     std::size_t size, bool features);
   void forward(std::vector<std::unique_ptr<Item>>& batch,
                std::vector<float>& input, std::vector<float>& output);
 

@@ -12,7 +12,7 @@
 #include <regex>
 
 #include "base/error.h"
-#include "image/preprocess.h"
+#include "run/image_step.h"
 #include "run/predictions.h"
 #include "run/record_json.h"
 #include "run/session.h"
@@ -248,15 +248,11 @@ std::vector<Record> Server::State::classify(const std::vector<Upload>& uploads,
     try {
       const std::string& bytes = uploads[i].bytes;
       std::vector<float> input(floats);
-      try {
-        const RgbImage image = decode_image_bytes(
-            reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(),
-            uploads[i].name, options.decode);
-        preprocess(image, transform, input.data());
-      } catch (const std::bad_alloc&) {
-        throw Error(ErrorKind::kTooLarge,
-                    uploads[i].name + ": out of memory decoding it");
-      }
+      prepare_input(
+          InputBytes{uploads[i].name,
+                     reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                     bytes.size()},
+          options.decode, transform, input.data());
       decoders.release();
       outputs[i] = batcher.submit(std::move(input), features);
     } catch (const Error& e) {
@@ -268,13 +264,9 @@ std::vector<Record> Server::State::classify(const std::vector<Upload>& uploads,
   for (std::size_t i = 0; i < uploads.size(); ++i) {
     if (!outputs[i].valid()) continue;
     const std::vector<float> output = outputs[i].get();
-    if (features) {
-      records[i].embedding = output;
-    } else {
-      records[i].predictions = top_predictions(
-          output.data(), static_cast<std::int64_t>(output.size()), topk,
-          output_type, session.labels());
-    }
+    fill_record(records[i], output.data(),
+                static_cast<std::int64_t>(output.size()),
+                OutputSpec{output_type, topk, &session.labels()});
   }
   return records;
 }

@@ -1,13 +1,12 @@
 #include "train/evaluation.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <system_error>
 #include <unordered_map>
 
 #include "base/error.h"
+#include "train/image_folder.h"
 
 namespace resnet_cli {
 
@@ -23,42 +22,9 @@ const std::vector<std::string>& imagenet_wnids() {
 
 namespace {
 
-bool is_folder(const std::string& path) {
-  struct stat info {};
-  return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
-}
-
 std::string join(const std::string& folder, const std::string& name) {
   if (!folder.empty() && folder.back() == '/') return folder + name;
   return folder + "/" + name;
-}
-
-// The sub-folders of `data` (links to folders included, as os.scandir's
-// is_dir() follows them), sorted by name bytes as Python sorts str.
-std::vector<std::string> class_folder_names(const std::string& data) {
-  if (!is_folder(data)) {
-    throw Error(ErrorKind::kUsage,
-                data + ": not a folder (evaluate needs DATA/<class>/<image>)");
-  }
-  std::vector<std::string> names;
-  std::error_code error;
-  std::filesystem::directory_iterator it(data, error);
-  for (; !error && it != std::filesystem::directory_iterator();
-       it.increment(error)) {
-    const std::string name = it->path().filename().string();
-    if (is_folder(join(data, name))) names.push_back(name);
-  }
-  if (error) {
-    throw Error(ErrorKind::kUsage, data + ": cannot list: " + error.message());
-  }
-  if (names.empty()) {
-    throw Error(ErrorKind::kUsage,
-                data +
-                    ": no class folders (evaluate needs DATA/<class>/"
-                    "<image>, one sub-folder per class)");
-  }
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 bool is_wnid(const std::string& name) {

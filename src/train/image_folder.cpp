@@ -1,40 +1,15 @@
-// ImageFolder scanning and the stable validation split (train.h).
-#include <sys/stat.h>
+#include "train/image_folder.h"
 
 #include <algorithm>
 #include <filesystem>
 #include <tuple>
 
 #include "base/error.h"
-#include "train/train.h"
+#include "base/file_util.h"
 
 namespace resnet_cli {
 
 namespace {
-
-bool is_folder(const std::string& path) {
-  struct stat info {};
-  return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
-}
-
-// The sub-folders of `root`, sorted by name bytes (Python's sorted() of
-// UTF-8 names), hidden ones included as os.scandir lists them.
-std::vector<std::string> class_folders(const std::string& root) {
-  std::vector<std::string> names;
-  std::error_code ec;
-  std::filesystem::directory_iterator it(root, ec);
-  if (ec) {
-    throw Error(ErrorKind::kUsage,
-                root + ": cannot read the data folder: " + ec.message());
-  }
-  for (const auto& entry : it) {
-    if (is_folder(entry.path().string())) {
-      names.push_back(entry.path().filename().string());
-    }
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 // os.walk's order, sorted as ImageFolder sorts it: by folder, then file.
 void sort_like_image_folder(std::vector<ImageFolderSample>& samples) {
@@ -51,16 +26,41 @@ void sort_like_image_folder(std::vector<ImageFolderSample>& samples) {
 
 }  // namespace
 
+std::vector<std::string> class_folder_names(const std::string& root) {
+  if (!is_folder(root)) {
+    throw Error(ErrorKind::kUsage,
+                root +
+                    ": not a folder (expected DATA/<class>/<image>, one "
+                    "sub-folder per class)");
+  }
+  std::vector<std::string> names;
+  std::error_code error;
+  std::filesystem::directory_iterator it(root, error);
+  for (; !error && it != std::filesystem::directory_iterator();
+       it.increment(error)) {
+    if (is_folder(it->path().string())) {
+      names.push_back(it->path().filename().string());
+    }
+  }
+  if (error) {
+    throw Error(ErrorKind::kUsage, root + ": cannot list: " + error.message());
+  }
+  if (names.empty()) {
+    throw Error(ErrorKind::kUsage,
+                root +
+                    ": no class folders (expected DATA/<class>/<image>, one "
+                    "sub-folder per class)");
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 ImageFolder scan_image_folder(const std::string& given,
                               const InputOptions& scan) {
   std::string root = given;
   while (root.size() > 1 && root.back() == '/') root.pop_back();
-  if (!is_folder(root)) {
-    throw Error(ErrorKind::kUsage,
-                root + ": not a folder (expected one sub-folder per class)");
-  }
   ImageFolder folder;
-  folder.classes = class_folders(root);
+  folder.classes = class_folder_names(root);
   if (folder.classes.size() < 2) {
     throw Error(ErrorKind::kUsage,
                 root + ": " + std::to_string(folder.classes.size()) +

@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "base/file_util.h"
 #include "image/preprocess.h"
+#include "run/image_step.h"
 #include "run/pipeline.h"
 
 namespace resnet_cli::detail {
@@ -196,19 +197,38 @@ void flip_horizontally(RgbImage& image) {
   }
 }
 
+// torchvision's training transforms on one image: RandomResizedCrop
+// (Augment::kStandard) or the weights' resize and center crop, then
+// RandomHorizontalFlip (unless Augment::kNone), each drawn from `draws`.
+class TrainingCrop final : public CropPolicy {
+ public:
+  TrainingCrop(Augment augment, const double* draws)
+      : augment_(augment), draws_(draws) {}
+
+  std::optional<RgbImage> crop(const RgbImage& image,
+                               const TransformSpec& transform) const override {
+    if (augment_ != Augment::kStandard) return std::nullopt;
+    return random_resized_crop(image, transform.crop_size,
+                               transform.interpolation, draws_);
+  }
+
+  void finish(RgbImage& crop) const override {
+    if (augment_ != Augment::kNone && draws_[kDraws - 1] < 0.5) {
+      flip_horizontally(crop);
+    }
+  }
+
+ private:
+  Augment augment_;
+  const double* draws_;
+};
+
 void transform_one(const ImageFolderSample& sample,
                    const TransformSpec& transform, Augment augment,
                    const DecodeOptions& decode, const double* draws,
                    float* chw) {
-  const RgbImage image = decode_image_input(sample.path, decode);
-  RgbImage crop = augment == Augment::kStandard
-                      ? random_resized_crop(image, transform.crop_size,
-                                            transform.interpolation, draws)
-                      : resize_center_crop(image, transform);
-  if (augment != Augment::kNone && draws[kDraws - 1] < 0.5) {
-    flip_horizontally(crop);
-  }
-  normalize_to_chw(crop, transform, chw);
+  const TrainingCrop policy(augment, draws);
+  prepare_input(InputBytes{sample.path}, decode, transform, chw, &policy);
 }
 
 }  // namespace

@@ -283,6 +283,12 @@ std::int64_t checkpoint_num_classes(const Checkpoint& checkpoint,
   return fc->sizes[0];
 }
 
+const ArchSpec& choose_architecture(const Checkpoint& checkpoint,
+                                    std::string_view name) {
+  if (name.empty()) return detect_architecture(checkpoint);
+  return architecture(name);
+}
+
 void check_state_dict(const Checkpoint& checkpoint, const ArchSpec& arch) {
   // The class count is free; take it from fc.weight where that is a matrix
   // so that a fine-tuned head is no mismatch, and report the rest.

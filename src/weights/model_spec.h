@@ -96,6 +96,12 @@ std::int64_t num_params(const ArchSpec& arch, std::int64_t num_classes);
 // (naming the nearest and what differs).
 const ArchSpec& detect_architecture(const Checkpoint& checkpoint);
 
+// The architecture `name` names (as architecture() finds it), or, when
+// `name` is empty, the one the checkpoint holds (detect_architecture): what
+// --arch means for every command that loads a checkpoint.
+const ArchSpec& choose_architecture(const Checkpoint& checkpoint,
+                                    std::string_view name);
+
 // Throws Error(kCheckpoint) unless the checkpoint is exactly `arch`'s
 // state_dict (any class count): the message names what the file looks like
 // when that is another architecture, and lists the first missing keys,

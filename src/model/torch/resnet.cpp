@@ -79,18 +79,11 @@ struct Block {
   ConvUnit downsample;
 };
 
-// The architecture options.arch names, or the one the checkpoint holds.
-const ArchSpec& choose_architecture(const Checkpoint& checkpoint,
-                                    const ModelOptions& options) {
-  if (options.arch.empty()) return detect_architecture(checkpoint);
-  return architecture(options.arch);
-}
-
 class ResNet final : public Model {
  public:
   ResNet(const Checkpoint& checkpoint, const ModelOptions& options)
       : checkpoint_(&checkpoint),
-        arch_(&choose_architecture(checkpoint, options)),
+        arch_(&choose_architecture(checkpoint, options.arch)),
         device_(parse_device(options.device)),
         precision_(options.precision),
         engine_(options.engine) {

@@ -171,16 +171,10 @@ std::map<std::string, torch::Tensor> named_state(const nn::Module& module) {
   return state;
 }
 
-const ArchSpec& choose_architecture(const Checkpoint& checkpoint,
-                                    const TrainerOptions& options) {
-  if (options.arch.empty()) return detect_architecture(checkpoint);
-  return architecture(options.arch);
-}
-
 class ResNetTrainer final : public Trainer {
  public:
   ResNetTrainer(const Checkpoint& checkpoint, const TrainerOptions& options)
-      : arch_(&choose_architecture(checkpoint, options)),
+      : arch_(&choose_architecture(checkpoint, options.arch)),
         options_(options),
         network_(*arch_, options.num_classes) {
     check_state_dict(checkpoint, *arch_);
