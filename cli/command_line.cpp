@@ -7,6 +7,7 @@
 
 #include "command_registry.h"
 #include "exit_codes.h"
+#include "formats_help.h"
 #include "option_table.h"
 
 namespace resnet_cli::cli {
@@ -52,7 +53,7 @@ CommandLine declare_command_line(CLI::App& app, OptionValues& values) {
   app.set_version_flag("-V,--version", std::string(),
                        "Version, build and what this machine offers; with "
                        "--format json for scripts");
-  app.footer(exit_codes_help());
+  app.footer(formats_help() + "\n\n" + exit_codes_help());
   CommandLine line;
   line.verbose =
       app.add_flag("-v,--verbose", "More log output on stderr (repeatable)");

@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "command_registry.h"
+#include "image/image_format.h"
 #include "weights/download.h"
 #include "weights/model_spec.h"
 
@@ -191,6 +192,22 @@ Binder parsed(std::optional<T> OptionValues::*member, Parse parse,
   };
 }
 
+// --ext: its default, shown and not set (no list means every extension of
+// the table of image formats, run/inputs.h), is that table's.
+Binder extension_list(
+    std::optional<std::vector<std::string>> OptionValues::*member) {
+  return [member](CLI::App& app, OptionValues& values, const std::string& flags,
+                  const std::string& help) {
+    CLI::Option* option =
+        parsed(member, parse_extensions, "LIST")(app, values, flags, help);
+    std::string all;
+    for (const std::string& extension : image_format_extensions()) {
+      all += (all.empty() ? "" : ",") + extension;
+    }
+    return option->default_str(all);
+  };
+}
+
 std::array<float, 3> parse_triple(const std::string& text) {
   std::vector<std::string> parts;
   std::size_t start = 0;
@@ -367,10 +384,10 @@ const std::vector<OptionSpec>& option_table() {
       {"-0,--null", nullptr, "--files-from entries end in NUL (find -print0)",
        kOnClassify | kOnBench | kOnMerge, flag(&V::null_separated)},
       {"--ext", "RESNET_CLI_EXT",
-       "Extensions picked up in folders, e.g. jpg,png (default: every format "
-       "resnet-cli reads)",
+       "Extensions picked up in folders, e.g. jpg,png (default: every "
+       "extension of every format resnet-cli reads)",
        kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnMerge,
-       parsed(&V::extensions, parse_extensions, "LIST")},
+       extension_list(&V::extensions)},
       {"-L,--follow", nullptr,
        "Follow symbolic links to folders while scanning (loops are reported)",
        kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnMerge,

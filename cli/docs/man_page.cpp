@@ -3,6 +3,8 @@
 #include <sstream>
 
 #include "exit_codes.h"
+#include "formats_help.h"
+#include "image/image_format.h"
 #include "renderers.h"
 
 namespace resnet_cli::cli::docs {
@@ -31,6 +33,17 @@ std::string line(const std::string& text) {
     return "\\&" + escaped + "\n";
   }
   return escaped + "\n";
+}
+
+// line(), with a place to break after each comma: a list such as --ext's
+// default is one word otherwise, wider than the page.
+std::string breakable_line(const std::string& text) {
+  std::string broken;
+  for (const char c : line(text)) {
+    broken += c;
+    if (c == ',') broken += "\\:";
+  }
+  return broken;
 }
 
 std::string bold(const std::string& text) {
@@ -76,7 +89,7 @@ void option_entry(std::ostream& out, const OptionDoc& option) {
   if (!option.env.empty()) {
     notes.push_back("Environment: " + option.env + ".");
   }
-  if (!notes.empty()) out << ".br\n" << line(join(notes, " "));
+  if (!notes.empty()) out << ".br\n" << breakable_line(join(notes, " "));
 }
 
 void positional_entry(std::ostream& out, const OptionDoc& positional) {
@@ -126,6 +139,20 @@ void environment(std::ostream& out, const CommandDoc& top) {
              "$XDG_CACHE_HOME/torch, then ~/.cache/torch).");
 }
 
+// The table of image formats, each with the extensions folder scans take.
+void formats(std::ostream& out) {
+  out << ".SH FORMATS\n"
+      << line(
+             "Read by content, never by extension: the first frame or page, "
+             "as PIL's Image.open(f).convert(\"RGB\") reads it. Folders are "
+             "scanned for these extensions unless --ext chooses.");
+  for (const ImageFormat* format : image_formats()) {
+    out << ".TP\n"
+        << bold(format->name) << "\n"
+        << line(format_extensions(*format));
+  }
+}
+
 void exit_status(std::ostream& out) {
   out << ".SH EXIT STATUS\n";
   for (const ExitCodeInfo& entry : exit_code_table()) {
@@ -156,6 +183,7 @@ std::string man_page(const CommandDoc& top, const std::string& version,
   for (const CommandDoc* command : all_commands(top)) {
     command_section(out, *command);
   }
+  formats(out);
   environment(out, top);
   exit_status(out);
   out << ".SH FILES\n.TP\n"

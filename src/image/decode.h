@@ -1,13 +1,14 @@
 // Image decoding into the RGB that PIL 9.4's Image.open(f).convert("RGB")
 // gives, bit for bit (README: Formats, for the measured exceptions).
 //
-// The format is read from the content, never the extension, and the size
-// its header declares is checked before any pixel is allocated. Each format
-// goes to its own library or reader (src/image/formats/): JPEG to libjpeg-turbo,
-// PNG to libpng, TIFF to libtiff (first page), GIF to giflib (first frame),
-// WebP to libwebp, JPEG 2000 to OpenJPEG; BMP/DIB, TGA, ICO/CUR and PNM to
-// readers of resnet-cli's own. The conversion to RGB follows Pillow: gray
-// replicated, alpha dropped (not composited), palette expanded (a short
+// The format is read from the content, never the extension (the table of
+// image/image_format.h), and the size its decoder's own header reading gives
+// is checked against --max-pixels before any pixel is allocated. Each format
+// goes to its own library or reader (src/image/formats/): JPEG to
+// libjpeg-turbo, PNG to libpng, TIFF to libtiff (first page), GIF to giflib
+// (first frame), WebP to libwebp, JPEG 2000 to OpenJPEG; BMP/DIB, TGA, ICO/CUR
+// and PNM to readers of resnet-cli's own. The conversion to RGB follows Pillow:
+// gray replicated, alpha dropped (not composited), palette expanded (a short
 // palette continued by Pillow's grey ramp), CMYK by Pillow's formula,
 // 16-bit gray clipped to 255 as Pillow's "I" modes are, other 16-bit
 // samples reduced to their high byte. EXIF orientation is ignored unless
@@ -25,21 +26,10 @@
 #include <filesystem>
 #include <string>
 
-#include "image/image_header.h"
+#include "image/image_format.h"
 #include "image/rgb_image.h"
 
 namespace resnet_cli {
-
-struct DecodeOptions {
-  bool apply_exif_orientation = false;  // --exif apply
-  // Pillow's MAX_IMAGE_PIXELS, and what Pillow does with it: images with
-  // more pixels decode with a warning, those with more than twice as many
-  // are refused (too_large) before decoding.
-  std::uint64_t max_pixels = 89'478'485;
-  // Decode truncated JPEGs (the missing part grey) with a warning instead of
-  // refusing them, as PIL's LOAD_TRUNCATED_IMAGES does.
-  bool allow_truncated = false;
-};
 
 RgbImage decode_image_file(const std::filesystem::path& path,
                            const DecodeOptions& options = {});

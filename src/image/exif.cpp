@@ -1,14 +1,80 @@
 #include "image/exif.h"
 
 #include <cstring>
+#include <optional>
 
-#include "image/image_header.h"
+#include "image/formats/bytes.h"
+#include "image/formats/jpeg_segments.h"
 
 namespace resnet_cli {
 
+namespace {
+
+using detail::be16;
+using detail::be32;
+using detail::le16;
+using detail::le32;
+
+// The value of a SHORT or LONG tag in the first IFD of a TIFF structure (the
+// payload of an Exif segment), or nullopt.
+std::optional<std::uint32_t> tiff_first_ifd_tag(const std::uint8_t* tiff,
+                                                std::size_t size,
+                                                std::uint16_t tag) {
+  if (size < 8) return std::nullopt;
+  bool big;
+  if (std::memcmp(tiff, "MM", 2) == 0) {
+    big = true;
+  } else if (std::memcmp(tiff, "II", 2) == 0) {
+    big = false;
+  } else {
+    return std::nullopt;
+  }
+  auto u16 = [&](std::size_t at) {
+    return big ? be16(tiff + at) : le16(tiff + at);
+  };
+  auto u32 = [&](std::size_t at) {
+    return big ? be32(tiff + at) : le32(tiff + at);
+  };
+  auto u64 = [&](std::size_t at) {
+    return big ? (std::uint64_t{u32(at)} << 32) | u32(at + 4)
+               : (std::uint64_t{u32(at + 4)} << 32) | u32(at);
+  };
+  // Classic TIFF: 4-byte offsets, 2-byte counts, 12-byte entries; BigTIFF
+  // (43): 8-byte offsets and counts, 20-byte entries.
+  const bool bigtiff = u16(2) == 43;
+  if (!bigtiff && u16(2) != 42) return std::nullopt;
+  if (bigtiff && (size < 16 || u16(4) != 8)) return std::nullopt;
+  const std::size_t word = bigtiff ? 8 : 4;
+  const std::uint64_t ifd = bigtiff ? u64(8) : u32(4);
+  if (ifd < 2 * word || ifd > size - word) return std::nullopt;
+  const std::uint64_t entries = bigtiff ? u64(ifd) : u16(ifd);
+  const std::size_t first = static_cast<std::size_t>(ifd) + (bigtiff ? 8 : 2);
+  const std::size_t entry_size = 4 + 2 * word;
+  for (std::uint64_t i = 0; i < entries; ++i) {
+    const std::uint64_t entry = first + i * entry_size;
+    if (entry > size || size - entry < entry_size) return std::nullopt;
+    if (u16(entry) != tag) continue;
+    const std::size_t value = static_cast<std::size_t>(entry) + 4 + word;
+    switch (u16(entry + 2)) {
+      case 3:  // SHORT
+        return u16(value);
+      case 4:  // LONG
+        return u32(value);
+      case 16:  // LONG8 (BigTIFF)
+        if (!bigtiff || u64(value) > 0xFFFFFFFFu) return std::nullopt;
+        return static_cast<std::uint32_t>(u64(value));
+      default:
+        return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 int jpeg_exif_orientation(const std::uint8_t* data, std::size_t size) {
   int orientation = 1;
-  visit_jpeg_segments(
+  detail::visit_jpeg_segments(
       data, size,
       [&](std::uint8_t marker, const std::uint8_t* payload,
           std::size_t length) {

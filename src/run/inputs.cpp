@@ -13,6 +13,7 @@
 
 #include "base/error.h"
 #include "base/text.h"
+#include "image/image_format.h"
 
 namespace resnet_cli {
 
@@ -82,11 +83,7 @@ bool in_shard(const std::string& path, const Shard& shard) {
 }
 
 const std::vector<std::string>& default_image_extensions() {
-  // Every extension PIL registers for a format resnet-cli reads.
-  static const std::vector<std::string> extensions = {
-      "jpg", "jpeg", "jpe",  "jfif", "mpo", "png", "apng", "bmp", "dib", "gif",
-      "tif", "tiff", "webp", "pbm",  "pgm", "ppm", "pnm",  "jp2", "j2k", "j2c",
-      "jpc", "jpf",  "jpx",  "tga",  "icb", "vda", "vst",  "ico", "cur"};
+  static const std::vector<std::string> extensions = image_format_extensions();
   return extensions;
 }
 

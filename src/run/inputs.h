@@ -29,8 +29,8 @@ Shard parse_shard(std::string_view text);
 bool in_shard(const std::string& path, const Shard& shard);
 
 // Lower-case extensions (no dot) a folder scan picks up by default: every
-// format the decoder reads, and GIF so that GIFs are reported rather than
-// silently skipped.
+// extension of every format in the table of image formats
+// (image/image_format.h), in its order.
 const std::vector<std::string>& default_image_extensions();
 
 // "jpg,PNG,.webp" -> {"jpg", "png", "webp"}; throws Error(kUsage) when empty.

@@ -10,7 +10,8 @@
 #include <vector>
 
 #include "image/formats/bytes.h"
-#include "image/formats/decoders.h"
+#include "image/formats/decoder_support.h"
+#include "image/formats/dib.h"
 
 namespace resnet_cli::detail {
 
@@ -23,69 +24,10 @@ enum Compression : std::uint32_t {
   kFields = 3
 };
 
-struct DibHeader {
-  std::uint32_t header_size = 0;
-  std::uint64_t width = 0;
-  std::uint64_t height = 0;
-  bool top_down = false;
-  std::uint32_t bits = 0;
-  std::uint32_t compression = kRaw;
-  std::uint64_t colors = 0;     // palette entries
-  std::size_t entry_size = 4;   // bytes per palette entry (3 for OS/2)
-  std::size_t palette_at = 0;   // where the colour table starts
-  std::uint32_t masks[4] = {};  // R, G, B, A bit fields
-};
-
 // Byte order of one pixel's 4 bytes for 32-bit images: index of R, G, B.
 struct Layout32 {
   int r, g, b;
 };
-
-DibHeader read_header(const Bytes& file, std::size_t at,
-                      const std::string& name) {
-  DibHeader h;
-  if (!file.has(at, 4)) fail(ErrorKind::kDecode, name, "truncated BMP header");
-  h.header_size = le32(file.data + at);
-  if (!file.has(at, h.header_size) || h.header_size < 12) {
-    fail(ErrorKind::kDecode, name, "truncated BMP header");
-  }
-  const std::uint8_t* p = file.data + at + 4;
-  if (h.header_size == 12) {
-    h.width = le16(p);
-    h.height = le16(p + 2);
-    h.bits = le16(p + 6);
-    h.entry_size = 3;
-  } else if (h.header_size == 40 || h.header_size == 64 ||
-             h.header_size == 108 || h.header_size == 124) {
-    h.width = le32(p);
-    // Pillow takes a height whose top byte is 0xFF as negative: top-down.
-    h.top_down = p[7] == 0xFF;
-    h.height =
-        h.top_down ? (std::uint64_t{1} << 32) - le32(p + 4) : le32(p + 4);
-    h.bits = le16(p + 10);
-    h.compression = le32(p + 12);
-    h.colors = le32(p + 28);
-  } else {
-    fail(ErrorKind::kUnsupportedFormat, name,
-         "unsupported BMP header type (" + std::to_string(h.header_size) +
-             " bytes)");
-  }
-  h.palette_at = at + h.header_size;
-  if (h.compression == kFields) {
-    if (h.header_size >= 56) {
-      for (int i = 0; i < 4; ++i) h.masks[i] = le32(p + 36 + 4 * i);
-    } else {  // BITMAPINFOHEADER: three masks follow the header
-      if (!file.has(h.palette_at, 12)) {
-        fail(ErrorKind::kDecode, name, "truncated BMP bit fields");
-      }
-      for (int i = 0; i < 3; ++i)
-        h.masks[i] = le32(file.data + h.palette_at + 4 * i);
-      h.palette_at += 12;
-    }
-  }
-  if (h.colors == 0) h.colors = h.bits < 64 ? std::uint64_t{1} << h.bits : 0;
-  return h;
-}
 
 // 32-bit bit-field orders Pillow knows (BmpImagePlugin's MASK_MODES).
 bool layout_of_masks(const std::uint32_t masks[4], Layout32* layout) {
@@ -122,22 +64,34 @@ void unpack16(std::uint32_t pixel, bool six_green, std::uint8_t* out) {
   out[2] = static_cast<std::uint8_t>((pixel & 31) * 255 / 31);
 }
 
+// What an RLE walk produces: the indices, or only their count.
+struct IndexOutput {
+  std::vector<std::uint8_t> indices;
+  std::uint64_t size() const { return indices.size(); }
+  void push_back(std::uint8_t index) { indices.push_back(index); }
+  void pad(std::uint64_t count) {
+    indices.insert(indices.end(), static_cast<std::size_t>(count), 0);
+  }
+};
+
+struct CountingOutput {
+  std::uint64_t count = 0;
+  std::uint64_t size() const { return count; }
+  void push_back(std::uint8_t) { ++count; }
+  void pad(std::uint64_t n) { count += n; }
+};
+
 // Palette indices, one byte a pixel, bottom row first, from RLE4/RLE8 data
 // (later Pillow's BmpRleDecoder): runs clipped to the row, end-of-line pads
 // the row with index 0, delta skips with index 0. Fewer pixels than the
 // image holds is an error, as in Pillow ("not enough image data").
-std::vector<std::uint8_t> decode_rle(const Bytes& file, std::size_t at,
-                                     std::uint64_t width, std::uint64_t height,
-                                     bool rle4, const std::string& name) {
-  const std::uint64_t total = width * height;
-  std::vector<std::uint8_t> out;
-  out.reserve(static_cast<std::size_t>(
-      std::min<std::uint64_t>(total, std::uint64_t{file.size} * 2 * 255 + 1)));
+template <typename Output>
+void walk_rle(const Bytes& file, std::size_t at, std::uint64_t width,
+              std::uint64_t total, bool rle4, Output& out) {
   std::uint64_t x = 0;
   std::size_t pos = at;
   auto pad = [&](std::uint64_t count) {
-    count = std::min(count, total - out.size());
-    out.insert(out.end(), static_cast<std::size_t>(count), 0);
+    out.pad(std::min(count, total - out.size()));
   };
   while (out.size() < total) {
     if (!file.has(pos, 2)) break;
@@ -182,11 +136,24 @@ std::vector<std::uint8_t> decode_rle(const Bytes& file, std::size_t at,
       if (pos % 2 != 0) ++pos;  // word-aligned, in the file (as Pillow)
     }
   }
-  if (out.size() < total) {
+}
+
+// The indices, after a first walk that allocates nothing has found that
+// the data holds them all.
+std::vector<std::uint8_t> decode_rle(const Bytes& file, std::size_t at,
+                                     std::uint64_t width, std::uint64_t height,
+                                     bool rle4, const std::string& name) {
+  const std::uint64_t total = width * height;
+  CountingOutput counted;
+  walk_rle(file, at, width, total, rle4, counted);
+  if (counted.count < total) {
     fail(ErrorKind::kDecode, name,
          "RLE-compressed BMP ends before the image (not enough image data)");
   }
-  return out;
+  IndexOutput out;
+  out.indices.reserve(static_cast<std::size_t>(total));
+  walk_rle(file, at, width, total, rle4, out);
+  return std::move(out.indices);
 }
 
 // The palette as Pillow reads it, and whether it is all grey.
@@ -213,29 +180,6 @@ Palette read_palette(const Bytes& file, const DibHeader& h,
   }
   return palette;
 }
-
-}  // namespace
-
-RgbImage new_rgb_image(std::uint64_t width, std::uint64_t height,
-                       const std::string& name) {
-  constexpr std::uint64_t kMaxSide = 1u << 30;
-  if (width == 0 || height == 0) {
-    fail(ErrorKind::kDecode, name, "the image is empty (0 pixels)");
-  }
-  if (width > kMaxSide || height > kMaxSide ||
-      width * height > (std::uint64_t{1} << 32)) {
-    fail(ErrorKind::kTooLarge, name,
-         std::to_string(width) + "x" + std::to_string(height) +
-             " pixels is too large to decode");
-  }
-  RgbImage image;
-  image.width = static_cast<int>(width);
-  image.height = static_cast<int>(height);
-  image.pixels.assign(static_cast<std::size_t>(width * height * 3), 0);
-  return image;
-}
-
-namespace {
 
 // How a BMP's uncompressed pixels are laid out, from its compression and
 // bit fields; throws for what PIL does not decode.
@@ -288,11 +232,9 @@ std::uint8_t* image_row(RgbImage& image, const DibHeader& h,
       static_cast<int>(h.top_down ? stored_row : height - 1 - stored_row));
 }
 
-void decode_rle_pixels(const Bytes& file, std::size_t pixels_at,
+void fill_from_indices(const std::vector<std::uint8_t>& indices,
                        const DibHeader& h, const Palette& palette,
-                       RgbImage& image, const std::string& name) {
-  const std::vector<std::uint8_t> indices = decode_rle(
-      file, pixels_at, h.width, h.height, h.compression == kRle4, name);
+                       RgbImage& image) {
   const auto width = static_cast<std::size_t>(h.width);
   for (std::size_t y = 0; y < static_cast<std::size_t>(h.height); ++y) {
     std::uint8_t* out = image_row(image, h, y);
@@ -333,19 +275,33 @@ void convert_row(const std::uint8_t* in, std::size_t width, int bits,
   }
 }
 
-void decode_raw_pixels(const Bytes& file, std::size_t pixels_at,
-                       const DibHeader& h, const Palette& palette,
-                       const PixelLayout& layout, RgbImage& image,
-                       const std::string& name) {
-  const auto width = static_cast<std::size_t>(h.width);
+// Bytes from one stored row to the next (rows are padded to 4 bytes).
+std::size_t stride_of(const DibHeader& h) {
+  return ((static_cast<std::size_t>(h.width) * h.bits + 31) >> 3) &
+         ~std::size_t{3};
+}
+
+// The uncompressed rows are all in the file.
+void check_raw_pixels(const Bytes& file, std::size_t pixels_at,
+                      const DibHeader& h, const std::string& name) {
+  check_image_size(h.width, h.height, name);
   const auto height = static_cast<std::size_t>(h.height);
-  const std::size_t stride = ((width * h.bits + 31) >> 3) & ~std::size_t{3};
-  const std::size_t row_bytes = (width * h.bits + 7) / 8;
+  const std::size_t stride = stride_of(h);
+  const std::size_t row_bytes =
+      (static_cast<std::size_t>(h.width) * h.bits + 7) / 8;
   if (pixels_at > file.size || (file.size - pixels_at) / stride < height - 1 ||
       file.size - pixels_at - (height - 1) * stride < row_bytes) {
     fail(ErrorKind::kDecode, name,
          "BMP pixel data ends before the image (truncated)");
   }
+}
+
+void decode_raw_pixels(const Bytes& file, std::size_t pixels_at,
+                       const DibHeader& h, const Palette& palette,
+                       const PixelLayout& layout, RgbImage& image) {
+  const auto width = static_cast<std::size_t>(h.width);
+  const auto height = static_cast<std::size_t>(h.height);
+  const std::size_t stride = stride_of(h);
   for (std::size_t y = 0; y < height; ++y) {
     convert_row(file.data + pixels_at + y * stride, width, h.bits, palette,
                 layout, image_row(image, h, y));
@@ -354,12 +310,59 @@ void decode_raw_pixels(const Bytes& file, std::size_t pixels_at,
 
 }  // namespace
 
-RgbImage decode_dib(const std::uint8_t* data, std::size_t size,
-                    std::size_t header_at, std::size_t pixels_at,
-                    const std::string& name, bool icon) {
-  const Bytes file{data, size};
-  DibHeader h = read_header(file, header_at, name);
+DibHeader read_dib_header(const Bytes& file, std::size_t at,
+                          const std::string& name, bool icon) {
+  DibHeader h;
+  if (!file.has(at, 4)) fail(ErrorKind::kDecode, name, "truncated BMP header");
+  h.header_size = le32(file.data + at);
+  if (!file.has(at, h.header_size) || h.header_size < 12) {
+    fail(ErrorKind::kDecode, name, "truncated BMP header");
+  }
+  if (h.header_size < 40 && h.header_size != 12) {
+    fail(ErrorKind::kDecode, name, "malformed BMP header");
+  }
+  const std::uint8_t* p = file.data + at + 4;
+  if (h.header_size == 12) {
+    h.width = le16(p);
+    h.height = le16(p + 2);
+    h.bits = le16(p + 6);
+    h.entry_size = 3;
+  } else if (h.header_size == 40 || h.header_size == 64 ||
+             h.header_size == 108 || h.header_size == 124) {
+    h.width = le32(p);
+    // Pillow takes a height whose top byte is 0xFF as negative: top-down.
+    h.top_down = p[7] == 0xFF;
+    h.height =
+        h.top_down ? (std::uint64_t{1} << 32) - le32(p + 4) : le32(p + 4);
+    h.bits = le16(p + 10);
+    h.compression = le32(p + 12);
+    h.colors = le32(p + 28);
+  } else {
+    fail(ErrorKind::kUnsupportedFormat, name,
+         "unsupported BMP header type (" + std::to_string(h.header_size) +
+             " bytes)");
+  }
+  h.palette_at = at + h.header_size;
+  if (h.compression == kFields) {
+    if (h.header_size >= 56) {
+      for (int i = 0; i < 4; ++i) h.masks[i] = le32(p + 36 + 4 * i);
+    } else {  // BITMAPINFOHEADER: three masks follow the header
+      if (!file.has(h.palette_at, 12)) {
+        fail(ErrorKind::kDecode, name, "truncated BMP bit fields");
+      }
+      for (int i = 0; i < 3; ++i)
+        h.masks[i] = le32(file.data + h.palette_at + 4 * i);
+      h.palette_at += 12;
+    }
+  }
+  if (h.colors == 0) h.colors = h.bits < 64 ? std::uint64_t{1} << h.bits : 0;
   if (icon) h.height /= 2;
+  return h;
+}
+
+RgbImage decode_dib(const Bytes& file, const DibHeader& h,
+                    std::size_t header_at, std::size_t pixels_at,
+                    const std::string& name) {
   const bool palette_image = h.bits == 1 || h.bits == 4 || h.bits == 8;
   if (!palette_image && h.bits != 16 && h.bits != 24 && h.bits != 32) {
     fail(ErrorKind::kUnsupportedFormat, name,
@@ -375,19 +378,84 @@ RgbImage decode_dib(const std::uint8_t* data, std::size_t size,
   const PixelLayout layout = pixel_layout(h, palette_image, name);
   const Palette palette =
       palette_image ? read_palette(file, h, name) : Palette();
-  RgbImage image = new_rgb_image(h.width, h.height, name);
   if (h.compression == kRle4 || h.compression == kRle8) {
-    decode_rle_pixels(file, pixels_at, h, palette, image, name);
-  } else {
-    decode_raw_pixels(file, pixels_at, h, palette, layout, image, name);
+    check_image_size(h.width, h.height, name);
+    const std::vector<std::uint8_t> indices = decode_rle(
+        file, pixels_at, h.width, h.height, h.compression == kRle4, name);
+    RgbImage image = new_rgb_image(h.width, h.height, name);
+    fill_from_indices(indices, h, palette, image);
+    return image;
   }
+  check_raw_pixels(file, pixels_at, h, name);
+  RgbImage image = new_rgb_image(h.width, h.height, name);
+  decode_raw_pixels(file, pixels_at, h, palette, layout, image);
   return image;
 }
 
-RgbImage decode_bmp(const std::uint8_t* data, std::size_t size,
-                    const std::string& name) {
-  if (size < 18) fail(ErrorKind::kDecode, name, "truncated BMP header");
-  return decode_dib(data, size, 14, le32(data + 10), name);
+namespace {
+
+// BMP and DIB: the header is the DIB's; its size is the one allocated.
+class DibReader : public ImageReader {
+ public:
+  DibReader(const EncodedImage& file, const DibHeader& header,
+            std::size_t header_at, std::size_t pixels_at)
+      : ImageReader({header.width, header.height}),
+        file_(file),
+        header_(header),
+        header_at_(header_at),
+        pixels_at_(pixels_at) {}
+
+  RgbImage decode() override {
+    return decode_dib(Bytes{file_.data, file_.size}, header_, header_at_,
+                      pixels_at_, file_.name);
+  }
+
+ private:
+  EncodedImage file_;
+  DibHeader header_;
+  std::size_t header_at_;
+  std::size_t pixels_at_;
+};
+
+bool sniff_bmp(const std::uint8_t* data, std::size_t size) {
+  return size >= 26 && data[0] == 'B' && data[1] == 'M';
+}
+
+std::unique_ptr<ImageReader> open_bmp(const EncodedImage& file,
+                                      const DecodeOptions&) {
+  if (file.size < 18)
+    fail(ErrorKind::kDecode, file.name, "truncated BMP header");
+  const Bytes bytes{file.data, file.size};
+  return std::make_unique<DibReader>(
+      file, read_dib_header(bytes, 14, file.name), 14, le32(file.data + 10));
+}
+
+bool is_dib_header_size(std::uint32_t size) {
+  return size == 12 || size == 40 || size == 64 || size == 108 || size == 124;
+}
+
+// PIL's DibImagePlugin: a file that starts with a header size it knows.
+bool sniff_dib(const std::uint8_t* data, std::size_t size) {
+  return size >= 16 && is_dib_header_size(le32(data));
+}
+
+std::unique_ptr<ImageReader> open_dib(const EncodedImage& file,
+                                      const DecodeOptions&) {
+  const Bytes bytes{file.data, file.size};
+  return std::make_unique<DibReader>(file, read_dib_header(bytes, 0, file.name),
+                                     0, 0);
+}
+
+}  // namespace
+
+const ImageFormat& bmp_format() {
+  static const ImageFormat format{"BMP", {"bmp"}, sniff_bmp, open_bmp};
+  return format;
+}
+
+const ImageFormat& dib_format() {
+  static const ImageFormat format{"DIB", {"dib"}, sniff_dib, open_dib};
+  return format;
 }
 
 }  // namespace resnet_cli::detail

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "image/formats/bytes.h"
-#include "image/formats/decoders.h"
+#include "image/formats/decoder_support.h"
 
 namespace resnet_cli::detail {
 
@@ -85,23 +85,15 @@ std::vector<int> row_order(int height, bool interlaced) {
   return rows;
 }
 
-}  // namespace
-
-RgbImage decode_gif(const std::uint8_t* data, std::size_t size,
-                    const std::string& name) {
-  MemoryReader source{data, size};
-  int error = 0;
-  GifHandle gif(DGifOpen(&source, read_source, &error));
-  if (!gif) gif_error(name, error);
-
-  int transparency = -1;
+// The first frame's descriptor, read past the extensions before it (their
+// graphic control extension gives the transparent index).
+void read_to_first_frame(GifFileType* gif, const std::string& name,
+                         int* transparency) {
   for (;;) {
     GifRecordType type = UNDEFINED_RECORD_TYPE;
-    if (DGifGetRecordType(gif.get(), &type) == GIF_ERROR) {
-      gif_error(name, gif->Error);
-    }
+    if (DGifGetRecordType(gif, &type) == GIF_ERROR) gif_error(name, gif->Error);
     if (type == EXTENSION_RECORD_TYPE) {
-      read_extension(gif.get(), name, &transparency);
+      read_extension(gif, name, transparency);
       continue;
     }
     if (type == TERMINATE_RECORD_TYPE) {
@@ -109,38 +101,116 @@ RgbImage decode_gif(const std::uint8_t* data, std::size_t size,
     }
     if (type == IMAGE_DESC_RECORD_TYPE) break;
   }
-  if (DGifGetImageDesc(gif.get()) == GIF_ERROR) gif_error(name, gif->Error);
+  if (DGifGetImageDesc(gif) == GIF_ERROR) gif_error(name, gif->Error);
   const GifImageDesc& frame = gif->Image;
   if (frame.Left < 0 || frame.Top < 0 || frame.Width < 0 || frame.Height < 0) {
     fail(ErrorKind::kDecode, name, "GIF frame with a negative extent");
   }
-  const std::uint64_t width = std::max<std::uint64_t>(
-      static_cast<std::uint64_t>(gif->SWidth),
-      std::uint64_t{static_cast<std::uint32_t>(frame.Left)} +
-          static_cast<std::uint32_t>(frame.Width));
-  const std::uint64_t height = std::max<std::uint64_t>(
-      static_cast<std::uint64_t>(gif->SHeight),
-      std::uint64_t{static_cast<std::uint32_t>(frame.Top)} +
-          static_cast<std::uint32_t>(frame.Height));
-  const Palette palette =
-      palette_of(frame.ColorMap ? frame.ColorMap : gif->SColorMap);
-  RgbImage image = new_rgb_image(width, height, name);
-  const std::uint8_t* fill = palette.rgb[transparency >= 0 ? transparency : 0];
-  for (std::size_t i = 0; i < image.pixels.size(); i += 3) {
-    std::memcpy(&image.pixels[i], fill, 3);
+}
+
+// Bytes of LZW data in the sub-blocks from `pos` (the first block's length).
+std::uint64_t lzw_bytes(const std::uint8_t* data, std::size_t size,
+                        std::size_t pos) {
+  std::uint64_t total = 0;
+  while (pos < size && data[pos] != 0) {
+    const std::size_t block = data[pos];
+    total += std::min(block, size - pos - 1);
+    pos += block + 1;
   }
-  std::vector<GifPixelType> line(static_cast<std::size_t>(frame.Width) + 1);
-  for (const int y : row_order(frame.Height, frame.Interlace)) {
-    if (frame.Width > 0 &&
-        DGifGetLine(gif.get(), line.data(), frame.Width) == GIF_ERROR) {
-      gif_error(name, gif->Error);
+  return total;
+}
+
+class GifReader : public ImageReader {
+ public:
+  GifReader(ImageSize size, const EncodedImage& file,
+            std::unique_ptr<MemoryReader> source, GifHandle gif,
+            int transparency)
+      : ImageReader(size),
+        file_(file),
+        source_(std::move(source)),
+        gif_(std::move(gif)),
+        transparency_(transparency) {}
+
+  RgbImage decode() override {
+    GifFileType* gif = gif_.get();
+    const GifImageDesc& frame = gif->Image;
+    // An LZW code takes a bit at least and stands for at most 4096 pixels.
+    const std::uint64_t data =
+        lzw_bytes(file_.data, file_.size, source_->position);
+    if (std::uint64_t{static_cast<std::uint32_t>(frame.Width)} *
+            static_cast<std::uint32_t>(frame.Height) >
+        data * 8 * 4096) {
+      fail(ErrorKind::kDecode, file_.name,
+           "GIF image data ends before the image (truncated)");
     }
-    std::uint8_t* out = image.row(frame.Top + y) + 3 * frame.Left;
-    for (int x = 0; x < frame.Width; ++x, out += 3) {
-      std::memcpy(out, palette.rgb[line[static_cast<std::size_t>(x)]], 3);
+    const Palette palette =
+        palette_of(frame.ColorMap ? frame.ColorMap : gif->SColorMap);
+    RgbImage image = new_rgb_image(size().width, size().height, file_.name);
+    const std::uint8_t* fill =
+        palette.rgb[transparency_ >= 0 ? transparency_ : 0];
+    for (std::size_t i = 0; i < image.pixels.size(); i += 3) {
+      std::memcpy(&image.pixels[i], fill, 3);
     }
+    std::vector<GifPixelType> line(static_cast<std::size_t>(frame.Width) + 1);
+    for (const int y : row_order(frame.Height, frame.Interlace)) {
+      if (frame.Width > 0 &&
+          DGifGetLine(gif, line.data(), frame.Width) == GIF_ERROR) {
+        gif_error(file_.name, gif->Error);
+      }
+      std::uint8_t* out = image.row(frame.Top + y) + 3 * frame.Left;
+      for (int x = 0; x < frame.Width; ++x, out += 3) {
+        std::memcpy(out, palette.rgb[line[static_cast<std::size_t>(x)]], 3);
+      }
+    }
+    return image;
   }
-  return image;
+
+ private:
+  EncodedImage file_;
+  std::unique_ptr<MemoryReader> source_;
+  GifHandle gif_;
+  int transparency_;
+};
+
+bool sniff(const std::uint8_t* data, std::size_t size) {
+  return size >= 6 && (std::memcmp(data, "GIF87a", 6) == 0 ||
+                       std::memcmp(data, "GIF89a", 6) == 0);
+}
+
+// The canvas is the logical screen, grown to hold the first frame. Damage
+// past the screen descriptor is reported by decode(), after --max-pixels
+// has been checked on the screen.
+std::unique_ptr<ImageReader> open(const EncodedImage& file,
+                                  const DecodeOptions&) {
+  auto source = std::make_unique<MemoryReader>(file.data, file.size);
+  int error = 0;
+  GifHandle gif(DGifOpen(source.get(), read_source, &error));
+  if (!gif) gif_error(file.name, error);
+  const ImageSize screen{static_cast<std::uint64_t>(gif->SWidth),
+                         static_cast<std::uint64_t>(gif->SHeight)};
+  int transparency = -1;
+  try {
+    read_to_first_frame(gif.get(), file.name, &transparency);
+  } catch (const Error& e) {
+    return std::make_unique<FailedReader>(screen, e);
+  }
+  const GifImageDesc& frame = gif->Image;
+  const ImageSize size{
+      std::max<std::uint64_t>(
+          screen.width, std::uint64_t{static_cast<std::uint32_t>(frame.Left)} +
+                            static_cast<std::uint32_t>(frame.Width)),
+      std::max<std::uint64_t>(
+          screen.height, std::uint64_t{static_cast<std::uint32_t>(frame.Top)} +
+                             static_cast<std::uint32_t>(frame.Height))};
+  return std::make_unique<GifReader>(size, file, std::move(source),
+                                     std::move(gif), transparency);
+}
+
+}  // namespace
+
+const ImageFormat& gif_format() {
+  static const ImageFormat format{"GIF", {"gif"}, sniff, open};
+  return format;
 }
 
 }  // namespace resnet_cli::detail

@@ -14,7 +14,7 @@
 #include <memory>
 
 #include "image/formats/bytes.h"
-#include "image/formats/decoders.h"
+#include "image/formats/decoder_support.h"
 #include "image/formats/jp2_header.h"
 
 namespace resnet_cli::detail {
@@ -144,24 +144,141 @@ void to_rgb(const opj_image_t& image, bool grey, bool wide, RgbImage& out) {
   }
 }
 
-}  // namespace
+// A JP2 file's codestream: the contents of its jp2c box, or nullptr.
+const std::uint8_t* jp2_codestream(const std::uint8_t* data, std::size_t size,
+                                   std::size_t* length) {
+  std::size_t pos = 0;
+  while (pos + 8 <= size) {
+    std::uint64_t box = be32(data + pos);
+    std::size_t header = 8;
+    if (box == 1) {
+      if (pos + 16 > size) return nullptr;
+      box = (std::uint64_t{be32(data + pos + 8)} << 32) | be32(data + pos + 12);
+      header = 16;
+    } else if (box == 0) {
+      box = size - pos;  // to the end of the file
+    }
+    if (box < header || box > size - pos) return nullptr;
+    if (std::memcmp(data + pos + 4, "jp2c", 4) == 0) {
+      *length = static_cast<std::size_t>(box) - header;
+      return data + pos + header;
+    }
+    pos += static_cast<std::size_t>(box);
+  }
+  return nullptr;
+}
 
-RgbImage decode_jpeg2000(const std::uint8_t* data, std::size_t size,
-                         const std::string& name) {
-  MemoryReader source{data, size};
-  const bool codestream = size >= 2 && data[0] == 0xFF && data[1] == 0x4F;
-  std::unique_ptr<opj_codec_t, void (*)(opj_codec_t*)> codec(
-      opj_create_decompress(codestream ? OPJ_CODEC_J2K : OPJ_CODEC_JP2),
-      opj_destroy_codec);
-  std::unique_ptr<opj_stream_t, void (*)(opj_stream_t*)> stream(
-      opj_stream_create(OPJ_J2K_STREAM_CHUNK_SIZE, OPJ_TRUE),
-      opj_stream_destroy);
-  if (!codec || !stream) fail(ErrorKind::kDecode, name, "out of memory");
-  opj_set_error_handler(codec.get(), on_error, &source);
-  opj_set_warning_handler(codec.get(), on_message, &source);
-  opj_set_info_handler(codec.get(), on_message, &source);
-  opj_stream_set_user_data(stream.get(), &source, nullptr);
-  opj_stream_set_user_data_length(stream.get(), size);
+// Whether the codestream certainly holds no tile data OpenJPEG can decode:
+// no tile-part at all, or a tile-part whose declared length (Psot) runs past
+// the end, which OpenJPEG in strict mode (as PIL runs it) refuses. Checked
+// before decoding, since OpenJPEG sets up the image's tiles before it reads
+// a tile-part. Anything it cannot be sure of is left to OpenJPEG.
+bool lacks_tile_data(const std::uint8_t* cs, std::size_t size) {
+  std::size_t pos = 2;  // after SOC
+  for (;;) {  // the main header's marker segments, up to the first SOT
+    if (pos + 4 > size) return true;
+    const std::uint32_t marker = be16(cs + pos);
+    if (marker == 0xFF90) break;
+    if (marker == 0xFFD9) return true;  // EOC before any tile-part
+    if ((marker >> 8) != 0xFF || be16(cs + pos + 2) < 2) return false;
+    pos += 2 + std::size_t{be16(cs + pos + 2)};
+  }
+  while (pos + 12 <= size && be16(cs + pos) == 0xFF90) {
+    const std::uint32_t psot = be32(cs + pos + 6);
+    if (psot == 0) return false;  // the last tile-part, to the end
+    if (psot > size - pos) return true;
+    pos += psot;
+  }
+  return false;
+}
+
+using Codec = std::unique_ptr<opj_codec_t, void (*)(opj_codec_t*)>;
+using Stream = std::unique_ptr<opj_stream_t, void (*)(opj_stream_t*)>;
+using Image = std::unique_ptr<opj_image_t, void (*)(opj_image_t*)>;
+
+class Jpeg2000Reader : public ImageReader {
+ public:
+  Jpeg2000Reader(ImageSize size, const EncodedImage& file, bool codestream,
+                 std::unique_ptr<MemoryReader> source, Codec codec,
+                 Stream stream, Image image)
+      : ImageReader(size),
+        file_(file),
+        codestream_(codestream),
+        source_(std::move(source)),
+        codec_(std::move(codec)),
+        stream_(std::move(stream)),
+        image_(std::move(image)) {}
+
+  // OpenJPEG allocates and fills the components as it decodes; the image is
+  // allocated once they are there.
+  RgbImage decode() override {
+    const bool grey = is_grey(*image_, file_.name);
+    check_image_size(size().width, size().height, file_.name);
+    std::size_t length = file_.size;
+    const std::uint8_t* codestream =
+        codestream_ ? file_.data
+                    : jp2_codestream(file_.data, file_.size, &length);
+    if (codestream && lacks_tile_data(codestream, length)) {
+      fail(ErrorKind::kDecode, file_.name,
+           "JPEG 2000 tile data ends before the image (truncated)");
+    }
+    if (!opj_decode(codec_.get(), stream_.get(), image_.get()) ||
+        !opj_end_decompress(codec_.get(), stream_.get())) {
+      decode_failed(file_.name, *source_);
+    }
+    for (std::uint32_t c = 0; c < image_->numcomps; ++c) {
+      const opj_image_comp_t& comp = image_->comps[c];
+      if (!comp.data || comp.w != size().width || comp.h != size().height) {
+        decode_failed(file_.name, *source_);
+      }
+    }
+    const bool wide =
+        wants_16_bits(file_.data, file_.size, codestream_, *image_);
+    RgbImage out = new_rgb_image(size().width, size().height, file_.name);
+    to_rgb(*image_, grey, wide, out);
+    return out;
+  }
+
+ private:
+  EncodedImage file_;
+  bool codestream_;
+  std::unique_ptr<MemoryReader> source_;
+  Codec codec_;
+  Stream stream_;
+  Image image_;
+};
+
+constexpr char kJp2Signature[] = "\x00\x00\x00\x0CjP  \r\n\x87\n";
+
+bool is_codestream(const std::uint8_t* data, std::size_t size) {
+  return size >= 4 && std::memcmp(data, "\xFF\x4F\xFF\x51", 4) == 0;
+}
+
+bool sniff(const std::uint8_t* data, std::size_t size) {
+  return is_codestream(data, size) ||
+         (size >= 12 && std::memcmp(data, kJp2Signature, 12) == 0);
+}
+
+// The header is OpenJPEG's (the SIZ segment); its image area is the size
+// allocated. PIL refuses a JP2 file whose boxes it cannot walk to the image
+// header, and so does this.
+std::unique_ptr<ImageReader> open(const EncodedImage& file,
+                                  const DecodeOptions&) {
+  const bool codestream = is_codestream(file.data, file.size);
+  if (!codestream && !find_jp2_header(file.data, file.size)) {
+    fail(ErrorKind::kDecode, file.name, "malformed JPEG 2000 header");
+  }
+  auto source = std::make_unique<MemoryReader>(file.data, file.size);
+  Codec codec(opj_create_decompress(codestream ? OPJ_CODEC_J2K : OPJ_CODEC_JP2),
+              opj_destroy_codec);
+  Stream stream(opj_stream_create(OPJ_J2K_STREAM_CHUNK_SIZE, OPJ_TRUE),
+                opj_stream_destroy);
+  if (!codec || !stream) fail(ErrorKind::kDecode, file.name, "out of memory");
+  opj_set_error_handler(codec.get(), on_error, source.get());
+  opj_set_warning_handler(codec.get(), on_message, source.get());
+  opj_set_info_handler(codec.get(), on_message, source.get());
+  opj_stream_set_user_data(stream.get(), source.get(), nullptr);
+  opj_stream_set_user_data_length(stream.get(), file.size);
   opj_stream_set_read_function(stream.get(), read_source);
   opj_stream_set_skip_function(stream.get(), skip_source);
   opj_stream_set_seek_function(stream.get(), seek_source);
@@ -172,28 +289,22 @@ RgbImage decode_jpeg2000(const std::uint8_t* data, std::size_t size,
   if (!opj_setup_decoder(codec.get(), &parameters) ||
       !opj_read_header(stream.get(), codec.get(), &raw_image)) {
     opj_image_destroy(raw_image);
-    decode_failed(name, source);
+    decode_failed(file.name, *source);
   }
-  std::unique_ptr<opj_image_t, void (*)(opj_image_t*)> image(raw_image,
-                                                             opj_image_destroy);
-  const std::uint32_t count = image->numcomps;
-  const bool grey = is_grey(*image, name);
-  const std::uint64_t width = image->x1 - image->x0;
-  const std::uint64_t height = image->y1 - image->y0;
-  RgbImage out = new_rgb_image(width, height, name);
-  if (!opj_decode(codec.get(), stream.get(), image.get()) ||
-      !opj_end_decompress(codec.get(), stream.get())) {
-    decode_failed(name, source);
-  }
-  for (std::uint32_t c = 0; c < count; ++c) {
-    const opj_image_comp_t& comp = image->comps[c];
-    if (!comp.data || comp.w != width || comp.h != height) {
-      decode_failed(name, source);
-    }
-  }
-  const bool wide = wants_16_bits(data, size, codestream, *image);
-  to_rgb(*image, grey, wide, out);
-  return out;
+  Image image(raw_image, opj_image_destroy);
+  const ImageSize size{std::uint64_t{image->x1} - image->x0,
+                       std::uint64_t{image->y1} - image->y0};
+  return std::make_unique<Jpeg2000Reader>(size, file, codestream,
+                                          std::move(source), std::move(codec),
+                                          std::move(stream), std::move(image));
+}
+
+}  // namespace
+
+const ImageFormat& jpeg2000_format() {
+  static const ImageFormat format{
+      "JPEG 2000", {"jp2", "j2k", "j2c", "jpc", "jpf", "jpx"}, sniff, open};
+  return format;
 }
 
 }  // namespace resnet_cli::detail

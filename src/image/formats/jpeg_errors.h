@@ -16,7 +16,6 @@ struct JpegErrorManager {
   jpeg_error_mgr manager;  // first: libjpeg's err pointer points at it
   std::jmp_buf jump;
   char message[JMSG_LENGTH_MAX];
-  bool truncated;  // the decoder's: the data ended early (a warning)
 };
 
 // Keeps the message and jumps back to the setjmp.

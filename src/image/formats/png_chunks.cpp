@@ -4,6 +4,8 @@
 // chunks together past MAX_TEXT_MEMORY (64 MiB) too; an unknown compression
 // method in zTXt or iCCP makes PIL refuse the file. libpng itself would skip
 // such chunks (or spend the memory) and decode the pixels.
+#include "image/formats/png_chunks.h"
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -11,7 +13,7 @@
 #include <vector>
 
 #include "image/formats/bytes.h"
-#include "image/formats/decoders.h"
+#include "image/formats/decoder_support.h"
 
 namespace resnet_cli::detail {
 

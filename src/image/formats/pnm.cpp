@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "image/formats/bytes.h"
-#include "image/formats/decoders.h"
+#include "image/formats/decoder_support.h"
 
 namespace resnet_cli::detail {
 
@@ -153,12 +153,39 @@ std::vector<std::uint64_t> plain_samples(const Bytes& file, const Header& h,
   return out;
 }
 
-}  // namespace
+// The samples are in the file: raw ones all of them, plain ones at least a
+// character each (P2, P3: and a separator between two).
+void check_data_holds(const Bytes& file, const Header& h,
+                      const std::string& name) {
+  const std::uint64_t left = h.data_at >= file.size ? 0 : file.size - h.data_at;
+  const std::uint64_t pixels = h.width * h.height;
+  const std::uint64_t bands = h.kind == '3' || h.kind == '6' ? 3 : 1;
+  std::uint64_t needed = 0;
+  switch (h.kind) {
+    case '1':
+      needed = pixels;
+      break;
+    case '2':
+    case '3':
+      needed = 2 * pixels * bands - 1;
+      break;
+    case '4':
+      needed = (h.width + 7) / 8 * h.height;
+      break;
+    default:
+      needed = pixels * bands * (h.maxval < 256 ? 1 : 2);
+      break;
+  }
+  if (left < needed) {
+    fail(ErrorKind::kDecode, name,
+         std::string(h.kind == '4' ? "PBM" : "PNM") +
+             " data ends before the image (truncated)");
+  }
+}
 
-RgbImage decode_pnm(const std::uint8_t* data, std::size_t size,
-                    const std::string& name) {
-  const Bytes file{data, size};
-  const Header h = read_header(file, name);
+RgbImage decode_pixels(const Bytes& file, const Header& h,
+                       const std::string& name) {
+  const std::uint8_t* data = file.data;
   RgbImage image = new_rgb_image(h.width, h.height, name);
   const std::size_t width = static_cast<std::size_t>(h.width);
   const std::size_t height = static_cast<std::size_t>(h.height);
@@ -166,10 +193,6 @@ RgbImage decode_pnm(const std::uint8_t* data, std::size_t size,
   const int bands = h.kind == '3' || h.kind == '6' ? 3 : 1;
   if (h.kind == '4') {  // packed bits, 1 is black, rows padded to bytes
     const std::size_t stride = (width + 7) / 8;
-    if (!file.has(h.data_at, stride * height)) {
-      fail(ErrorKind::kDecode, name,
-           "PBM data ends before the image (truncated)");
-    }
     for (std::size_t y = 0; y < height; ++y) {
       const std::uint8_t* in = data + h.data_at + y * stride;
       std::uint8_t* out = image.row(static_cast<int>(y));
@@ -190,10 +213,6 @@ RgbImage decode_pnm(const std::uint8_t* data, std::size_t size,
     }
   } else {
     const std::size_t bytes = h.maxval < 256 ? 1 : 2;
-    if (!file.has(h.data_at, count * bytes)) {
-      fail(ErrorKind::kDecode, name,
-           "PNM data ends before the image (truncated)");
-    }
     const std::uint8_t* in = data + h.data_at;
     for (std::size_t i = 0; i < count; ++i) {
       const std::uint64_t v = bytes == 1 ? in[i] : be16(in + 2 * i);
@@ -206,6 +225,47 @@ RgbImage decode_pnm(const std::uint8_t* data, std::size_t size,
     }
   }
   return image;
+}
+
+// The header is PIL's _read_token reading; its width and height are the
+// size allocated (a comment ends at CR or LF, for both).
+class PnmReader : public ImageReader {
+ public:
+  PnmReader(const EncodedImage& file, const Header& header)
+      : ImageReader({header.width, header.height}),
+        file_(file),
+        header_(header) {}
+
+  RgbImage decode() override {
+    const Bytes file{file_.data, file_.size};
+    check_image_size(header_.width, header_.height, file_.name);
+    check_data_holds(file, header_, file_.name);
+    return decode_pixels(file, header_, file_.name);
+  }
+
+ private:
+  EncodedImage file_;
+  Header header_;
+};
+
+bool sniff(const std::uint8_t* data, std::size_t size) {
+  return size >= 3 && data[0] == 'P' && data[1] >= '1' && data[1] <= '6' &&
+         (data[2] == ' ' || data[2] == '\n' || data[2] == '\r' ||
+          data[2] == '\t');
+}
+
+std::unique_ptr<ImageReader> open(const EncodedImage& file,
+                                  const DecodeOptions&) {
+  const Bytes bytes{file.data, file.size};
+  return std::make_unique<PnmReader>(file, read_header(bytes, file.name));
+}
+
+}  // namespace
+
+const ImageFormat& pnm_format() {
+  static const ImageFormat format{
+      "PNM", {"pbm", "pgm", "ppm", "pnm"}, sniff, open};
+  return format;
 }
 
 }  // namespace resnet_cli::detail

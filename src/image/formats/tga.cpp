@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "image/formats/bytes.h"
-#include "image/formats/decoders.h"
+#include "image/formats/decoder_support.h"
 
 namespace resnet_cli::detail {
 
@@ -53,10 +53,6 @@ std::vector<std::uint8_t> read_pixels(const Bytes& file, std::size_t at,
   }
   return out;
 }
-
-}  // namespace
-
-namespace {
 
 struct TgaHeader {
   std::uint32_t id_length, map_type, type, map_start, map_length, map_depth;
@@ -130,9 +126,6 @@ Palette read_colour_map(const Bytes& file, const TgaHeader& h, std::size_t& pos,
 // Packed bits, rows padded to bytes.
 void decode_bits(const Bytes& file, std::size_t pos, const TgaHeader& h,
                  RgbImage& image, const std::string& name) {
-  if (h.type & 8) {
-    fail(ErrorKind::kUnsupportedFormat, name, "run-length encoded 1-bit TGA");
-  }
   const bool top_down = h.flags & 0x20;
   const bool mirrored = h.flags & 0x10;
   const std::size_t stride = (h.width + 7) / 8;
@@ -178,21 +171,88 @@ void decode_samples(const Bytes& file, std::size_t pos, const TgaHeader& h,
   }
 }
 
+// Whether the pixel data can hold the image: raw data must be all there; a
+// run-length packet gives at most 128 pixels.
+void check_data_holds(const Bytes& file, std::size_t pos, const TgaHeader& h,
+                      const std::string& name) {
+  const std::uint64_t left = pos >= file.size ? 0 : file.size - pos;
+  const std::uint64_t pixels = std::uint64_t{h.width} * h.height;
+  if (h.depth == 1) {  // rows of packed bits, never run-length encoded here
+    if (left < (std::uint64_t{h.width} + 7) / 8 * h.height) {
+      fail(ErrorKind::kDecode, name,
+           "TGA pixel data ends before the image (truncated)");
+    }
+    return;
+  }
+  const std::uint64_t bytes = h.depth / 8;
+  if (!(h.type & 8)) {
+    if (left < pixels * bytes) {
+      fail(ErrorKind::kDecode, name,
+           "TGA pixel data ends before the image (truncated)");
+    }
+    return;
+  }
+  if (left < (pixels + 127) / 128 * (1 + bytes)) {
+    fail(ErrorKind::kDecode, name,
+         "TGA run-length data ends before the image (truncated)");
+  }
+}
+
+class TgaReader : public ImageReader {
+ public:
+  TgaReader(const EncodedImage& file, const TgaHeader& header)
+      : ImageReader({header.width, header.height}),
+        file_(file),
+        header_(header) {}
+
+  RgbImage decode() override {
+    const Bytes file{file_.data, file_.size};
+    std::size_t pos = 18 + std::size_t{header_.id_length};
+    const Palette palette = read_colour_map(file, header_, pos, file_.name);
+    if (header_.depth == 1 && (header_.type & 8)) {
+      fail(ErrorKind::kUnsupportedFormat, file_.name,
+           "run-length encoded 1-bit TGA");
+    }
+    check_image_size(header_.width, header_.height, file_.name);
+    check_data_holds(file, pos, header_, file_.name);
+    RgbImage image = new_rgb_image(header_.width, header_.height, file_.name);
+    if (header_.depth == 1) {
+      decode_bits(file, pos, header_, image, file_.name);
+    } else {
+      decode_samples(file, pos, header_, palette, image, file_.name);
+    }
+    return image;
+  }
+
+ private:
+  EncodedImage file_;
+  TgaHeader header_;
+};
+
+// TGA has no magic number: these are the checks PIL's TgaImagePlugin makes
+// before it takes a file for TGA.
+bool sniff(const std::uint8_t* data, std::size_t size) {
+  if (size < 18) return false;
+  const std::uint8_t type = data[2], depth = data[16];
+  return data[1] <= 1 && le16(data + 12) > 0 && le16(data + 14) > 0 &&
+         (depth == 1 || depth == 8 || depth == 16 || depth == 24 ||
+          depth == 32) &&
+         (type == 1 || type == 2 || type == 3 || type == 9 || type == 10 ||
+          type == 11);
+}
+
+std::unique_ptr<ImageReader> open(const EncodedImage& file,
+                                  const DecodeOptions&) {
+  return std::make_unique<TgaReader>(
+      file, read_header(file.data, file.size, file.name));
+}
+
 }  // namespace
 
-RgbImage decode_tga(const std::uint8_t* data, std::size_t size,
-                    const std::string& name) {
-  const Bytes file{data, size};
-  const TgaHeader header = read_header(data, size, name);
-  std::size_t pos = 18 + std::size_t{header.id_length};
-  const Palette palette = read_colour_map(file, header, pos, name);
-  RgbImage image = new_rgb_image(header.width, header.height, name);
-  if (header.depth == 1) {
-    decode_bits(file, pos, header, image, name);
-  } else {
-    decode_samples(file, pos, header, palette, image, name);
-  }
-  return image;
+const ImageFormat& tga_format() {
+  static const ImageFormat format{
+      "TGA", {"tga", "icb", "vda", "vst"}, sniff, open};
+  return format;
 }
 
 }  // namespace resnet_cli::detail

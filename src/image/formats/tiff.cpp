@@ -21,7 +21,7 @@
 
 #include "image/exif.h"
 #include "image/formats/bytes.h"
-#include "image/formats/decoders.h"
+#include "image/formats/decoder_support.h"
 
 namespace resnet_cli::detail {
 
@@ -341,12 +341,6 @@ std::uint8_t grey_value(std::uint32_t v, const Layout& l) {
   }
 }
 
-// Pillow's MULDIV255 and cmyk2rgb.
-inline int muldiv255(int a, int b) {
-  const int t = a * b + 128;
-  return ((t >> 8) + t) >> 8;
-}
-
 Palette read_colour_map(TIFF* tiff, const Layout& l, const std::string& name) {
   std::uint16_t *r = nullptr, *g = nullptr, *b = nullptr;
   if (!TIFFGetField(tiff, TIFFTAG_COLORMAP, &r, &g, &b)) {
@@ -431,68 +425,172 @@ RgbImage read_through_rgba(TIFF* tiff, const Layout& l,
   return image;
 }
 
-RgbImage decode_first_page(const std::uint8_t* data, std::size_t size,
-                           const std::string& name, int* orientation) {
-  MemoryReader source{data, size};
-  std::unique_ptr<TIFFOpenOptions, void (*)(TIFFOpenOptions*)> options(
-      TIFFOpenOptionsAlloc(), TIFFOpenOptionsFree);
-  TIFFOpenOptionsSetErrorHandlerExtR(options.get(), on_error, &source);
-  TIFFOpenOptionsSetWarningHandlerExtR(options.get(), on_warning, &source);
-  // No single allocation larger than the decoded image could need.
-  TIFFOpenOptionsSetMaxSingleMemAlloc(options.get(), tmsize_t{1} << 31);
-  std::unique_ptr<TIFF, TiffCloser> tiff(TIFFClientOpenExt(
-      name.c_str(), "rm", &source, read_proc, write_proc, seek_proc, close_proc,
-      size_proc, map_proc, unmap_proc, options.get()));
-  if (!tiff) read_failed(name, source);
-  std::uint16_t tag_orientation = 1;
-  if (TIFFGetField(tiff.get(), TIFFTAG_ORIENTATION, &tag_orientation)) {
-    *orientation = tag_orientation;
+// At most how many bytes a codec makes of one stored byte, for the codecs
+// that bound it (0: no bound): PackBits 128 of 2, LZW 4096 of a 9-bit code,
+// Deflate 258 of 2 bits.
+std::uint64_t expansion_bound(std::uint16_t compression) {
+  switch (compression) {
+    case COMPRESSION_PACKBITS:
+      return 64;
+    case COMPRESSION_LZW:
+      return 4096;
+    case COMPRESSION_ADOBE_DEFLATE:
+    case COMPRESSION_DEFLATE:
+      return 1032;
+    default:
+      return 0;
   }
-  check_strips(tiff.get(), size, name);
-  std::uint16_t compression = COMPRESSION_NONE;
-  TIFFGetFieldDefaulted(tiff.get(), TIFFTAG_COMPRESSION, &compression);
-  std::uint16_t photometric = 0;
-  TIFFGetField(tiff.get(), TIFFTAG_PHOTOMETRIC, &photometric);
-  if (photometric == PHOTOMETRIC_YCBCR) {
+}
+
+// The decoded size of strip or tile `i`: a whole tile, or the rows of the
+// strip (the last of a plane may have fewer).
+std::uint64_t strile_size(TIFF* tiff, std::uint32_t i) {
+  if (TIFFIsTiled(tiff))
+    return static_cast<std::uint64_t>(TIFFTileSize64(tiff));
+  std::uint32_t height = 0, rows_per_strip = 0;
+  TIFFGetField(tiff, TIFFTAG_IMAGELENGTH, &height);
+  TIFFGetFieldDefaulted(tiff, TIFFTAG_ROWSPERSTRIP, &rows_per_strip);
+  rows_per_strip = std::max<std::uint32_t>(1, std::min(rows_per_strip, height));
+  const std::uint32_t strips = (height + rows_per_strip - 1) / rows_per_strip;
+  const std::uint32_t first_row = (i % strips) * rows_per_strip;
+  return static_cast<std::uint64_t>(TIFFVStripSize64(
+      tiff, std::min(rows_per_strip, height - std::min(height, first_row))));
+}
+
+// Whether the data can hold the samples the image needs, checked before it
+// is allocated where the compression bounds it. Uncompressed strips are read
+// from their offset for as long as they need (libtiff and PIL both ignore a
+// byte count that says less), so each must fit in the file.
+void check_data_holds(TIFF* tiff, std::uint16_t compression,
+                      std::size_t file_size, const std::string& name) {
+  const std::uint32_t count =
+      TIFFIsTiled(tiff) ? TIFFNumberOfTiles(tiff) : TIFFNumberOfStrips(tiff);
+  const std::uint64_t ratio = expansion_bound(compression);
+  std::uint64_t stored = 0, needed = 0;
+  bool fits = true;
+  for (std::uint32_t i = 0; i < count && fits; ++i) {
+    int error = 0;
+    const std::uint64_t size = strile_size(tiff, i);
+    const std::uint64_t offset = TIFFGetStrileOffsetWithErr(tiff, i, &error);
+    stored += TIFFGetStrileByteCountWithErr(tiff, i, &error);
+    needed += size;
+    if (compression == COMPRESSION_NONE) {
+      fits = offset <= file_size && size <= file_size - offset;
+    }
+  }
+  if (!fits || (ratio != 0 && needed > ratio * (stored + count))) {
+    fail(ErrorKind::kDecode, name,
+         "TIFF image data ends before the image (truncated)");
+  }
+}
+
+class TiffReader : public ImageReader {
+ public:
+  TiffReader(ImageSize size, const EncodedImage& file,
+             std::unique_ptr<MemoryReader> source,
+             std::unique_ptr<TIFF, TiffCloser> tiff, int orientation)
+      : ImageReader(size),
+        file_(file),
+        source_(std::move(source)),
+        tiff_(std::move(tiff)),
+        orientation_(orientation) {}
+
+  // PIL 9.4 turns every TIFF by its Orientation tag once loaded
+  // (TiffImageFile.load_end), as exif_transpose turns a JPEG.
+  RgbImage decode() override {
+    return apply_exif_orientation(first_page(), orientation_);
+  }
+
+ private:
+  RgbImage first_page() {
+    TIFF* tiff = tiff_.get();
+    const std::string& name = file_.name;
+    MemoryReader& source = *source_;
+    check_strips(tiff, file_.size, name);
+    std::uint16_t compression = COMPRESSION_NONE;
+    TIFFGetFieldDefaulted(tiff, TIFFTAG_COMPRESSION, &compression);
+    std::uint16_t photometric = 0;
+    TIFFGetField(tiff, TIFFTAG_PHOTOMETRIC, &photometric);
+    if (photometric == PHOTOMETRIC_YCBCR) return ycbcr(compression);
+    const Layout l = layout_of(tiff, name);
+    check_data_holds(tiff, compression, file_.size, name);
+    RgbImage image = new_rgb_image(l.width, l.height, name);
+    source.error.clear();
+    const Samples samples = read_samples(tiff, l, source, name);
+    // A codec that reported an error (Pillow: "broken data stream") fails
+    // the image, even where libtiff still filled the strip.
+    if (!source.error.empty()) read_failed(name, source);
+    return to_rgb(tiff, l, samples, std::move(image), name);
+  }
+
+  RgbImage ycbcr(std::uint16_t compression) {
+    TIFF* tiff = tiff_.get();
+    const std::string& name = file_.name;
     Layout l;
-    TIFFGetField(tiff.get(), TIFFTAG_IMAGEWIDTH, &l.width);
-    TIFFGetField(tiff.get(), TIFFTAG_IMAGELENGTH, &l.height);
+    TIFFGetField(tiff, TIFFTAG_IMAGEWIDTH, &l.width);
+    TIFFGetField(tiff, TIFFTAG_IMAGELENGTH, &l.height);
     if (compression != COMPRESSION_JPEG) {
-      return read_through_rgba(tiff.get(), l, source, name);
+      return read_through_rgba(tiff, l, *source_, name);
     }
     // libjpeg converts to RGB; the strips then hold 8-bit RGB.
-    TIFFSetField(tiff.get(), TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+    TIFFSetField(tiff, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
     l.kind = Kind::kRgb;
     l.bits = 8;
     l.samples = 3;
     l.photometric = PHOTOMETRIC_RGB;
-    TIFFGetFieldDefaulted(tiff.get(), TIFFTAG_PLANARCONFIG, &l.planar);
+    TIFFGetFieldDefaulted(tiff, TIFFTAG_PLANARCONFIG, &l.planar);
     if (l.planar != PLANARCONFIG_CONTIG) unsupported(name, l);
     RgbImage image = new_rgb_image(l.width, l.height, name);
-    source.error.clear();
-    const Samples samples = read_samples(tiff.get(), l, source, name);
-    if (!source.error.empty()) read_failed(name, source);
-    return to_rgb(tiff.get(), l, samples, std::move(image), name);
+    source_->error.clear();
+    const Samples samples = read_samples(tiff, l, *source_, name);
+    if (!source_->error.empty()) read_failed(name, *source_);
+    return to_rgb(tiff, l, samples, std::move(image), name);
   }
-  const Layout l = layout_of(tiff.get(), name);
-  RgbImage image = new_rgb_image(l.width, l.height, name);  // checks the size
-  source.error.clear();
-  const Samples samples = read_samples(tiff.get(), l, source, name);
-  // A codec that reported an error (Pillow: "broken data stream") fails
-  // the image, even where libtiff still filled the strip.
-  if (!source.error.empty()) read_failed(name, source);
-  return to_rgb(tiff.get(), l, samples, std::move(image), name);
+
+  EncodedImage file_;
+  std::unique_ptr<MemoryReader> source_;
+  std::unique_ptr<TIFF, TiffCloser> tiff_;
+  int orientation_;
+};
+
+bool sniff(const std::uint8_t* data, std::size_t size) {
+  if (size < 4) return false;
+  return std::memcmp(data, "II*\0", 4) == 0 ||
+         std::memcmp(data, "MM\0*", 4) == 0 ||
+         std::memcmp(data, "II+\0", 4) == 0 ||  // BigTIFF
+         std::memcmp(data, "MM\0+", 4) == 0;
+}
+
+// The header is libtiff's first directory; its ImageWidth and ImageLength
+// are the size allocated.
+std::unique_ptr<ImageReader> open(const EncodedImage& file,
+                                  const DecodeOptions&) {
+  auto source = std::make_unique<MemoryReader>(file.data, file.size);
+  std::unique_ptr<TIFFOpenOptions, void (*)(TIFFOpenOptions*)> options(
+      TIFFOpenOptionsAlloc(), TIFFOpenOptionsFree);
+  TIFFOpenOptionsSetErrorHandlerExtR(options.get(), on_error, source.get());
+  TIFFOpenOptionsSetWarningHandlerExtR(options.get(), on_warning, source.get());
+  // No single allocation larger than the decoded image could need.
+  TIFFOpenOptionsSetMaxSingleMemAlloc(options.get(), tmsize_t{1} << 31);
+  std::unique_ptr<TIFF, TiffCloser> tiff(TIFFClientOpenExt(
+      file.name.c_str(), "rm", source.get(), read_proc, write_proc, seek_proc,
+      close_proc, size_proc, map_proc, unmap_proc, options.get()));
+  if (!tiff) read_failed(file.name, *source);
+  std::uint32_t width = 0, height = 0;
+  TIFFGetField(tiff.get(), TIFFTAG_IMAGEWIDTH, &width);
+  TIFFGetField(tiff.get(), TIFFTAG_IMAGELENGTH, &height);
+  std::uint16_t orientation = 1;
+  TIFFGetField(tiff.get(), TIFFTAG_ORIENTATION, &orientation);
+  return std::make_unique<TiffReader>(ImageSize{width, height}, file,
+                                      std::move(source), std::move(tiff),
+                                      orientation);
 }
 
 }  // namespace
 
-// PIL 9.4 turns every TIFF by its Orientation tag once loaded
-// (TiffImageFile.load_end), as exif_transpose turns a JPEG.
-RgbImage decode_tiff(const std::uint8_t* data, std::size_t size,
-                     const std::string& name) {
-  int orientation = 1;
-  RgbImage image = decode_first_page(data, size, name, &orientation);
-  return apply_exif_orientation(std::move(image), orientation);
+const ImageFormat& tiff_format() {
+  static const ImageFormat format{"TIFF", {"tif", "tiff"}, sniff, open};
+  return format;
 }
 
 }  // namespace resnet_cli::detail
