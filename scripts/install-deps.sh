@@ -16,6 +16,8 @@ packages=(
   libcpp-httplib-dev
   # tests: Catch2, and the oracle (Debian's torchvision at /usr/bin/python3)
   catch2 python3-torchvision python3-pil python3-numpy
+  # format_cases_bounded times resnet-cli with /usr/bin/time
+  time
   # the Slurm test (tests/slurm): a one-host cluster, munge for its auth
   slurm-wlm munge
   # installing like a real tool (tests/install): the man page, the shell

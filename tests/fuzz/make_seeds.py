@@ -5,7 +5,9 @@
 
 decode: small images in every format and mode resnet-cli reads (each
 decoder under src/image/formats), the small files of Pillow's test images vendored
-in tests/data/pillow, and a few broken ones. checkpoint: a first byte choosing the target's mode (0: a
+in tests/data/pillow, the files PIL reads that tests/oracle/make_format_cases.py
+makes (stray markers, IDATs past the end, short palettes, ...), and a few
+broken ones. checkpoint: a first byte choosing the target's mode (0: a
 file, 1: a bare pickle), then a tiny state_dict as torch.save writes it
 (zip and legacy), a wrapped one, hostile pickles, and plain pickles.
 """
@@ -99,6 +101,11 @@ def decode_seeds():
                 with open(path, "rb") as f:
                     relative = os.path.relpath(path, pillow).replace(os.sep, "_")
                     seeds["pillow-" + relative] = f.read()
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                    "oracle"))
+    from make_format_cases import pil_cases  # pylint: disable=import-outside-toplevel
+    for name, data in pil_cases().items():
+        seeds["format-case-" + name] = data
     seeds["truncated.jpg"] = seeds["rgb.jpg"][: len(seeds["rgb.jpg"]) // 2]
     seeds["truncated.png"] = seeds["rgb.png"][: len(seeds["rgb.png"]) // 2]
     return seeds

@@ -18,6 +18,9 @@ Run with Debian's /usr/bin/python3 (PIL 9.4, torchvision: the oracle).
       [--expect known.json] [--json results.json]
   compare_with_pil.py --crops-tool build/tests/decode_crops FOLDER... ...
 
+--allow-truncated passes that option to resnet-cli (PIL is run as always):
+for files PIL reads whole, which must decode the same, and with no warning.
+
 --cli runs the binary once per file, as a user would; --crops-tool runs the
 test helper tests/tools/decode_crops (the same library calls, many files a
 process: what the ctest case uses, for speed).
@@ -93,13 +96,13 @@ def pil_decode(path):
     return pil_format, verdict, crop, messages
 
 
-def cli_decode(cli, path, scratch):
+def cli_decode(cli, path, scratch, options):
     """(verdict, crop or None, stderr lines) as resnet-cli gives them."""
     png = os.path.join(scratch, "crop.png")
     if os.path.exists(png):
         os.remove(png)
     try:
-        run = subprocess.run([cli, "preprocess", path, "--png", png],
+        run = subprocess.run([cli, "preprocess", path, "--png", png] + options,
                              capture_output=True, timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
         return "hang", None, []
@@ -112,11 +115,12 @@ def cli_decode(cli, path, scratch):
     return "crash (exit %d)" % run.returncode, None, err
 
 
-def tool_decode(tool, paths, out):
+def tool_decode(tool, paths, out, options):
     """{path: (verdict, crop or None, stderr lines)} from one decode_crops
     run over `paths`, writing its crops into `out`."""
     try:
-        run = subprocess.run([tool, out] + paths, capture_output=True,
+        run = subprocess.run([tool] + options + [out] + paths,
+                             capture_output=True,
                              timeout=TIMEOUT_S * max(1, len(paths) // 10))
     except subprocess.TimeoutExpired:
         return {path: ("hang", None, []) for path in paths}
@@ -145,7 +149,7 @@ def tool_decode(tool, paths, out):
     return results
 
 
-def tool_decode_all(tool, paths, jobs):
+def tool_decode_all(tool, paths, jobs, options):
     chunks = [paths[i::jobs] for i in range(jobs)]
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
@@ -154,20 +158,22 @@ def tool_decode_all(tool, paths, jobs):
             for i, chunk in enumerate(chunks):
                 folder = os.path.join(scratch, str(i))
                 os.makedirs(folder)
-                futures.append(pool.submit(tool_decode, tool, chunk, folder))
+                futures.append(pool.submit(tool_decode, tool, chunk, folder,
+                                           options))
             for future in futures:
                 results.update(future.result())
     return results
 
 
 def compare(args):
-    cli, path, relative, decoded = args
+    cli, path, relative, decoded, options = args
     pil_format, pil_verdict, pil_crop, pil_warnings = pil_decode(path)
     if decoded is not None:
         cli_verdict, cli_crop, cli_err = decoded
     else:
         with tempfile.TemporaryDirectory() as scratch:
-            cli_verdict, cli_crop, cli_err = cli_decode(cli, path, scratch)
+            cli_verdict, cli_crop, cli_err = cli_decode(cli, path, scratch,
+                                                        options)
     result = {
         "file": relative,
         "format": format_of(path, pil_format),
@@ -272,8 +278,11 @@ def main():
     parser.add_argument("--table", action="store_true",
                         help="print the table by format (markdown)")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--allow-truncated", action="store_true",
+                        help="pass --allow-truncated to resnet-cli")
     args = parser.parse_args()
 
+    options = ["--allow-truncated"] if args.allow_truncated else []
     work = []
     for folder in args.folders:
         for root, dirs, files in os.walk(folder):
@@ -283,10 +292,11 @@ def main():
                 if name.startswith(".") or not os.path.isfile(path):
                     continue
                 work.append([args.cli and os.path.abspath(args.cli), path,
-                             os.path.relpath(path, folder), None])
+                             os.path.relpath(path, folder), None, options])
     if args.crops_tool:
         decoded = tool_decode_all(os.path.abspath(args.crops_tool),
-                                  [item[1] for item in work], args.jobs)
+                                  [item[1] for item in work], args.jobs,
+                                  options)
         for item in work:
             item[3] = decoded[item[1]]
     with concurrent.futures.ProcessPoolExecutor(args.jobs) as pool:
