@@ -288,6 +288,12 @@ std::unique_ptr<ImageReader> open(const EncodedImage& file,
   const ImageSize size{png_get_image_width(png->png, png->info),
                        png_get_image_height(png->png, png->info)};
   if (!read) {
+    // libpng refuses an IHDR of width or height 0 without storing it; say
+    // what the header declares rather than where libpng stopped.
+    if (file.size >= 24 && std::memcmp(file.data + 12, "IHDR", 4) == 0 &&
+        (be32(file.data + 16) == 0 || be32(file.data + 20) == 0)) {
+      fail(ErrorKind::kDecode, file.name, "the header declares an empty image");
+    }
     Error error(ErrorKind::kDecode, file.name + ": cannot decode PNG: " +
                                         stream->reason(png->errors.message));
     // IHDR was read: its size is checked first.
