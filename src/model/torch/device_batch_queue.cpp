@@ -47,10 +47,12 @@ class DeviceBatchQueue final : public BatchQueue {
         guard_impl_(device.type()),
         copy_stream_(guard_impl_.getStreamFromGlobalPool(device)),
         compute_stream_(guard_impl_.getStreamFromGlobalPool(device)) {
+    const c10::InferenceMode inference;
     const c10::DeviceGuard device_guard(device_);
     const std::int64_t image = 3 * shape.height * shape.width;
     const auto pinned =
         at::TensorOptions().dtype(at::kFloat).pinned_memory(true);
+    slots_.reserve(kSlots);
     try {
       for (int i = 0; i < kSlots; ++i) {
         Slot slot(device.type());

@@ -103,6 +103,12 @@ class ResNet final : public Model {
     // would take a third of the time: it runs in the batch's precision, as
     // under torch.autocast.
     stem_dtype_ = device_.is_cuda() ? dtype_ : at::kFloat;
+    // cuDNN's tensor-core convolutions (bf16, fp16, TF32) read and write
+    // NHWC: there weights and activations stay channels-last throughout.
+    // Plain fp32 keeps torchvision's NCHW, so that cuDNN picks the
+    // algorithms it picks for torchvision and the answers stay within 1e-4.
+    channels_last_ =
+        device_.is_cuda() && (dtype_ != at::kFloat || options.tf32);
 
     try {
       c10::InferenceMode guard;
@@ -297,9 +303,7 @@ class ResNet final : public Model {
     } else {
       unit.weight = folded_weight.to(device_, dtype);
       unit.bias = folded_bias.to(device_, dtype);
-      // cuDNN's fastest convolutions (tensor cores included) read and write
-      // NHWC: weights and activations stay channels-last throughout.
-      if (device_.is_cuda()) {
+      if (channels_last_) {
         unit.weight = unit.weight.contiguous(at::MemoryFormat::ChannelsLast);
       }
     }
@@ -359,9 +363,8 @@ class ResNet final : public Model {
   // device, of a float32 NCHW batch already there; not the blocked path.
   at::Tensor device_output(const at::Tensor& input, bool logits_wanted) const {
     at::Tensor x = input;
-    if (device_.is_cuda()) {
-      x = x.to(stem_dtype_).contiguous(at::MemoryFormat::ChannelsLast);
-    }
+    x = x.to(stem_dtype_);
+    if (channels_last_) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     at::Tensor result = pooled(x).flatten(1);
     if (logits_wanted) result = at::linear(result, fc_weight_, fc_bias_);
     return result;
@@ -402,7 +405,8 @@ class ResNet final : public Model {
   at::ScalarType dtype_ = at::kFloat;       // the blocks'
   at::ScalarType stem_dtype_ = at::kFloat;  // conv1's
   bool mkldnn_ = false;                     // convolutions through oneDNN
-  bool blocked_ = false;  // weights and activations in oneDNN's layout
+  bool blocked_ = false;        // weights and activations in oneDNN's layout
+  bool channels_last_ = false;  // CUDA: NHWC weights and activations
   std::int64_t num_classes_ = 0;
   ConvUnit conv1_;
   std::vector<Block> blocks_;
