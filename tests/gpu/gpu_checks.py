@@ -338,10 +338,13 @@ def python_best(paths, precision, batch_size, worker_counts):
     for workers in worker_counts:
         loader = torch.utils.data.DataLoader(
             Files(paths), batch_size=batch_size, num_workers=workers,
-            pin_memory=DEVICE == "cuda", persistent_workers=True,
-            prefetch_factor=4)
-        python_pass(model, loader, precision)  # warm-up: workers, cuDNN
-        seconds, waited, images, busy = python_pass(model, loader, precision)
+            pin_memory=DEVICE == "cuda", persistent_workers=True)
+        try:
+            python_pass(model, loader, precision)  # warm-up: workers, cuDNN
+            seconds, waited, images, busy = python_pass(model, loader, precision)
+        except Exception as error:  # e.g. too little shared memory
+            log(f"  python {precision}, {workers} workers: failed: {error!r}")
+            continue
         rate = images / seconds
         log(f"  python {precision}, {workers} workers: {rate:.0f} img/s, main "
             f"loop waiting for the loader {waited / seconds:.0%} of "
@@ -406,8 +409,9 @@ def bench(args):
     for precision in args.precisions.split(","):
         ours = cli_bench(args.cli, checkpoint, folder, precision, batch_size)
         theirs = python_best(paths, precision, batch_size, worker_counts)
-        if ours is None:
+        if ours is None or theirs is None:
             passed = False
+            values[precision] = {"resnet_cli": ours, "python": theirs}
             continue
         ratio = ours["images_per_second"] / theirs["images_per_second"]
         log(f"{precision}: resnet-cli {ours['images_per_second']:.0f} img/s, "
