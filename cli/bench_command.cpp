@@ -1,6 +1,7 @@
 // bench: forward-only throughput and latency, and over inputs the whole
 // pipeline's, printed as text or JSON.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -46,11 +47,13 @@ nlohmann::json pipeline_report(const PipelineBenchmark& run,
       {"seconds", run.seconds},
       {"images_per_second", images / run.seconds},
       {"of_forward_rate", images / run.seconds / forward_images_per_second},
+      {"batches", stats.batches},
       {"stage_seconds",
        {{"decode", stats.decode_seconds},
         {"preprocess", stats.preprocess_seconds},
         {"inference", stats.inference_seconds},
-        {"output", stats.output_seconds}}},
+        {"output", stats.output_seconds},
+        {"input_wait", stats.input_wait_seconds}}},
   };
 }
 
@@ -89,6 +92,18 @@ void print_text(const nlohmann::json& report, std::ostream& out) {
       "%.2f, output %.2f\n",
       stages["decode"].get<double>(), stages["preprocess"].get<double>(),
       stages["inference"].get<double>(), stages["output"].get<double>());
+  out << line;
+  if (report["device"].get<std::string>() == "cpu") return;
+  // On a device: the driving thread's time, waiting for the device
+  // (inference) or with nothing in flight for want of decoded images.
+  std::snprintf(
+      line, sizeof line,
+      "device: %llu batches, %.1f images a batch; idle waiting for "
+      "input %.2f s of %.2f s\n",
+      static_cast<unsigned long long>(pipeline["batches"].get<std::uint64_t>()),
+      pipeline["images"].get<double>() /
+          std::max(1.0, pipeline["batches"].get<double>()),
+      stages["input_wait"].get<double>(), pipeline["seconds"].get<double>());
   out << line;
 }
 

@@ -401,7 +401,7 @@ const std::vector<OptionSpec>& option_table() {
        kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnServe,
        number(&V::threads, 0, 1024)},
       {"-b,--batch-size", "RESNET_CLI_BATCH_SIZE",
-       "Images per forward pass and worker (0: 2 on CPU, 32 on CUDA)",
+       "Images per forward pass and worker (0: 2 on CPU, 64 on CUDA)",
        kOnClassify | kOnEvaluate | kOnBench | kOnServe,
        number(&V::batch_size, 0, 4096)},
       {"--workers", "RESNET_CLI_WORKERS",
@@ -431,10 +431,16 @@ const std::vector<OptionSpec>& option_table() {
        kOnClassify, choice<ColorMode>(&V::color)},
       {"--precision", "RESNET_CLI_PRECISION",
        "bf16: about 1.8x faster where the CPU has AVX512-BF16; logits within "
-       "about 5% of fp32 (measured on the test fixture); train: forward "
-       "passes under torch.autocast(\"cpu\", dtype=torch.bfloat16)",
+       "about 5% of fp32 (measured on the test fixture); on CUDA bf16 and "
+       "fp16 use the tensor cores; train: forward passes under "
+       "torch.autocast(DEVICE, dtype=torch.bfloat16)",
        kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnServe,
        choice<Precision>(&V::precision)},
+      {"--tf32", nullptr,
+       "CUDA, fp32: let cuDNN and cuBLAS use TF32 (faster; off by default so "
+       "that fp32 answers stay torchvision's)",
+       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnServe,
+       flag(&V::tf32)},
       {"--iterations", nullptr, "Timed forward passes per inference worker",
        kOnBench, number(&V::iterations, 1, 100000)},
       {"--warmup", nullptr, "Untimed forward passes first", kOnBench,
@@ -442,8 +448,10 @@ const std::vector<OptionSpec>& option_table() {
       {"--format", nullptr, "Report format",
        kOnBench | kOnWeightsList | kOnWeightsInfo | kOnWeightsVerify,
        choice<ReportFormat>(&V::report_format)},
-      {"--device", "RESNET_CLI_DEVICE", "cpu, cuda or cuda:N",
-       kOnClassify | kOnEvaluate | kOnBench | kOnServe, value(&V::device)},
+      {"--device", "RESNET_CLI_DEVICE",
+       "cpu, cuda or cuda:N (a GPU needs a build against a CUDA LibTorch)",
+       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnServe,
+       value(&V::device)},
       {"--resize", nullptr,
        "Short side after resize, pixels (default: the weights' 256 or 232)",
        kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnPreprocess |

@@ -186,6 +186,7 @@ struct OptionValues {
   ProgressMode progress = ProgressMode::kAuto;
   ColorMode color = ColorMode::kAuto;
   Precision precision = Precision::kFloat32;
+  bool tf32 = false;
   int iterations = 20;
   int warmup = 3;
   bool allow_truncated = false;

@@ -1,6 +1,7 @@
 #include "settings.h"
 
 #include "base/error.h"
+#include "model/device.h"
 #include "weights/download.h"
 
 namespace resnet_cli::cli {
@@ -96,7 +97,9 @@ void fill_session(SessionOptions& session, const OptionValues& values,
   session.transform = transform_overrides(values);
   session.model.threads = values.threads;
   session.model.device = values.device;
+  parse_device(values.device);  // an unknown device is a usage error now
   session.model.precision = values.precision;
+  session.model.tf32 = values.tf32;
   session.model.engine = values.engine;
   session.model.arch = arch;
   session.plan.workers = values.workers;

@@ -6,6 +6,10 @@
 // preprocess.h produces them; outputs are logits (or the pooled features: 512
 // values for BasicBlock networks, 2048 for Bottleneck ones). BatchNorm uses
 // the running statistics (eval mode); no gradients are kept.
+//
+// On CUDA the weights are copied to the GPU once, when the model loads;
+// forward() copies each batch there and back, and open_batch_queue() keeps
+// batches in flight from pinned host memory (batch_queue.h).
 #pragma once
 
 #include <array>
@@ -16,19 +20,22 @@
 
 #include "base/cpu.h"
 #include "base/enum_names.h"
+#include "model/batch_queue.h"
 
 namespace resnet_cli {
 
 class Checkpoint;
 
-enum class Precision { kFloat32, kBFloat16 };
+// What the convolutions compute in. fp16 runs on CUDA only.
+enum class Precision { kFloat32, kBFloat16, kFloat16 };
 
 template <>
 struct EnumNames<Precision> {
   static constexpr std::string_view option = "--precision";
-  static constexpr std::array<EnumName<Precision>, 2> names{{
+  static constexpr std::array<EnumName<Precision>, 3> names{{
       {"fp32", Precision::kFloat32},
       {"bf16", Precision::kBFloat16},
+      {"fp16", Precision::kFloat16},
   }};
 };
 
@@ -54,9 +61,13 @@ struct EnumNames<Engine> {
 struct ModelOptions {
   // Intra-op threads for LibTorch; 0 = one per available core.
   int threads = 0;
-  // "cpu", "cuda" or "cuda:N".
+  // "cpu", "cuda" or "cuda:N" (device.h).
   std::string device = "cpu";
   Precision precision = Precision::kFloat32;
+  // CUDA, fp32: let cuDNN and cuBLAS use TF32 tensor cores (faster, about
+  // 1e-3 relative error). Off by default, so that fp32 answers stay
+  // torchvision's with TF32 off.
+  bool tf32 = false;
   Engine engine = Engine::kOptimized;
   // The architecture the checkpoint must be, by model_spec.h's names
   // ("resnet18", "ResNeXt50_32X4D", any case); empty: whichever its keys and
@@ -100,6 +111,13 @@ class Model {
   virtual void features(const float* input, std::int64_t batch,
                         std::int64_t height, std::int64_t width,
                         float* features) const = 0;
+
+  // Batches in flight from pinned host memory on a device (batch_queue.h),
+  // for the thread that calls it; nullptr on the CPU, where the pipeline's
+  // workers call forward() themselves. Throws Error(kDevice) when the
+  // device has no memory for the buffers.
+  virtual std::unique_ptr<BatchQueue> open_batch_queue(
+      const BatchShape& shape) const = 0;
 };
 
 }  // namespace resnet_cli

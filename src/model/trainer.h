@@ -62,7 +62,14 @@ struct TrainerOptions {
   // BatchNorm of trained blocks in eval mode (running statistics kept).
   bool freeze_bn = false;
   int threads = 0;  // LibTorch intra-op threads; 0: one per available core
-  // Forward passes under torch.autocast("cpu", dtype=torch.bfloat16), as a
+  // "cpu", "cuda" or "cuda:N" (device.h): where the network, its gradients
+  // and the optimizer's state live. Inputs are copied there each batch;
+  // state_dict() and the optimizer's bytes are read back to the CPU, so
+  // that what is saved loads anywhere.
+  std::string device = "cpu";
+  // CUDA: cuDNN and cuBLAS may use TF32 (off: PyTorch's fp32 with TF32 off).
+  bool tf32 = false;
+  // Forward passes under torch.autocast(device, dtype=torch.bfloat16), as a
   // PyTorch script's mixed precision: weights, gradients, the optimizer's
   // state and the logits stay float32.
   bool bf16 = false;

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "base/error.h"
+#include "run/batch_assembly.h"
 #include "run/image_step.h"
 #include "run/model_batch.h"
 
@@ -141,15 +142,20 @@ class StageClock {
 class Pipeline {
  public:
   Pipeline(InputScanner& scanner, const ClassifyJob& job,
-           const PipelineOptions& options, const std::atomic<bool>& stop)
+           const PipelineOptions& options, const std::atomic<bool>& stop,
+           std::unique_ptr<BatchQueue> queue)
       : scanner_(scanner),
         job_(job),
         output_{job.output_type, job.topk, job.labels},
         options_(options),
         stop_(stop),
-        slots_(
-            static_cast<std::size_t>(options.workers * options.batch_size * 2 +
-                                     options.decode_threads * 2 + 8)) {}
+        queue_(std::move(queue)),
+        slots_(in_flight_limit(options, queue_.get())) {
+    if (queue_) {
+      assembler_.emplace(*queue_, image_floats(), options.batch_size,
+                         options.decode_threads);
+    }
+  }
 
   PipelineStats run(const std::function<void(Record&&)>& deliver) {
     std::vector<std::thread> threads;
@@ -158,8 +164,12 @@ class Pipeline {
     for (int i = 0; i < options_.decode_threads; ++i) {
       threads.emplace_back([this] { decode(); });
     }
-    for (int i = 0; i < options_.workers; ++i) {
-      threads.emplace_back([this] { infer(); });
+    if (queue_) {
+      threads.emplace_back([this] { infer_on_device(); });
+    } else {
+      for (int i = 0; i < options_.workers; ++i) {
+        threads.emplace_back([this] { infer(); });
+      }
     }
     PipelineStats stats;
     try {
@@ -173,10 +183,39 @@ class Pipeline {
     stats.preprocess_seconds = preprocess_clock_.seconds();
     stats.inference_seconds = inference_clock_.seconds();
     stats.output_seconds = output_clock_.seconds();
+    stats.input_wait_seconds = input_wait_clock_.seconds();
+    stats.batches = batches_;
     return stats;
   }
 
  private:
+  // Inputs in flight: enough for every worker's batches (on a device, every
+  // slot's) and every decoder's image, so that no stage waits on the bound.
+  static std::size_t in_flight_limit(const PipelineOptions& options,
+                                     const BatchQueue* queue) {
+    const int batches = queue ? queue->slots() : options.workers * 2;
+    return static_cast<std::size_t>(batches * options.batch_size +
+                                    options.decode_threads * 2 + 8);
+  }
+
+  std::size_t image_floats() const {
+    const auto crop = static_cast<std::size_t>(job_.transform.crop_size);
+    return 3 * crop * crop;
+  }
+
+  // One record per image of a finished batch, from its rows of `output`.
+  template <typename Image>
+  void complete(std::vector<Image>& images, const float* output,
+                std::size_t out_per_image) {
+    for (std::size_t i = 0; i < images.size(); ++i) {
+      Completion completion;
+      completion.sequence = images[i].sequence;
+      completion.record.path = std::move(images[i].path);
+      fill_record(completion.record, output + i * out_per_image,
+                  static_cast<std::int64_t>(out_per_image), output_);
+      completions_.push(std::move(completion));
+    }
+  }
   void fail(std::exception_ptr error) {
     {
       std::lock_guard<std::mutex> lock(fatal_mutex_);
@@ -186,6 +225,7 @@ class Pipeline {
     slots_.cancel();
     tasks_.close();
     prepared_.close();
+    if (assembler_) assembler_->cancel();
     Completion completion;
     completion.kind = Completion::kFatal;
     completions_.push(std::move(completion));
@@ -222,22 +262,15 @@ class Pipeline {
     completions_.push(std::move(end));
   }
 
+  // Reads, decodes and preprocesses; the image goes to the inference
+  // workers (CPU) or straight into the device's batch being filled.
   void decode() {
-    const int crop = job_.transform.crop_size;
+    std::vector<float> scratch;  // the device path's image, reused
     Task task;
     while (tasks_.pop(task)) {
       if (failed_) break;
       try {
-        Prepared prepared;
-        prepared.sequence = task.sequence;
-        prepared.path = task.path;
-        prepared.tensor.resize(3 * static_cast<std::size_t>(crop) * crop);
-        StepTimes times;
-        prepare_input(InputBytes{task.path}, job_.decode, job_.transform,
-                      prepared.tensor.data(), nullptr, &times);
-        decode_clock_.add(times.decode_seconds);
-        preprocess_clock_.add(times.preprocess_seconds);
-        prepared_.push(std::move(prepared));
+        if (!decode_one(task, scratch)) break;
       } catch (const Error& e) {
         if (!is_input_error(e.kind())) {
           fail(std::current_exception());
@@ -252,7 +285,27 @@ class Pipeline {
         break;
       }
     }
+    if (assembler_) assembler_->producer_done();
     if (--active_decoders_ == 0) prepared_.close();
+  }
+
+  // False when the pipeline was cancelled meanwhile.
+  bool decode_one(Task& task, std::vector<float>& scratch) {
+    std::vector<float> own;
+    std::vector<float>& tensor = assembler_ ? scratch : own;
+    tensor.resize(image_floats());
+    StepTimes times;
+    prepare_input(InputBytes{task.path}, job_.decode, job_.transform,
+                  tensor.data(), nullptr, &times);
+    decode_clock_.add(times.decode_seconds);
+    preprocess_clock_.add(times.preprocess_seconds);
+    if (assembler_) {
+      return assembler_->add(task.sequence, std::move(task.path),
+                             tensor.data());
+    }
+    prepared_.push(
+        Prepared{task.sequence, std::move(task.path), std::move(own)});
+    return true;
   }
 
   void infer() {
@@ -282,15 +335,53 @@ class Pipeline {
         const auto start = std::chrono::steady_clock::now();
         run_model_batch(*job_.model, images, crop, embedding, scratch,
                         output.data());
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-          Completion completion;
-          completion.sequence = batch[i].sequence;
-          completion.record.path = std::move(batch[i].path);
-          fill_record(completion.record, output.data() + i * out_per_image,
-                      static_cast<std::int64_t>(out_per_image), output_);
-          completions_.push(std::move(completion));
-        }
+        ++batches_;
+        complete(batch, output.data(), out_per_image);
         inference_clock_.add(std::chrono::steady_clock::now() - start);
+      }
+    } catch (...) {
+      fail(std::current_exception());
+    }
+  }
+
+  // The device path: one thread submits each batch the decoders assembled
+  // and collects it, keeping all but one slot in flight so that the
+  // decoders always have one to fill. While batches are in flight it takes
+  // the next only when full; with none in flight, whatever is there.
+  void infer_on_device() {
+    std::deque<StagedBatch> in_flight;
+    const auto out_per_image =
+        static_cast<std::size_t>(queue_->outputs_per_image());
+    const auto collect_oldest = [&] {
+      StagedBatch oldest = std::move(in_flight.front());
+      in_flight.pop_front();
+      const auto start = std::chrono::steady_clock::now();
+      const float* output = queue_->collect(oldest.slot);
+      inference_clock_.add(std::chrono::steady_clock::now() - start);
+      complete(oldest.images, output, out_per_image);
+      assembler_->release(oldest.slot);
+    };
+    try {
+      const auto most =
+          static_cast<std::size_t>(std::max(1, queue_->slots() - 1));
+      for (;;) {
+        if (in_flight.size() >= most) collect_oldest();
+        const auto start = std::chrono::steady_clock::now();
+        std::optional<StagedBatch> batch = assembler_->take(!in_flight.empty());
+        if (in_flight.empty()) {
+          input_wait_clock_.add(std::chrono::steady_clock::now() - start);
+        }
+        if (!batch) {
+          if (in_flight.empty()) break;
+          collect_oldest();
+          continue;
+        }
+        const auto submitted = std::chrono::steady_clock::now();
+        queue_->submit(batch->slot,
+                       static_cast<std::int64_t>(batch->images.size()));
+        inference_clock_.add(std::chrono::steady_clock::now() - submitted);
+        ++batches_;
+        in_flight.push_back(std::move(*batch));
       }
     } catch (...) {
       fail(std::current_exception());
@@ -339,12 +430,16 @@ class Pipeline {
   const OutputSpec output_;
   PipelineOptions options_;
   const std::atomic<bool>& stop_;
+  std::unique_ptr<BatchQueue> queue_;  // the device's; none on the CPU
+  std::optional<BatchAssembler> assembler_;
   Slots slots_;
   Queue<Task> tasks_;
   Queue<Prepared> prepared_;
   Queue<Completion> completions_;
   std::atomic<int> active_decoders_{0};
   StageClock decode_clock_, preprocess_clock_, inference_clock_, output_clock_;
+  StageClock input_wait_clock_;
+  std::atomic<std::uint64_t> batches_{0};
   std::atomic<bool> failed_{false};
   std::mutex fatal_mutex_;
   std::exception_ptr fatal_;
@@ -361,7 +456,14 @@ PipelineStats run_pipeline(InputScanner& scanner, const ClassifyJob& job,
   checked.threads_per_worker = std::max(1, checked.threads_per_worker);
   checked.decode_threads = std::max(1, checked.decode_threads);
   checked.batch_size = std::max(1, checked.batch_size);
-  Pipeline pipeline(scanner, job, checked, stop);
+  // A device keeps batches in flight from its own host buffers; the CPU
+  // gives none and its workers call forward() themselves.
+  BatchShape shape;
+  shape.max_batch = checked.batch_size;
+  shape.height = shape.width = job.transform.crop_size;
+  shape.features = job.output_type == OutputType::kEmbedding;
+  Pipeline pipeline(scanner, job, checked, stop,
+                    job.model->open_batch_queue(shape));
   return pipeline.run(deliver);
 }
 

@@ -19,7 +19,10 @@
 namespace resnet_cli {
 
 struct PipelineOptions {
-  int workers = 1;             // inference workers, each with its own batches
+  // Inference workers, each with its own batches. A model on a device
+  // (Model::open_batch_queue) gets one thread that keeps its batches in
+  // flight, whatever this says.
+  int workers = 1;
   int threads_per_worker = 1;  // LibTorch intra-op threads of each worker
   int decode_threads = 1;      // threads decoding and preprocessing
   int batch_size = 1;          // largest batch a worker runs
@@ -42,8 +45,13 @@ struct PipelineStats {
   // Time spent in each stage, summed over the threads that ran it.
   double decode_seconds = 0;      // reading and decoding files
   double preprocess_seconds = 0;  // resize, crop, normalize
-  double inference_seconds = 0;   // forward passes and top-k
+  double inference_seconds = 0;   // forward passes and top-k (on a device:
+                                  // waiting for the device)
   double output_seconds = 0;      // delivering records (formatting, writing)
+  // On a device: time with no batch in flight, waiting for decoded images
+  // (the device idle for want of input).
+  double input_wait_seconds = 0;
+  std::uint64_t batches = 0;  // forward passes
 };
 
 // Classifies every input `scanner` yields and calls `deliver` (always from the

@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "base/error.h"
+#include "model/device.h"
 #include "model/model_loader.h"
 
 namespace resnet_cli {
@@ -52,7 +53,7 @@ PipelineOptions plan_pipeline(const PlanOptions& options,
                               const ModelOptions& model, bool single_input,
                               int available_cores) {
   const int threads = model.threads > 0 ? model.threads : available_cores;
-  const bool cuda = model.device.rfind("cuda", 0) == 0;
+  const bool cuda = parse_device(model.device).cuda;
   PipelineOptions plan;
   plan.ordered = options.ordered;
   if (options.workers > 0) {
@@ -64,11 +65,14 @@ PipelineOptions plan_pipeline(const PlanOptions& options,
   plan.threads_per_worker = std::max(1, threads / plan.workers);
   // On CPU a worker runs two images per pass when it has them: the weights
   // then stream through the cache once for both (measured: 51 against 49
-  // img/s on 2 cores). One image alone runs as soon as it is ready.
+  // img/s on 2 cores). One image alone runs as soon as it is ready. A GPU
+  // needs dozens of images a pass to fill its multiprocessors.
   plan.batch_size = options.batch_size > 0 ? options.batch_size
-                    : cuda                 ? 32
                     : single_input         ? 1
+                    : cuda                 ? kCudaBatchSize
                                            : 2;
+  // On CUDA every thread decodes: the thread that drives the GPU mostly
+  // waits for it.
   plan.decode_threads = options.decode_threads > 0
                             ? options.decode_threads
                             : (single_input ? 1 : std::max(1, threads));

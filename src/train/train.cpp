@@ -314,7 +314,15 @@ TrainerOptions trainer_options(const TrainOptions& options, const Base& base,
   t.label_smoothing = options.recipe.label_smoothing;
   t.freeze_bn = options.recipe.freeze_bn;
   t.threads = options.base.model.threads;
+  t.device = options.base.model.device;
+  t.tf32 = options.base.model.tf32;
   t.bf16 = options.base.model.precision == Precision::kBFloat16;
+  if (options.base.model.precision == Precision::kFloat16) {
+    // fp16 gradients underflow without a gradient scaler, which a plain
+    // autocast script would need too.
+    throw Error(ErrorKind::kUsage,
+                "train: --precision fp16 is not supported (use bf16)");
+  }
   return t;
 }
 

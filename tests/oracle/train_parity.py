@@ -2,13 +2,13 @@
 """The PyTorch side of resnet-cli train's parity tests (tests/test_train.cpp).
 
   make OUT FIXTURE   writes OUT/data (3 class folders) and OUT/val, small PNGs
-  fit OUT FIXTURE PART EPOCHS LR WD LS BS SEED
+  fit OUT FIXTURE PART EPOCHS LR WD LS BS SEED [DEVICE]
                      trains as a PyTorch script does (torchvision's ImageFolder,
                      the weights' eval transforms, DataLoader without shuffle,
                      SGD momentum 0.9, CosineAnnealingLR stepped per epoch,
                      CrossEntropyLoss(label_smoothing)), from FIXTURE with a
-                     new fc made after torch.manual_seed(SEED); saves
-                     OUT/expected-PART.pth
+                     new fc made after torch.manual_seed(SEED), on DEVICE
+                     (cpu, or cuda with TF32 off); saves OUT/expected-PART.pth
   check MODEL_DIR EXPECTED FIXTURE VAL
                      loads MODEL_DIR/model.pth strict into torchvision and prints
                      JSON: relative differences to EXPECTED per part, whether
@@ -60,11 +60,14 @@ def base_model(fixture, classes, seed):
     return model
 
 
-def fit(out, fixture, part, epochs, lr, wd, ls, bs, seed):
+def fit(out, fixture, part, epochs, lr, wd, ls, bs, seed, device="cpu"):
     torch.set_num_threads(2)
+    if device != "cpu":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     data = ImageFolder(os.path.join(out, "data"),
                        transform=ResNet50_Weights.IMAGENET1K_V2.transforms())
-    model = base_model(fixture, len(data.classes), seed)
+    model = base_model(fixture, len(data.classes), seed).to(device)
     trained = [model.fc] if part == "fc" else [model.layer4, model.fc]
     for p in model.parameters():
         p.requires_grad = False
@@ -81,12 +84,15 @@ def fit(out, fixture, part, epochs, lr, wd, ls, bs, seed):
         if part == "layer4":
             model.layer4.train()
         for x, y in loader:
+            x, y = x.to(device), y.to(device)
             optimizer.zero_grad()
             loss = loss_fn(model(x), y)
             loss.backward()
             optimizer.step()
         schedule.step()
-    torch.save(model.state_dict(), os.path.join(out, f"expected-{part}.pth"))
+    state = collections.OrderedDict(
+        (k, v.cpu()) for k, v in model.state_dict().items())
+    torch.save(state, os.path.join(out, f"expected-{part}.pth"))
 
 
 def relative(a, b):
@@ -162,8 +168,9 @@ def main():
     elif command == "fit":
         out, fixture, part = sys.argv[2:5]
         epochs, lr, wd, ls, bs, seed = sys.argv[5:11]
+        device = sys.argv[11] if len(sys.argv) > 11 else "cpu"
         fit(out, fixture, part, int(epochs), float(lr), float(wd), float(ls),
-            int(bs), int(seed))
+            int(bs), int(seed), device)
     elif command == "check":
         check(*sys.argv[2:6])
     elif command == "load":

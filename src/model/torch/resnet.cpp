@@ -3,7 +3,6 @@
 #include <c10/core/InferenceMode.h>
 #include <malloc.h>
 #include <omp.h>
-#include <torch/cuda.h>
 
 #include <cctype>
 #include <chrono>
@@ -17,7 +16,9 @@
 #include "base/error.h"
 #include "base/text.h"
 #include "model/model.h"
+#include "model/torch/device_batch_queue.h"
 #include "model/torch/stored_tensor.h"
+#include "model/torch/torch_device.h"
 #include "weights/checkpoint.h"
 #include "weights/model_spec.h"
 
@@ -27,33 +28,16 @@ namespace {
 
 constexpr double kBatchNormEpsilon = 1e-5;  // torchvision's BatchNorm2d
 
-at::Device parse_device(const std::string& text) {
-  const std::string lower = detail::ascii_lower(text);
-  if (lower == "cpu") return at::Device(at::kCPU);
-  int index = 0;
-  if (lower == "cuda") {
-    index = 0;
-  } else if (lower.rfind("cuda:", 0) == 0 && lower.size() > 5 &&
-             lower.find_first_not_of("0123456789", 5) == std::string::npos &&
-             lower.size() < 9) {
-    index = std::stoi(lower.substr(5));
-  } else {
-    throw Error(ErrorKind::kUsage,
-                "unknown device '" + text + "' (expected cpu, cuda or cuda:N)");
+at::ScalarType compute_type(Precision precision) {
+  switch (precision) {
+    case Precision::kBFloat16:
+      return at::kBFloat16;
+    case Precision::kFloat16:
+      return at::kHalf;
+    case Precision::kFloat32:
+      break;
   }
-  if (!at::hasCUDA()) {
-    throw Error(ErrorKind::kDevice,
-                "--device " + text +
-                    ": this build of resnet-cli has no CUDA support (its "
-                    "LibTorch is CPU-only); use --device cpu");
-  }
-  const auto count = static_cast<int>(torch::cuda::device_count());
-  if (index >= count) {
-    throw Error(ErrorKind::kDevice, "--device " + text + ": only " +
-                                        std::to_string(count) +
-                                        " CUDA device(s) visible");
-  }
-  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+  return at::kFloat;
 }
 
 // A convolution's stride, padding (both axes alike) and groups.
@@ -84,7 +68,7 @@ class ResNet final : public Model {
   ResNet(const Checkpoint& checkpoint, const ModelOptions& options)
       : checkpoint_(&checkpoint),
         arch_(&choose_architecture(checkpoint, options.arch)),
-        device_(parse_device(options.device)),
+        device_(detail::choose_device(options.device, options.tf32)),
         precision_(options.precision),
         engine_(options.engine) {
     check_state_dict(checkpoint, *arch_);
@@ -107,14 +91,28 @@ class ResNet final : public Model {
           "--precision bf16: this CPU has no native bf16 (AVX512-BF16); "
           "use --precision fp32");
     }
+    if (precision_ == Precision::kFloat16 && device_.is_cpu()) {
+      throw Error(ErrorKind::kDevice,
+                  "--precision fp16 runs on CUDA only; use fp32 or bf16");
+    }
     blocked_ = mkldnn_ && engine_ == Engine::kOptimized;
-    dtype_ = precision_ == Precision::kBFloat16 ? at::kBFloat16 : at::kFloat;
+    dtype_ = compute_type(precision_);
+    // On the CPU the stem sees the image itself and stays float32: in bf16
+    // it alone would add a third to bf16's logit error, for 3% of the work.
+    // On a GPU, float32 runs at a fifteenth of bf16's rate, and the stem
+    // would take a third of the time: it runs in the batch's precision, as
+    // under torch.autocast.
+    stem_dtype_ = device_.is_cuda() ? dtype_ : at::kFloat;
+    // cuDNN's tensor-core convolutions (bf16, fp16, TF32) read and write
+    // NHWC: there weights and activations stay channels-last throughout.
+    // Plain fp32 keeps torchvision's NCHW, so that cuDNN picks the
+    // algorithms it picks for torchvision and the answers stay within 1e-4.
+    channels_last_ =
+        device_.is_cuda() && (dtype_ != at::kFloat || options.tf32);
 
     try {
       c10::InferenceMode guard;
-      // The stem sees the image itself and stays float32: in bf16 it alone
-      // would add a third to bf16's logit error, for 3% of the work.
-      conv1_ = load_unit("conv1", "bn1", {2, 3, 1}, at::kFloat);
+      conv1_ = load_unit("conv1", "bn1", {2, 3, 1}, stem_dtype_);
       load_blocks();
       fc_weight_ = load_tensor("fc.weight");
       fc_bias_ = load_tensor("fc.bias");
@@ -164,6 +162,16 @@ class ResNet final : public Model {
   void features(const float* input, std::int64_t batch, std::int64_t height,
                 std::int64_t width, float* features) const override {
     run(input, batch, height, width, features, /*logits_wanted=*/false);
+  }
+
+  std::unique_ptr<BatchQueue> open_batch_queue(
+      const BatchShape& shape) const override {
+    if (device_.is_cpu()) return nullptr;
+    return detail::make_device_batch_queue(
+        device_, shape, shape.features ? feature_size() : num_classes(),
+        [this](const at::Tensor& input, bool features) {
+          return device_output(input, !features);
+        });
   }
 
  private:
@@ -295,6 +303,9 @@ class ResNet final : public Model {
     } else {
       unit.weight = folded_weight.to(device_, dtype);
       unit.bias = folded_bias.to(device_, dtype);
+      if (channels_last_) {
+        unit.weight = unit.weight.contiguous(at::MemoryFormat::ChannelsLast);
+      }
     }
     return unit;
   }
@@ -337,7 +348,7 @@ class ResNet final : public Model {
   at::Tensor pooled(const at::Tensor& input) const {
     at::Tensor x = conv_bn(input, conv1_).relu_();
     x = at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
-    if (dtype_ != at::kFloat) {
+    if (x.scalar_type() != dtype_) {
       x = x.is_mkldnn() ? x.to_dense().to_mkldnn(dtype_) : x.to(dtype_);
     }
     for (const Block& block : blocks_) x = block_forward(block, x);
@@ -348,30 +359,41 @@ class ResNet final : public Model {
     return x;
   }
 
+  // Logits (or the pooled features), batch x outputs float32 on the
+  // device, of a float32 NCHW batch already there; not the blocked path.
+  at::Tensor device_output(const at::Tensor& input, bool logits_wanted) const {
+    at::Tensor x = input;
+    x = x.to(stem_dtype_);
+    if (channels_last_) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    at::Tensor result = pooled(x).flatten(1);
+    if (logits_wanted) result = at::linear(result, fc_weight_, fc_bias_);
+    return result;
+  }
+
+  // oneDNN's blocked layout on the CPU.
+  at::Tensor blocked_output(const at::Tensor& input, bool logits_wanted) const {
+    at::Tensor result = pooled(input.to_mkldnn());
+    if (logits_wanted) {
+      result = at::mkldnn_convolution(result, fc_weight_, fc_bias_, {0, 0},
+                                      {1, 1}, {1, 1}, 1);
+    }
+    return result.to_dense().flatten(1);
+  }
+
   void run(const float* input, std::int64_t batch, std::int64_t height,
            std::int64_t width, float* out, bool logits_wanted) const {
     try {
       c10::InferenceMode guard;
-      at::Tensor x = at::from_blob(const_cast<float*>(input),
-                                   {batch, 3, height, width}, at::kFloat);
-      x = blocked_ ? x.to_mkldnn() : x.to(device_);
-      at::Tensor result = pooled(x);
-      if (logits_wanted && blocked_) {
-        result = at::mkldnn_convolution(result, fc_weight_, fc_bias_, {0, 0},
-                                        {1, 1}, {1, 1}, 1);
-      }
-      if (result.is_mkldnn()) result = result.to_dense();
-      result = result.flatten(1);
-      if (logits_wanted && !blocked_) {
-        result = at::linear(result, fc_weight_, fc_bias_);
-      }
+      const at::Tensor x = at::from_blob(const_cast<float*>(input),
+                                         {batch, 3, height, width}, at::kFloat);
+      at::Tensor result = blocked_
+                              ? blocked_output(x, logits_wanted)
+                              : device_output(x.to(device_), logits_wanted);
       result = result.to(at::kCPU, at::kFloat).contiguous();
       std::memcpy(out, result.data_ptr<float>(),
                   static_cast<std::size_t>(result.numel()) * sizeof(float));
     } catch (const c10::Error& e) {
-      throw Error(ErrorKind::kModel,
-                  "inference failed: " +
-                      detail::first_line(e.what_without_backtrace()));
+      detail::throw_device_error(e, device_, batch, "inference failed");
     }
   }
 
@@ -380,9 +402,11 @@ class ResNet final : public Model {
   at::Device device_;
   Precision precision_;
   Engine engine_;
-  at::ScalarType dtype_ = at::kFloat;
-  bool mkldnn_ = false;   // convolutions through oneDNN
-  bool blocked_ = false;  // weights and activations in oneDNN's layout
+  at::ScalarType dtype_ = at::kFloat;       // the blocks'
+  at::ScalarType stem_dtype_ = at::kFloat;  // conv1's
+  bool mkldnn_ = false;                     // convolutions through oneDNN
+  bool blocked_ = false;        // weights and activations in oneDNN's layout
+  bool channels_last_ = false;  // CUDA: NHWC weights and activations
   std::int64_t num_classes_ = 0;
   ConvUnit conv1_;
   std::vector<Block> blocks_;

@@ -16,6 +16,8 @@
 #include "base/text.h"
 #include "model/model_entry.h"
 #include "model/torch/stored_tensor.h"
+#include "model/torch/torch_compat.h"
+#include "model/torch/torch_device.h"
 #include "weights/checkpoint.h"
 #include "weights/model_spec.h"
 
@@ -176,6 +178,7 @@ class ResNetTrainer final : public Trainer {
   ResNetTrainer(const Checkpoint& checkpoint, const TrainerOptions& options)
       : arch_(&choose_architecture(checkpoint, options.arch)),
         options_(options),
+        device_(detail::choose_device(options.device, options.tf32)),
         network_(*arch_, options.num_classes) {
     check_state_dict(checkpoint, *arch_);
     at::set_num_threads(options.threads > 0 ? options.threads
@@ -190,6 +193,8 @@ class ResNetTrainer final : public Trainer {
       network_->replace_fc(
           nn::Linear(arch_->feature_size(), options.num_classes));
     }
+    // As a script's model.to(device): initialised on the CPU, then moved.
+    network_->to(device_);
     choose_trained_parameters();
     make_optimizer();
   }
@@ -203,8 +208,10 @@ class ResNetTrainer final : public Trainer {
                           std::int64_t height, std::int64_t width,
                           const std::int64_t* labels) override {
     try {
-      const torch::Tensor target = torch::from_blob(
-          const_cast<std::int64_t*>(labels), {batch}, torch::kLong);
+      const torch::Tensor target =
+          torch::from_blob(const_cast<std::int64_t*>(labels), {batch},
+                           torch::kLong)
+              .to(device_);
       set_train_mode(true);
       const torch::Tensor output =
           forward(wrap(input, features, batch, height, width), features);
@@ -233,6 +240,7 @@ class ResNetTrainer final : public Trainer {
       set_train_mode(false);
       const torch::Tensor output =
           forward(wrap(input, features, batch, height, width), features)
+              .to(torch::kCPU)
               .contiguous();
       std::memcpy(out, output.data_ptr<float>(),
                   static_cast<std::size_t>(output.numel()) * sizeof(float));
@@ -256,8 +264,10 @@ class ResNetTrainer final : public Trainer {
     saved_.clear();
     std::vector<StateDictEntry> entries;
     for (const ParameterSpec& spec : specs) {
-      // Contiguous already (loaded and updated in place): no copy.
-      saved_.push_back(state.at(spec.name).detach().contiguous());
+      // On the CPU contiguous already (loaded and updated in place): no
+      // copy; from a GPU, copied back.
+      saved_.push_back(
+          state.at(spec.name).detach().to(torch::kCPU).contiguous());
       const torch::Tensor& tensor = saved_.back();
       StateDictEntry entry;
       entry.name = spec.name;
@@ -284,7 +294,8 @@ class ResNetTrainer final : public Trainer {
   void load_optimizer_state(const std::string& bytes) override {
     try {
       std::istringstream stream(bytes);
-      torch::load(*optimizer_, stream);
+      // Onto this run's device, whichever device saved it.
+      torch::load(*optimizer_, stream, device_);
     } catch (const c10::Error& e) {
       throw Error(ErrorKind::kCheckpoint,
                   "cannot read the optimizer state: " +
@@ -364,31 +375,32 @@ class ResNetTrainer final : public Trainer {
     if (options_.part == TrainedPart::kLayer4) network_->layer(3)->train();
   }
 
-  static torch::Tensor wrap(const float* input, bool features,
-                            std::int64_t batch, std::int64_t height,
-                            std::int64_t width) {
+  // The caller's batch on the network's device.
+  torch::Tensor wrap(const float* input, bool features, std::int64_t batch,
+                     std::int64_t height, std::int64_t width) const {
     float* data = const_cast<float*>(input);
-    if (features) return torch::from_blob(data, {batch, height}, torch::kFloat);
-    return torch::from_blob(data, {batch, 3, height, width}, torch::kFloat);
+    const torch::Tensor host =
+        features
+            ? torch::from_blob(data, {batch, height}, torch::kFloat)
+            : torch::from_blob(data, {batch, 3, height, width}, torch::kFloat);
+    return host.to(device_);
   }
 
   // Logits, float32; the frozen part runs without gradients.
   torch::Tensor forward(torch::Tensor x, bool features) {
-    const Autocast autocast(options_.bf16);
+    const Autocast autocast(options_.bf16, device_.type());
     return forward_layers(std::move(x), features).to(torch::kFloat);
   }
 
-  // torch.autocast("cpu", dtype=torch.bfloat16) while it lives, or nothing.
+  // torch.autocast(device, dtype=torch.bfloat16) while it lives, or nothing.
   class Autocast {
    public:
-    explicit Autocast(bool on) : on_(on) {
-      if (!on_) return;
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-      at::autocast::set_cpu_enabled(true);
+    Autocast(bool on, at::DeviceType device) : on_(on), device_(device) {
+      if (on_) detail::set_autocast(device_, true, at::kBFloat16);
     }
     ~Autocast() {
       if (!on_) return;
-      at::autocast::set_cpu_enabled(false);
+      detail::set_autocast(device_, false, at::kBFloat16);
       at::autocast::clear_cache();
     }
     Autocast(const Autocast&) = delete;
@@ -396,6 +408,7 @@ class ResNetTrainer final : public Trainer {
 
    private:
     bool on_;
+    at::DeviceType device_;
   };
 
   torch::Tensor forward_layers(torch::Tensor x, bool features) {
@@ -420,6 +433,7 @@ class ResNetTrainer final : public Trainer {
   // What the last state_dict() points into.
   mutable std::vector<torch::Tensor> saved_;
   TrainerOptions options_;
+  at::Device device_;
   ResNet network_;
   bool replaced_fc_ = false;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
