@@ -263,7 +263,7 @@ TEST_CASE("invalid command lines exit 2 with one line on stderr", "[cli]") {
       {"classify", "a.jpg", "--resize", "0"},
       {"classify", "a.jpg", "--threads", "-1"},
       {"classify", "a.jpg", "--exif", "rotate"},
-      {"classify", "a.jpg", "--precision", "fp16"},
+      {"classify", "a.jpg", "--precision", "fp8"},
       {"classify", "a.jpg", "--shard", "3/3"},
       {"classify", "a.jpg", "--progress", "sometimes"},
       {"bench", "--iterations", "0"},

@@ -23,7 +23,7 @@
 
 using namespace resnet_cli;
 
-TEST_CASE("--device reads cpu, cuda and cuda:N in any case") {
+TEST_CASE("device: --device reads cpu, cuda and cuda:N in any case") {
   CHECK_FALSE(parse_device("cpu").cuda);
   CHECK_FALSE(parse_device("CPU").cuda);
   CHECK(parse_device("cuda").cuda);

@@ -188,6 +188,16 @@ TEST_CASE("devices this build cannot use are a clear error",
       Model::load(checkpoint, options),
       Catch::Contains("this build of resnet-cli has no CUDA support"));
 #endif
+  // fp16 is a CUDA precision: on the CPU it is one clear device error.
+  options.device = "cpu";
+  options.precision = Precision::kFloat16;
+  CHECK_THROWS_MATCHES(Model::load(checkpoint, options), Error,
+                       Catch::Predicate<Error>([](const Error& e) {
+                         return e.kind() == ErrorKind::kDevice &&
+                                std::string(e.what()).find(
+                                    "--precision fp16 runs on CUDA only") !=
+                                    std::string::npos;
+                       }));
 }
 
 TEST_CASE("bf16 stays close to fp32, or is refused where the CPU lacks it",

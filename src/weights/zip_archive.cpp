@@ -160,7 +160,7 @@ Entry read_entry(const std::uint8_t* data, std::uint64_t at,
 
 ZipArchive::ZipArchive(const std::uint8_t* data, std::size_t size,
                        std::string name)
-    : data_(data), size_(size), name_(std::move(name)) {
+    : data_(data), name_(std::move(name)) {
   const Directory directory = find_directory(data, size, name_);
   std::string top;
   std::uint64_t at = directory.offset;

@@ -43,7 +43,6 @@ class ZipArchive {
 
  private:
   const std::uint8_t* data_;
-  std::size_t size_;
   std::string name_;
   std::unordered_map<std::string, Record> records_;
 };
