@@ -1,5 +1,6 @@
 // serve: the model loaded once, answering HTTP until SIGTERM or SIGINT.
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -7,6 +8,7 @@
 #include <iostream>
 
 #include "base/error.h"
+#include "base/human_units.h"
 #include "command_registry.h"
 #include "commands.h"
 #include "model/model_loader.h"
@@ -42,6 +44,14 @@ void raise_descriptor_limit() {
   }
 }
 
+// Bodies and decoded images are allocated and freed by the megabyte. From
+// 256 KiB on, glibc maps each one and gives it back when freed, rather than
+// keeping it in an arena whose pages stay resident: the server's memory
+// then follows what it holds (Server::memory_bound), not what it once did.
+void return_large_blocks_when_freed() {
+  ::mallopt(M_MMAP_THRESHOLD, 256 << 10);
+}
+
 }  // namespace
 
 ExitCode run_serve(const ServeSettings& settings) {
@@ -50,6 +60,7 @@ ExitCode run_serve(const ServeSettings& settings) {
   StopSignals signals;
   start_loading_model_module();
   raise_descriptor_limit();
+  return_large_blocks_when_freed();
   ServerOptions options = settings.server;
   if (!is_loopback(options.host) && options.api_key.empty()) {
     spdlog::warn(
@@ -65,7 +76,16 @@ ExitCode run_serve(const ServeSettings& settings) {
     };
   }
   Server server(session, options);
+  // A signal since StopSignals blocked them waits, pending, for this; stop()
+  // before run() makes run() answer what is waiting and return.
   signals.on_signal([&server] { server.stop(); });
+  const MemoryBound bound = server.memory_bound();
+  spdlog::info(
+      "memory beyond the idle server's: at most {} (bodies {}, decodes {}, "
+      "connections {}, queue {})",
+      format_bytes(bound.total()), format_bytes(bound.bodies),
+      format_bytes(bound.decodes), format_bytes(bound.connections),
+      format_bytes(bound.queue));
   // Not a result, so stderr; scripts that asked for --port 0 read the port
   // here.
   std::cerr << "resnet-cli: serving " << server.model_name() << " at http://"
@@ -88,8 +108,12 @@ ServeSettings serve_settings(const OptionValues& values, int verbosity) {
   server.max_body = static_cast<std::size_t>(values.max_body);
   server.max_batch_delay_ms = values.max_batch_delay_ms;
   server.max_connections = values.max_connections;
+  server.max_client_connections = values.max_client_connections;
   server.max_queue = values.max_queue;
+  server.header_timeout_s = values.header_timeout_s;
   server.request_timeout_s = values.request_timeout_s;
+  server.body_memory = static_cast<std::size_t>(values.body_memory);
+  server.decode_memory = static_cast<std::size_t>(values.decode_memory);
   server.idle_timeout_s = values.idle_timeout_s;
   server.topk = values.topk;
   if (!values.model_dir.empty()) {

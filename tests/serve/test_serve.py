@@ -364,7 +364,9 @@ def test_abuse(args):
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     check(hard > args.idle + 100, "descriptor limit %d too low for %d idle connections" % (hard, args.idle))
     server = Server(args, "--request-timeout", "3", "--idle-timeout", "2",
-                    "--max-connections", str(args.idle + 64), env={"RESNET_CLI_API_KEY": "s3cret"})
+                    "--max-connections", str(args.idle + 64),
+                    "--max-client-connections", str(args.idle + 64),
+                    env={"RESNET_CLI_API_KEY": "s3cret"})
     key = {"Authorization": "Bearer s3cret"}
     with open(os.path.join(args.fixtures, "images", "photo_500x375.jpg"), "rb") as f:
         good = f.read()
