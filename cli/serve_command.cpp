@@ -5,6 +5,8 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "base/error.h"
@@ -44,23 +46,30 @@ void raise_descriptor_limit() {
   }
 }
 
-// Bodies and decoded images are allocated and freed by the megabyte. From
-// 256 KiB on, glibc maps each one and gives it back when freed, rather than
-// keeping it in an arena whose pages stay resident: the server's memory
-// then follows what it holds (Server::memory_bound), not what it once did.
-void return_large_blocks_when_freed() {
-  ::mallopt(M_MMAP_THRESHOLD, 256 << 10);
+// Every thread of the server allocates from one glibc arena. glibc keeps
+// what a thread frees in that thread's arena for its next allocations (main
+// and the model loader keep freed blocks under 32 MiB in the heap so that
+// forward passes reuse their buffers): with an arena per thread, a decode
+// on each of the worker threads would leave its buffers resident in its own
+// arena, and the process would hold the sum of every arena's peak. One arena
+// holds at most the server's peak of what it uses at once, which
+// --body-memory and --decode-memory bound (Server::memory_bound).
+// GLIBC_TUNABLES still decides when it sets glibc.malloc.arena_max.
+void allocate_from_one_arena() {
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables && std::strstr(tunables, "glibc.malloc.arena_max")) return;
+  ::mallopt(M_ARENA_MAX, 1);
 }
 
 }  // namespace
 
 ExitCode run_serve(const ServeSettings& settings) {
   // Before any thread starts, so that every thread leaves the signals to
-  // the one that waits for them.
+  // the one that waits for them, and allocates from the one arena.
   StopSignals signals;
+  allocate_from_one_arena();
   start_loading_model_module();
   raise_descriptor_limit();
-  return_large_blocks_when_freed();
   ServerOptions options = settings.server;
   if (!is_loopback(options.host) && options.api_key.empty()) {
     spdlog::warn(

@@ -177,4 +177,18 @@ Framing check_framing(HttpRequest& request) {
   return framing;
 }
 
+bool names_http_version(std::string_view start) {
+  const std::size_t end = start.find("\r\n");
+  if (end == std::string_view::npos) return false;
+  const std::string_view line = start.substr(0, end);
+  if (line.find('\n') != std::string_view::npos) return false;
+  const std::size_t space = line.rfind(' ');
+  if (space == std::string_view::npos || line.find(' ') == space) return false;
+  const std::string_view version = line.substr(space + 1);
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  return version.size() == 8 && version.substr(0, 5) == "HTTP/" &&
+         digit(version[5]) && version[6] == '.' && digit(version[7]) &&
+         version != "HTTP/1.0" && version != "HTTP/1.1";
+}
+
 }  // namespace resnet_cli::server

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "serve/http_message.h"
 
@@ -27,5 +28,10 @@ struct Framing {
 // request.path and request.query from the target (origin-form, absolute-form,
 // or "*" for OPTIONS).
 Framing check_framing(HttpRequest& request);
+
+// Whether `start` (the bytes a request begins with) opens with a request
+// line that names a version HTTP/DIGIT.DIGIT other than 1.0 and 1.1: the
+// parser's refusal is then 505, not 400.
+bool names_http_version(std::string_view start);
 
 }  // namespace resnet_cli::server

@@ -387,6 +387,11 @@ void Connection::read_failed(beast::error_code ec) {
              ec == http::error::buffer_overflow) {
     fail(431, "request line and headers longer than " +
                   std::to_string(server_.limits.max_header) + " bytes");
+  } else if (ec == http::error::bad_version &&
+             names_http_version(std::string_view(
+                 static_cast<const char*>(buffer_.data().data()),
+                 buffer_.size()))) {
+    fail(505, "HTTP version not supported (1.0 and 1.1 are)");
   } else if (ec == http::error::partial_message) {
     fail(400, "request cut short");
   } else if (ec != http::error::end_of_stream &&

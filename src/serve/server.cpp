@@ -174,7 +174,7 @@ std::string utc_time(std::time_t when) {
 }  // namespace
 
 struct Server::State final : server::HttpHandler {
-  State(const Session& session_in, const ServerOptions& options_in);
+  State(const ServedModel& served_in, const ServerOptions& options_in);
 
   Screened screen(const HttpRequest& request) override;
   HttpResponse handle(const HttpRequest& request) override;
@@ -196,7 +196,7 @@ struct Server::State final : server::HttpHandler {
   HttpResponse metrics_text();
   std::optional<HttpError> check_model(const server::RouteMatch& match) const;
 
-  const Session& session;
+  const ServedModel served;
   ServerOptions options;
   std::string name;
   std::time_t started = std::time(nullptr);
@@ -225,14 +225,14 @@ server::HttpLimits http_limits(const ServerOptions& options) {
   return limits;
 }
 
-server::BatcherOptions batcher_options(const Session& session,
+server::BatcherOptions batcher_options(const ServedModel& served,
                                        const ServerOptions& options) {
   server::BatcherOptions batching;
   batching.workers = options.plan.workers;
   batching.threads_per_worker = options.plan.threads_per_worker;
   batching.batch_size = options.plan.batch_size;
   batching.max_delay = std::chrono::milliseconds(options.max_batch_delay_ms);
-  batching.crop = session.transform().crop_size;
+  batching.crop = served.transform.crop_size;
   return batching;
 }
 
@@ -247,12 +247,13 @@ ServerOptions with_defaults(ServerOptions options) {
 
 }  // namespace
 
-Server::State::State(const Session& session_in, const ServerOptions& options_in)
-    : session(session_in),
+Server::State::State(const ServedModel& served_in,
+                     const ServerOptions& options_in)
+    : served(served_in),
       options(with_defaults(options_in)),
-      name(options_in.model_name.empty() ? session_in.model().architecture()
+      name(options_in.model_name.empty() ? served_in.model->architecture()
                                          : options_in.model_name),
-      batcher(session_in.model(), batcher_options(session_in, options_in),
+      batcher(*served_in.model, batcher_options(served_in, options_in),
               [this](int size) { metrics.batch(size); }),
       decoders(options_in.plan.decode_threads, options.decode_memory),
       http(http_limits(options), *this) {}
@@ -280,7 +281,7 @@ std::vector<Record> Server::State::admit_and_classify(
 // for the batcher.
 std::vector<Record> Server::State::classify(const std::vector<Upload>& uploads,
                                             OutputType output_type, int topk) {
-  const TransformSpec& transform = session.transform();
+  const TransformSpec& transform = served.transform;
   const std::size_t floats =
       3 * static_cast<std::size_t>(transform.crop_size) * transform.crop_size;
   const bool features = output_type == OutputType::kEmbedding;
@@ -317,7 +318,7 @@ std::vector<Record> Server::State::classify(const std::vector<Upload>& uploads,
     const std::vector<float> output = outputs[i].get();
     fill_record(records[i], output.data(),
                 static_cast<std::int64_t>(output.size()),
-                OutputSpec{output_type, topk, &session.labels()});
+                OutputSpec{output_type, topk, &served.labels});
   }
   return records;
 }
@@ -394,7 +395,7 @@ HttpResponse Server::State::classify_v1(const HttpRequest& request) {
 
 // TorchServe's describe model, for the one model and version served.
 HttpResponse Server::State::describe(const server::RouteMatch&) {
-  const bool cuda = session.model().device().rfind("cuda", 0) == 0;
+  const bool cuda = served.model->device().rfind("cuda", 0) == 0;
   nlohmann::ordered_json workers = nlohmann::ordered_json::array();
   for (int i = 0; i < std::max(1, options.plan.workers); ++i) {
     workers.push_back({{"id", std::to_string(9000 + i)},
@@ -510,7 +511,9 @@ HttpResponse Server::State::handle(const HttpRequest& request) {
 
 // The layer's own refusals get the handlers' JSON body.
 HttpResponse Server::State::error(int status, const std::string& message) {
-  std::string type = status >= 500 ? "internal" : "bad_request";
+  std::string type = status >= 500 && status != 501 && status != 505
+                         ? "internal"
+                         : "bad_request";
   if (status == 413 || status == 431) type = "too_large";
   if (status == 408) type = "timeout";
   if (status == 503) type = "busy";
@@ -534,7 +537,12 @@ void Server::State::answered(const HttpRequest* request, int status,
 }
 
 Server::Server(const Session& session, const ServerOptions& options)
-    : state_(std::make_unique<State>(session, options)) {
+    : Server(
+          ServedModel{&session.model(), session.transform(), session.labels()},
+          options) {}
+
+Server::Server(const ServedModel& served, const ServerOptions& options)
+    : state_(std::make_unique<State>(served, options)) {
   state_->http.listen(options.host, options.port);
 }
 
@@ -552,7 +560,7 @@ MemoryBound Server::memory_bound() const {
   bound.connections =
       static_cast<std::size_t>(options.max_connections) * kConnectionBytes;
   const std::size_t crop =
-      static_cast<std::size_t>(state_->session.transform().crop_size);
+      static_cast<std::size_t>(state_->served.transform.crop_size);
   bound.queue = static_cast<std::size_t>(options.max_queue) * 3 * crop * crop *
                 sizeof(float);
   return bound;

@@ -19,13 +19,25 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "image/decode.h"
+#include "image/transform.h"
 #include "run/pipeline.h"
 
 namespace resnet_cli {
 
+class Model;
 class Session;
+
+// What the server serves: a model, the transforms its inputs go through, and
+// its class names (empty: indices). A Session's, or a stand-in's (the fuzz
+// target's).
+struct ServedModel {
+  const Model* model = nullptr;  // outlives the server
+  TransformSpec transform;
+  std::vector<std::string> labels;
+};
 
 // What the server holds beyond the idle process (the model, its forward
 // passes), at most, whatever clients send (README: Serving, "Memory").
@@ -72,6 +84,7 @@ class Server {
   // Binds host:port. Throws Error(kUsage) when it cannot (address in use,
   // no such host), with the reason.
   Server(const Session& session, const ServerOptions& options);
+  Server(const ServedModel& served, const ServerOptions& options);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
