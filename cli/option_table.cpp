@@ -321,7 +321,8 @@ const std::vector<OptionSpec>& option_table() {
        kOnTrain | kOnClassify | kOnEvaluate | kOnWeightsDownload | kOnServe,
        number(&V::stall_timeout_s, 1, 86400)},
       {"--labels", "RESNET_CLI_LABELS",
-       "Class names, one a line, for a fine-tuned model (default: ImageNet's)",
+       "Class names, one a line, or TorchServe's index_to_name.json, for a "
+       "fine-tuned model (default: ImageNet's)",
        kOnClassify | kOnEvaluate | kOnServe, value(&V::labels_file, "FILE")},
       {"-k,--topk", "RESNET_CLI_TOPK",
        "Number of classes to report per image; more than the model has gives "

@@ -65,7 +65,7 @@ struct ServerOptions {
   int max_batch_delay_ms = 5;
   int http_threads = 32;  // requests handled at once
   // Bytes all request bodies being received or handled hold at once; 0:
-  // 4 x max_body. More: 503.
+  // 4 x max_body; less than max_body: Error(kUsage). More: 503.
   std::size_t body_memory = 0;
   // Bytes all decodes hold at once, each counted from its header
   // (decode_cost.h); an image that alone needs more: 413.
@@ -82,7 +82,7 @@ struct ServerOptions {
 class Server {
  public:
   // Binds host:port. Throws Error(kUsage) when it cannot (address in use,
-  // no such host), with the reason.
+  // no such host), with the reason, or when the options contradict.
   Server(const Session& session, const ServerOptions& options);
   Server(const ServedModel& served, const ServerOptions& options);
   ~Server();

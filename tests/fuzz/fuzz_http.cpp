@@ -75,8 +75,9 @@ Running start(const resnet_cli::ServedModel& served, const std::string& key) {
   return running;
 }
 
-ZeroModel g_model;
-Running g_servers[2];
+// Made once and never destroyed: the servers run until the process exits.
+const ZeroModel* g_model = nullptr;
+Running* g_servers = nullptr;
 
 [[noreturn]] void finding(const char* what, const std::string& answer) {
   std::fprintf(stderr, "fuzz_http: %s\n%.2000s\n", what, answer.c_str());
@@ -113,12 +114,13 @@ void check_responses(const std::string& answer) {
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   spdlog::set_level(spdlog::level::off);
   resnet_cli::ServedModel served;
-  served.model = &g_model;
+  g_model = new ZeroModel;
+  served.model = g_model;
   served.transform.resize_size = 40;
   served.transform.crop_size = 32;
+  g_servers = new Running[2];
   g_servers[0] = start(served, "");
   g_servers[1] = start(served, "k");
-  // The servers run until the process exits.
   g_servers[0].thread.detach();
   g_servers[1].thread.detach();
   return 0;
