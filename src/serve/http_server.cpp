@@ -124,7 +124,10 @@ struct HttpServer::Impl {
   void admit(tcp::socket socket);
   void drain();
   void forget(Connection* connection, const std::string& client, bool counted);
+  // The handler's answers, never throwing: an exception becomes 500, and
+  // an error() that throws gives the bare status.
   HttpResponse handle_safely(const HttpRequest& request);
+  HttpResponse error_safely(int status, const std::string& message);
 
   HttpLimits limits;
   HttpHandler& handler;
@@ -303,7 +306,7 @@ void Connection::on_header(beast::error_code ec) {
   try {
     screened = server_.handler.screen(request_);
   } catch (const std::exception& e) {
-    screened.refusal = server_.handler.error(500, e.what());
+    screened.refusal = server_.error_safely(500, e.what());
   }
   if (screened.refusal) {
     // Its body stays unread: the connection cannot carry another request.
@@ -424,7 +427,7 @@ void Connection::dispatch() {
 }
 
 void Connection::fail(int status, const std::string& message) {
-  HttpResponse response = server_.handler.error(status, message);
+  HttpResponse response = server_.error_safely(status, message);
   response.close = true;
   respond(std::move(response));
 }
@@ -462,8 +465,12 @@ void Connection::respond(HttpResponse response) {
 void Connection::on_written(beast::error_code ec) {
   const double seconds =
       std::chrono::duration<double>(Clock::now() - started_).count();
-  server_.handler.answered(parsed_ ? &request_ : nullptr, answer_.status,
-                           out_.body().size(), seconds);
+  try {
+    server_.handler.answered(parsed_ ? &request_ : nullptr, answer_.status,
+                             out_.body().size(), seconds);
+  } catch (const std::exception&) {
+    // A log line that could not be written loses nothing of the answer.
+  }
   lease_.release();
   request_ = HttpRequest();
   answer_ = HttpResponse();
@@ -517,7 +524,18 @@ HttpResponse HttpServer::Impl::handle_safely(const HttpRequest& request) {
   try {
     return handler.handle(request);
   } catch (const std::exception& e) {
-    return handler.error(500, e.what());
+    return error_safely(500, e.what());
+  }
+}
+
+HttpResponse HttpServer::Impl::error_safely(int status,
+                                            const std::string& message) {
+  try {
+    return handler.error(status, message);
+  } catch (const std::exception&) {
+    HttpResponse bare;
+    bare.status = status;
+    return bare;
   }
 }
 

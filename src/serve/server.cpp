@@ -48,12 +48,19 @@ struct HttpError {
   std::string message;
 };
 
+// JSON text of what may hold a client's bytes (a target, a file name, a
+// label): invalid UTF-8 is replaced, as record_json does, never thrown.
+template <typename Json>
+std::string json_text(const Json& json) {
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 HttpResponse error_response(const HttpError& error) {
   HttpResponse response;
   response.status = error.status;
   const nlohmann::json body = {
       {"code", error.status}, {"type", error.type}, {"message", error.message}};
-  response.body = body.dump();
+  response.body = json_text(body);
   response.content_type = kJson;
   if (error.status == 503) response.headers.emplace_back("Retry-After", "1");
   return response;
@@ -363,7 +370,7 @@ HttpResponse Server::State::predictions(const HttpRequest& request,
     }
     answers.push_back(std::move(answer));
   }
-  return json_response((answers.size() == 1 ? answers[0] : answers).dump());
+  return json_response(json_text(answers.size() == 1 ? answers[0] : answers));
 }
 
 HttpResponse Server::State::classify_v1(const HttpRequest& request) {
@@ -421,7 +428,7 @@ HttpResponse Server::State::describe(const server::RouteMatch&) {
       {"jobQueueStatus",
        {{"remainingCapacity", std::max(0, options.max_queue - admitted.load())},
         {"pendingRequests", batcher.depth()}}}};
-  return json_response(nlohmann::ordered_json::array({model}).dump());
+  return json_response(json_text(nlohmann::ordered_json::array({model})));
 }
 
 HttpResponse Server::State::metrics_text() {
@@ -483,9 +490,8 @@ HttpResponse Server::State::route(const HttpRequest& request) {
     case server::Route::kPing:
       return json_response(R"({"status": "Healthy"})");
     case server::Route::kListModels:
-      return json_response(nlohmann::json{
-          {"models", {{{"modelName", name}, {"modelUrl", name}}}}}
-                               .dump());
+      return json_response(json_text(nlohmann::json{
+          {"models", {{{"modelName", name}, {"modelUrl", name}}}}}));
     case server::Route::kDescribeModel:
       return describe(match);
     case server::Route::kMetrics:

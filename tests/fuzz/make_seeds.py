@@ -190,6 +190,9 @@ def http_seeds(images):
         "http2": b"\x00PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
         "bad-key": b"\x01" + post("/predictions/fuzz", jpeg, "Authorization: bearer nope\r\n"),
         "bad-form": b"\x00" + post("/predictions/fuzz", b"--b0undary\r\n\r\nx", multipart),
+        # Found by fuzzing: a target's bytes above 0x7f in an error message
+        # made its JSON throw on the event loop.
+        "latin1-target": b"\x00GET /models/fuz\x86\xceall HTTP/1.1\r\nHost: x\r\n\r\n",
     }
     return seeds
 

@@ -342,6 +342,7 @@ FRAMING = [
     ("no Host on HTTP/1.1", b"GET /ping HTTP/1.1\r\n\r\n", 400),
     ("two Hosts", b"GET /ping HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
     ("a bare LF", b"GET /ping HTTP/1.1\nHost: x\n\n", 400),
+    ("a target of bytes above 0x7f", b"GET /models/\x86\xce HTTP/1.1\r\nHost: x\r\n\r\n", 400),
     ("a bad chunk size", b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
     ("gzip, chunked", b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501),
     ("chunked, gzip", b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400),
