@@ -67,23 +67,32 @@ struct BudgetedBody {
     template <bool isRequest, class Fields>
     reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
 
+    // Errors, never exceptions: they would leave the event loop.
     void init(const boost::optional<std::uint64_t>& length,
               beast::error_code& ec) {
-      body_.bytes.reserve(length ? static_cast<std::size_t>(*length)
-                                 : body_.chunked_reserve);
       ec = {};
+      try {
+        body_.bytes.reserve(length ? static_cast<std::size_t>(*length)
+                                   : body_.chunked_reserve);
+      } catch (const std::exception&) {
+        ec = make_error_code(boost::system::errc::not_enough_memory);
+      }
     }
 
     template <class Buffers>
     std::size_t put(const Buffers& buffers, beast::error_code& ec) {
       const std::size_t size = beast::buffer_bytes(buffers);
+      ec = make_error_code(boost::system::errc::not_enough_memory);
       if (!body_.lease || !body_.lease->grow_to(body_.bytes.size() + size)) {
-        ec = make_error_code(boost::system::errc::not_enough_memory);
         return 0;
       }
-      for (const auto buffer : beast::buffers_range_ref(buffers)) {
-        body_.bytes.append(static_cast<const char*>(buffer.data()),
-                           buffer.size());
+      try {
+        for (const auto buffer : beast::buffers_range_ref(buffers)) {
+          body_.bytes.append(static_cast<const char*>(buffer.data()),
+                             buffer.size());
+        }
+      } catch (const std::exception&) {
+        return 0;
       }
       ec = {};
       return size;
@@ -157,6 +166,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
         stream_(std::move(socket)),
         client_(std::move(client)),
         counted_(counted) {}
+  // Dropped without finish(): a handler threw on the loop.
+  ~Connection() {
+    if (!finished_) server_.forget(this, client_, counted_);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
   // Serves requests until the connection closes.
   void start();
@@ -663,7 +678,20 @@ int HttpServer::port() const { return impl_->bound_port; }
 void HttpServer::run() {
   // A stop() before now has posted its drain already: it runs first thing.
   if (impl_->acceptor.is_open()) impl_->accept();
-  impl_->io.run();
+  for (;;) {
+    try {
+      impl_->io.run();
+      break;
+    } catch (const std::exception&) {
+      // What a handler on the loop threw (out of memory, at worst): its
+      // connection is dropped (~Connection), every other one goes on; the
+      // metrics count it as a 500.
+      try {
+        impl_->handler.answered(nullptr, 500, 0, 0);
+      } catch (const std::exception&) {
+      }
+    }
+  }
   impl_->workers.join();
 }
 

@@ -133,13 +133,14 @@ std::vector<Upload> read_uploads(const HttpRequest& request) {
 int topk_of(const HttpRequest& request, int fallback) {
   const std::optional<std::string_view> text = request.param("topk");
   if (!text) return fallback;
+  // Digits only; more classes than the model has gives them all, so a
+  // larger value is as good as 2^20.
+  const bool digits = !text->empty() &&
+                      std::all_of(text->begin(), text->end(),
+                                  [](char c) { return c >= '0' && c <= '9'; });
   int value = 0;
-  for (char c : *text) {
-    if (c < '0' || c > '9' || value > (1 << 20)) {
-      value = 0;
-      break;
-    }
-    value = value * 10 + (c - '0');
+  for (char c : digits ? *text : std::string_view()) {
+    value = std::min(value * 10 + (c - '0'), 1 << 20);
   }
   if (value < 1) {
     throw HttpError{400, "usage", "topk: expected a positive integer"};
