@@ -268,17 +268,27 @@ TEST_CASE("decode gate: bytes and threads bound, first come first served",
 }
 
 TEST_CASE("decode cost: declared pixels times the format's bytes", "[serve]") {
-  // A PNG signature and IHDR declaring 3000 x 2000.
-  const std::uint8_t png[] = {0x89, 'P',  'N', 'G', '\r', '\n', 0x1a, '\n', 0,
-                              0,    0,    13,  'I', 'H',  'D',  'R',  0,    0,
-                              0x0b, 0xb8, 0,   0,   0x07, 0xd0, 8,    2,    0,
-                              0,    0,    0,   0,   0,    0};
-  const DecodeCost cost = decode_cost(png, sizeof(png));
+  // A PNG declaring 3000 x 2000, its IDAT far too short for it: the charge
+  // comes from the header, read by the PNG reader, before any decoding.
+  const std::uint8_t png[] = {
+      0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d,
+      0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x0b, 0xb8, 0x00, 0x00, 0x07, 0xd0,
+      0x08, 0x02, 0x00, 0x00, 0x00, 0xdd, 0x70, 0x85, 0x6d, 0x00, 0x00, 0x00,
+      0x0b, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x60, 0x40, 0x05, 0x00,
+      0x00, 0x10, 0x00, 0x01, 0x39, 0xbd, 0x8f, 0x65, 0x00, 0x00, 0x00, 0x00,
+      0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
+  const resnet_cli::DecodeOptions options;
+  const DecodeCost cost = decode_cost(png, sizeof(png), options);
   CHECK(cost.width == 3000);
   CHECK(cost.height == 2000);
   CHECK(cost.bytes == 3000u * 2000u * 6u + (4u << 20));
   // Refused before decoding: nothing to charge.
   const std::uint8_t junk[] = {'n', 'o', 't', ' ', 'a', 'n', ' ', 'i'};
-  CHECK(decode_cost(junk, sizeof(junk)).bytes == 0);
-  CHECK(decode_cost(png, 12).bytes == 0);  // header cut short
+  CHECK(decode_cost(junk, sizeof(junk), options).bytes == 0);
+  CHECK(decode_cost(png, 20, options).bytes == 0);  // header cut short
+  // Every format of the table has its own charge.
+  for (const resnet_cli::ImageFormat* format : resnet_cli::image_formats()) {
+    INFO(format->name);
+    CHECK(decode_bytes_per_pixel(*format).value_or(0) > 0);
+  }
 }

@@ -8,6 +8,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+
+#include "image/image_format.h"
 
 namespace resnet_cli::server {
 
@@ -17,7 +20,12 @@ struct DecodeCost {
   std::uint64_t bytes = 0;   // 0 then too
 };
 
-// Never throws; reads only the header.
-DecodeCost decode_cost(const std::uint8_t* data, std::size_t size);
+// Reads only the header, with the format's own reader; never throws.
+DecodeCost decode_cost(const std::uint8_t* data, std::size_t size,
+                       const DecodeOptions& options);
+
+// What the table charges a pixel of `format`; nullopt for a format it does
+// not list (then charged the most; a test checks every row is listed).
+std::optional<std::uint64_t> decode_bytes_per_pixel(const ImageFormat& format);
 
 }  // namespace resnet_cli::server

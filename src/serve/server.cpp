@@ -301,7 +301,8 @@ std::vector<Record> Server::State::classify(const std::vector<Upload>& uploads,
       const auto* data =
           reinterpret_cast<const std::uint8_t*>(uploads[i].bytes.data());
       const std::size_t size = uploads[i].bytes.size();
-      const server::DecodeCost cost = server::decode_cost(data, size);
+      const server::DecodeCost cost =
+          server::decode_cost(data, size, options.decode);
       if (cost.bytes > decoders.capacity()) {
         throw Error(ErrorKind::kTooLarge,
                     uploads[i].name + ": " + std::to_string(cost.width) + "x" +
