@@ -25,6 +25,7 @@
 #include <string>
 #include <thread>
 
+#include "model/batch_queue.h"
 #include "model/model.h"
 #include "serve/server.h"
 
@@ -45,6 +46,10 @@ class ZeroModel : public resnet_cli::Model {
   void features(const float*, std::int64_t batch, std::int64_t, std::int64_t,
                 float* out) const override {
     std::memset(out, 0, sizeof(float) * batch * feature_size());
+  }
+  std::unique_ptr<resnet_cli::BatchQueue> open_batch_queue(
+      const resnet_cli::BatchShape&) const override {
+    return nullptr;  // a CPU model
   }
 };
 
