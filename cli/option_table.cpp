@@ -321,7 +321,8 @@ const std::vector<OptionSpec>& option_table() {
        kOnTrain | kOnClassify | kOnEvaluate | kOnWeightsDownload | kOnServe,
        number(&V::stall_timeout_s, 1, 86400)},
       {"--labels", "RESNET_CLI_LABELS",
-       "Class names, one a line, for a fine-tuned model (default: ImageNet's)",
+       "Class names, one a line, or TorchServe's index_to_name.json, for a "
+       "fine-tuned model (default: ImageNet's)",
        kOnClassify | kOnEvaluate | kOnServe, value(&V::labels_file, "FILE")},
       {"-k,--topk", "RESNET_CLI_TOPK",
        "Number of classes to report per image; more than the model has gives "
@@ -497,8 +498,18 @@ const std::vector<OptionSpec>& option_table() {
        "Require Authorization: Bearer KEY on every request but /ping", kOnServe,
        value(&V::api_key, "KEY")},
       {"--max-body", "RESNET_CLI_MAX_BODY",
-       "Largest request body serve reads, bytes; larger ones are answered 413",
+       "Largest request body serve reads, bytes, chunked or not; a larger "
+       "one is answered 413 before it is read",
        kOnServe, value(&V::max_body)},
+      {"--body-memory", "RESNET_CLI_BODY_MEMORY",
+       "Bytes the request bodies being received or handled may hold in all; "
+       "beyond, 503 with Retry-After (0: 4 x --max-body)",
+       kOnServe, value(&V::body_memory)},
+      {"--decode-memory", "RESNET_CLI_DECODE_MEMORY",
+       "Bytes the images being decoded may hold in all, each counted from "
+       "its header; decodes wait for room, and an image that alone needs "
+       "more is answered 413",
+       kOnServe, pixel_count(&V::decode_memory)},
       {"--max-batch-delay", "RESNET_CLI_MAX_BATCH_DELAY",
        "How long a forward pass waits for more requests to fill its batch "
        "(--batch-size), milliseconds",
@@ -506,13 +517,21 @@ const std::vector<OptionSpec>& option_table() {
       {"--max-connections", "RESNET_CLI_MAX_CONNECTIONS",
        "Open connections serve keeps; more are answered 503 and closed",
        kOnServe, number(&V::max_connections, 1, 1000000)},
+      {"--max-client-connections", "RESNET_CLI_MAX_CLIENT_CONNECTIONS",
+       "Open connections serve keeps from one client address; more are "
+       "answered 503 and closed",
+       kOnServe, number(&V::max_client_connections, 1, 1000000)},
       {"--max-queue", "RESNET_CLI_MAX_QUEUE",
        "Images serve holds at once (decoding, queued or in a forward pass); "
        "more are answered 503 with Retry-After (413: a request of more)",
        kOnServe, number(&V::max_queue, 1, 1000000)},
+      {"--header-timeout", "RESNET_CLI_HEADER_TIMEOUT",
+       "Seconds a request's line and headers may take to arrive; a slower "
+       "client is answered 408 and dropped",
+       kOnServe, number(&V::header_timeout_s, 1, 86400)},
       {"--request-timeout", "RESNET_CLI_REQUEST_TIMEOUT",
        "Seconds a request's line, headers and body may take to arrive; a "
-       "slower client is dropped",
+       "slower client is answered 408 and dropped",
        kOnServe, number(&V::request_timeout_s, 1, 86400)},
       {"--idle-timeout", nullptr,
        "Seconds a connection may wait for its next request", kOnServe,

@@ -207,9 +207,13 @@ struct OptionValues {
   std::uint64_t max_body = ServerOptions{}.max_body;
   int max_batch_delay_ms = ServerOptions{}.max_batch_delay_ms;
   int max_connections = ServerOptions{}.max_connections;
+  int max_client_connections = ServerOptions{}.max_client_connections;
   int max_queue = ServerOptions{}.max_queue;
+  int header_timeout_s = ServerOptions{}.header_timeout_s;
   int request_timeout_s = ServerOptions{}.request_timeout_s;
   int idle_timeout_s = ServerOptions{}.idle_timeout_s;
+  std::uint64_t body_memory = ServerOptions{}.body_memory;
+  std::uint64_t decode_memory = ServerOptions{}.decode_memory;
   std::string model_dir;  // classify/bench --model
   // train
   std::string val_dir;

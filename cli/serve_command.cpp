@@ -1,12 +1,16 @@
 // serve: the model loaded once, answering HTTP until SIGTERM or SIGINT.
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "base/error.h"
+#include "base/human_units.h"
 #include "command_registry.h"
 #include "commands.h"
 #include "model/model_loader.h"
@@ -42,12 +46,28 @@ void raise_descriptor_limit() {
   }
 }
 
+// Every thread of the server allocates from one glibc arena. glibc keeps
+// what a thread frees in that thread's arena for its next allocations (main
+// and the model loader keep freed blocks under 32 MiB in the heap so that
+// forward passes reuse their buffers): with an arena per thread, a decode
+// on each of the worker threads would leave its buffers resident in its own
+// arena, and the process would hold the sum of every arena's peak. One arena
+// holds at most the server's peak of what it uses at once, which
+// --body-memory and --decode-memory bound (Server::memory_bound).
+// GLIBC_TUNABLES still decides when it sets glibc.malloc.arena_max.
+void allocate_from_one_arena() {
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables && std::strstr(tunables, "glibc.malloc.arena_max")) return;
+  ::mallopt(M_ARENA_MAX, 1);
+}
+
 }  // namespace
 
 ExitCode run_serve(const ServeSettings& settings) {
   // Before any thread starts, so that every thread leaves the signals to
-  // the one that waits for them.
+  // the one that waits for them, and allocates from the one arena.
   StopSignals signals;
+  allocate_from_one_arena();
   start_loading_model_module();
   raise_descriptor_limit();
   ServerOptions options = settings.server;
@@ -65,7 +85,16 @@ ExitCode run_serve(const ServeSettings& settings) {
     };
   }
   Server server(session, options);
+  // A signal since StopSignals blocked them waits, pending, for this; stop()
+  // before run() makes run() answer what is waiting and return.
   signals.on_signal([&server] { server.stop(); });
+  const MemoryBound bound = server.memory_bound();
+  spdlog::info(
+      "memory beyond the idle server's: at most {} (bodies {}, decodes {}, "
+      "connections {}, queue {})",
+      format_bytes(bound.total()), format_bytes(bound.bodies),
+      format_bytes(bound.decodes), format_bytes(bound.connections),
+      format_bytes(bound.queue));
   // Not a result, so stderr; scripts that asked for --port 0 read the port
   // here.
   std::cerr << "resnet-cli: serving " << server.model_name() << " at http://"
@@ -88,8 +117,12 @@ ServeSettings serve_settings(const OptionValues& values, int verbosity) {
   server.max_body = static_cast<std::size_t>(values.max_body);
   server.max_batch_delay_ms = values.max_batch_delay_ms;
   server.max_connections = values.max_connections;
+  server.max_client_connections = values.max_client_connections;
   server.max_queue = values.max_queue;
+  server.header_timeout_s = values.header_timeout_s;
   server.request_timeout_s = values.request_timeout_s;
+  server.body_memory = static_cast<std::size_t>(values.body_memory);
+  server.decode_memory = static_cast<std::size_t>(values.decode_memory);
   server.idle_timeout_s = values.idle_timeout_s;
   server.topk = values.topk;
   if (!values.model_dir.empty()) {

@@ -12,8 +12,9 @@ packages=(
   libdnnl-dev
   # the decoders' own libraries (src/image/formats/)
   libtiff-dev libgif-dev libwebp-dev libopenjp2-7-dev zlib1g-dev
-  # serve: the HTTP server library
-  libcpp-httplib-dev
+  # serve: Boost.Beast and Boost.Asio (HTTP), Boost.URL (request targets),
+  # header-only: a build dependency, not a runtime one
+  libboost1.81-dev
   # tests: Catch2, and the oracle (Debian's torchvision at /usr/bin/python3)
   catch2 python3-torchvision python3-pil python3-numpy
   # format_cases_bounded times resnet-cli with /usr/bin/time

@@ -123,3 +123,31 @@ TEST_CASE("the registry agrees with Debian's torchvision",
   CHECK(testing::manifest().at("resnet50_num_params") ==
         resnet50_num_params(1000));
 }
+
+TEST_CASE("labels files: one a line, or TorchServe's index_to_name.json",
+          "[weights]") {
+  const std::filesystem::path folder = testing::temp_dir("labels_files");
+  const auto labels_of = [&](const std::string& name,
+                             const std::string& content) {
+    const std::filesystem::path file = folder / name;
+    testing::write_text(file, content);
+    return read_labels_file(file);
+  };
+  using Labels = std::vector<std::string>;
+  CHECK(labels_of("plain.txt", "tench\r\ngoldfish\n") ==
+        Labels{"tench", "goldfish"});
+  // TorchServe's three spellings, keys in any order.
+  CHECK(labels_of("names.json", R"( {"1": "goldfish", "0": "tench"})") ==
+        Labels{"tench", "goldfish"});
+  CHECK(labels_of("wnids.json", R"({"0": ["n01440764", "tench"],
+                                    "1": ["n01443537", "goldfish"]})") ==
+        Labels{"tench", "goldfish"});
+  CHECK(labels_of("objects.json", R"({"object_type_names": ["a", "b"]})") ==
+        Labels{"a", "b"});
+  for (const char* broken :
+       {R"({"0": "tench", "2": "goldfish"})", R"({"0": "a", "x": "b"})",
+        R"({"0": 7})", R"({"0": "a", "00": "b"})", R"({"0": "a",)", "{}"}) {
+    INFO(broken);
+    CHECK_THROWS_AS(labels_of("broken.json", broken), Error);
+  }
+}

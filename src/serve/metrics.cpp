@@ -101,6 +101,11 @@ std::string Metrics::render(const Gauges& gauges) const {
   out << "resnet_cli_images_in_flight " << gauges.admitted << '\n';
   header(out, "resnet_cli_open_connections", "gauge", "Open connections");
   out << "resnet_cli_open_connections " << gauges.connections << '\n';
+  header(out, "resnet_cli_memory_bytes", "gauge",
+         "Bytes held against --body-memory and --decode-memory");
+  out << "resnet_cli_memory_bytes{pool=\"bodies\"} " << gauges.body_bytes
+      << "\nresnet_cli_memory_bytes{pool=\"decodes\"} " << gauges.decode_bytes
+      << '\n';
   return out.str();
 }
 

@@ -15,6 +15,8 @@ struct Gauges {
   std::size_t queue_depth = 0;  // images waiting for a forward pass
   int admitted = 0;             // images being decoded, queued or run
   int connections = 0;
+  std::size_t body_bytes = 0;    // held against --body-memory
+  std::size_t decode_bytes = 0;  // held against --decode-memory
 };
 
 class Metrics {

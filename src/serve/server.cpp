@@ -1,32 +1,44 @@
 #include "serve/server.h"
 
-#include <httplib.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstdio>
+#include <ctime>
 #include <future>
-#include <mutex>
 #include <new>
 #include <nlohmann/json.hpp>
-#include <regex>
+#include <optional>
+#include <string_view>
 
 #include "base/error.h"
+#include "base/human_units.h"
 #include "run/image_step.h"
 #include "run/predictions.h"
 #include "run/record_json.h"
 #include "run/session.h"
+#include "serve/api.h"
 #include "serve/batcher.h"
-#include "serve/connections.h"
+#include "serve/decode_cost.h"
+#include "serve/http_server.h"
+#include "serve/memory_budget.h"
 #include "serve/metrics.h"
+#include "serve/multipart.h"
 
 namespace resnet_cli {
 
 namespace {
 
-using server::Connections;
+using server::HttpRequest;
+using server::HttpResponse;
 
 constexpr char kJson[] = "application/json";
+// TorchServe's default version of a model archived without one; the only
+// version this server has.
+constexpr char kModelVersion[] = "1.0";
+// What a connection costs at most (http_server.h): its buffer, its
+// request's head and the parser.
+constexpr std::size_t kConnectionBytes = std::size_t{64} << 10;
 
 // An answer that is not a record: TorchServe's error shape, with the
 // record's error kinds as the type.
@@ -36,12 +48,29 @@ struct HttpError {
   std::string message;
 };
 
-void send_error(httplib::Response& response, const HttpError& error) {
+// JSON text of what may hold a client's bytes (a target, a file name, a
+// label): invalid UTF-8 is replaced, as record_json does, never thrown.
+template <typename Json>
+std::string json_text(const Json& json) {
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+HttpResponse error_response(const HttpError& error) {
+  HttpResponse response;
   response.status = error.status;
   const nlohmann::json body = {
       {"code", error.status}, {"type", error.type}, {"message", error.message}};
-  response.set_content(body.dump(), kJson);
-  if (error.status == 503) response.set_header("Retry-After", "1");
+  response.body = json_text(body);
+  response.content_type = kJson;
+  if (error.status == 503) response.headers.emplace_back("Retry-After", "1");
+  return response;
+}
+
+HttpResponse json_response(std::string body) {
+  HttpResponse response;
+  response.body = std::move(body);
+  response.content_type = kJson;
+  return response;
 }
 
 int status_for(ErrorKind kind) {
@@ -70,173 +99,197 @@ class Admission {
   bool granted_ = true;
 };
 
-// At most `count` holders at once.
-class Semaphore {
- public:
-  explicit Semaphore(int count) : free_(std::max(1, count)) {}
-  void acquire() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [this] { return free_ > 0; });
-    --free_;
-  }
-  void release() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      ++free_;
-    }
-    changed_.notify_one();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  int free_;
-};
-
 struct Upload {
-  std::string name;  // the multipart file name; "-" for a raw body
-  std::string bytes;
+  std::string name;        // the multipart file name; "-" for a raw body
+  std::string_view bytes;  // inside the request's body
 };
 
-// TorchServe takes the image as the raw body or as multipart parts (it
-// reads "data" or "file"; every part is an image here, several answer a
-// list), in the order they came. Read through cpp-httplib's content reader,
-// so that a raw body is never parsed as a form (curl --data-binary labels
-// it application/x-www-form-urlencoded).
-// Empty when the body could not be read (too large: cpp-httplib has set
-// 413; cut short or too slow: 400); the connection then closes.
-std::optional<std::vector<Upload>> read_uploads(
-    const httplib::Request& request, const httplib::ContentReader& reader,
-    httplib::Response& response) {
-  std::vector<Upload> uploads;
-  bool complete;
-  if (!request.is_multipart_form_data()) {
-    uploads.push_back({"-", {}});
-    complete = reader([&](const char* data, std::size_t size) {
-      uploads.back().bytes.append(data, size);
-      return true;
-    });
-  } else {
-    complete = reader(
-        [&](const httplib::MultipartFormData& part) {
-          uploads.push_back(
-              {part.filename.empty() ? part.name : part.filename, {}});
-          return true;
-        },
-        [&](const char* data, std::size_t size) {
-          if (uploads.empty()) return false;
-          uploads.back().bytes.append(data, size);
-          return true;
-        });
+// TorchServe takes the image as the raw body or as multipart/form-data
+// parts (it reads "data" or "file"; every part is an image here, several
+// answer a list), in the order they came. Any other content type is a raw
+// body (curl --data-binary labels it application/x-www-form-urlencoded).
+std::vector<Upload> read_uploads(const HttpRequest& request) {
+  const std::optional<std::string> boundary = server::form_boundary(
+      request.header("Content-Type").value_or(std::string_view()));
+  if (!boundary) return {{"-", request.body}};
+  if (boundary->empty()) {
+    throw HttpError{400, "bad_request",
+                    "multipart/form-data without a valid boundary"};
   }
-  if (!complete) {
-    server::Connections::close_after_response(response);
-    return std::nullopt;
+  server::FormParse form = server::parse_form(request.body, *boundary);
+  if (!form.error.empty()) {
+    throw HttpError{400, "bad_request",
+                    "malformed multipart body: " + form.error};
+  }
+  std::vector<Upload> uploads;
+  for (server::FormPart& part : form.parts) {
+    uploads.push_back({part.filename.empty() ? std::move(part.name)
+                                             : std::move(part.filename),
+                       part.bytes});
   }
   return uploads;
 }
 
-std::optional<int> topk_of(const httplib::Request& request, int fallback) {
-  if (!request.has_param("topk")) return fallback;
-  const std::string text = request.get_param_value("topk");
-  try {
-    std::size_t used = 0;
-    const int value = std::stoi(text, &used);
-    if (used == text.size() && value >= 1) return value;
-  } catch (const std::exception&) {
+int topk_of(const HttpRequest& request, int fallback) {
+  const std::optional<std::string_view> text = request.param("topk");
+  if (!text) return fallback;
+  // Digits only; more classes than the model has gives them all, so a
+  // larger value is as good as 2^20.
+  const bool digits = !text->empty() &&
+                      std::all_of(text->begin(), text->end(),
+                                  [](char c) { return c >= '0' && c <= '9'; });
+  int value = 0;
+  for (char c : digits ? *text : std::string_view()) {
+    value = std::min(value * 10 + (c - '0'), 1 << 20);
   }
-  return std::nullopt;
+  if (value < 1) {
+    throw HttpError{400, "usage", "topk: expected a positive integer"};
+  }
+  return value;
+}
+
+bool equal_in_constant_time(std::string_view a, std::string_view b) {
+  unsigned char difference = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    difference |= static_cast<unsigned char>(a[i] ^ b[i % (b.size() + 1)]);
+  }
+  return difference == 0;
+}
+
+// "Authorization: Bearer KEY", the scheme in any case (RFC 9110 11.1).
+bool authorized(const HttpRequest& request, const std::string& key) {
+  const std::string_view value =
+      request.header("Authorization").value_or(std::string_view());
+  constexpr std::string_view kScheme = "bearer";
+  if (value.size() <= kScheme.size() ||
+      !server::equal_ignoring_case(value.substr(0, kScheme.size()), kScheme) ||
+      value[kScheme.size()] != ' ') {
+    return false;
+  }
+  std::string_view token = value.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  return equal_in_constant_time(token, key);
+}
+
+std::string utc_time(std::time_t when) {
+  std::tm parts{};
+  gmtime_r(&when, &parts);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
 }
 
 }  // namespace
 
-struct Server::State {
-  State(const Session& session_in, const ServerOptions& options_in);
+struct Server::State final : server::HttpHandler {
+  State(const ServedModel& served_in, const ServerOptions& options_in);
 
-  // The uploads admitted to the queue and classified; empty, with 503
-  // answered, when the queue has no room for them now (413: never).
-  std::optional<std::vector<Record>> admit_and_classify(
-      const std::vector<Upload>& uploads, OutputType output_type, int topk,
-      httplib::Response& response);
+  Screened screen(const HttpRequest& request) override;
+  HttpResponse handle(const HttpRequest& request) override;
+  HttpResponse error(int status, const std::string& message) override;
+  void answered(const HttpRequest* request, int status, std::size_t body_bytes,
+                double seconds) override;
+
+  HttpResponse route(const HttpRequest& request);
+  // The uploads admitted to the queue and classified; throws HttpError 503
+  // when the queue has no room for them now (413: never).
+  std::vector<Record> admit_and_classify(const std::vector<Upload>& uploads,
+                                         OutputType output_type, int topk);
   std::vector<Record> classify(const std::vector<Upload>& uploads,
                                OutputType output_type, int topk);
-  void predictions(const httplib::Request& request, httplib::Response& response,
-                   const httplib::ContentReader& reader);
-  void classify_v1(const httplib::Request& request, httplib::Response& response,
-                   const httplib::ContentReader& reader);
-  httplib::Server::HandlerResponse screen(const httplib::Request& request,
-                                          httplib::Response& response);
-  void route();
-  void log(const httplib::Request& request, const httplib::Response& response);
+  HttpResponse predictions(const HttpRequest& request,
+                           const server::RouteMatch& match);
+  HttpResponse classify_v1(const HttpRequest& request);
+  HttpResponse describe(const server::RouteMatch& match);
+  HttpResponse metrics_text();
+  std::optional<HttpError> check_model(const server::RouteMatch& match) const;
 
-  const Session& session;
+  const ServedModel served;
   ServerOptions options;
   std::string name;
-  int bound_port = 0;
+  std::time_t started = std::time(nullptr);
   server::Metrics metrics;
   server::Batcher batcher;
-  Semaphore decoders;
+  server::DecodeGate decoders;
   std::atomic<int> admitted{0};
   // Last: its threads call the handlers, which use everything above.
-  Connections http;
+  server::HttpServer http;
 };
 
-Server::State::State(const Session& session_in, const ServerOptions& options_in)
-    : session(session_in),
-      options(options_in),
-      name(options_in.model_name.empty() ? session_in.model().architecture()
-                                         : options_in.model_name),
-      batcher(
-          session_in.model(),
-          [&] {
-            server::BatcherOptions batching;
-            batching.workers = options_in.plan.workers;
-            batching.threads_per_worker = options_in.plan.threads_per_worker;
-            batching.batch_size = options_in.plan.batch_size;
-            batching.max_delay =
-                std::chrono::milliseconds(options_in.max_batch_delay_ms);
-            batching.crop = session_in.transform().crop_size;
-            return batching;
-          }(),
-          [this](int size) { metrics.batch(size); }),
-      decoders(options_in.plan.decode_threads),
-      http([&] {
-        server::ConnectionLimits limits;
-        limits.max_connections = options_in.max_connections;
-        limits.threads = options_in.http_threads;
-        limits.request_timeout =
-            std::chrono::seconds(options_in.request_timeout_s);
-        limits.idle_timeout = std::chrono::seconds(options_in.idle_timeout_s);
-        return limits;
-      }()) {}
+namespace {
 
-std::optional<std::vector<Record>> Server::State::admit_and_classify(
-    const std::vector<Upload>& uploads, OutputType output_type, int topk,
-    httplib::Response& response) {
+server::HttpLimits http_limits(const ServerOptions& options) {
+  server::HttpLimits limits;
+  limits.max_connections = options.max_connections;
+  limits.max_client_connections = options.max_client_connections;
+  limits.workers = options.http_threads;
+  limits.idle_timeout = std::chrono::seconds(options.idle_timeout_s);
+  // The headers are part of the request: never longer than all of it.
+  limits.header_timeout = std::chrono::seconds(
+      std::min(options.header_timeout_s, options.request_timeout_s));
+  limits.request_timeout = std::chrono::seconds(options.request_timeout_s);
+  limits.max_body = options.max_body;
+  limits.body_memory = options.body_memory;
+  return limits;
+}
+
+server::BatcherOptions batcher_options(const ServedModel& served,
+                                       const ServerOptions& options) {
+  server::BatcherOptions batching;
+  batching.workers = options.plan.workers;
+  batching.threads_per_worker = options.plan.threads_per_worker;
+  batching.batch_size = options.plan.batch_size;
+  batching.max_delay = std::chrono::milliseconds(options.max_batch_delay_ms);
+  batching.crop = served.transform.crop_size;
+  return batching;
+}
+
+ServerOptions with_defaults(ServerOptions options) {
+  if (options.body_memory == 0) {
+    options.body_memory =
+        options.max_body > SIZE_MAX / 4 ? SIZE_MAX : 4 * options.max_body;
+  }
+  options.body_memory = std::max(options.body_memory, options.max_body);
+  return options;
+}
+
+}  // namespace
+
+Server::State::State(const ServedModel& served_in,
+                     const ServerOptions& options_in)
+    : served(served_in),
+      options(with_defaults(options_in)),
+      name(options_in.model_name.empty() ? served_in.model->architecture()
+                                         : options_in.model_name),
+      batcher(*served_in.model, batcher_options(served_in, options_in),
+              [this](int size) { metrics.batch(size); }),
+      decoders(options_in.plan.decode_threads, options.decode_memory),
+      http(http_limits(options), *this) {}
+
+std::vector<Record> Server::State::admit_and_classify(
+    const std::vector<Upload>& uploads, OutputType output_type, int topk) {
   const int count = static_cast<int>(uploads.size());
   if (count > options.max_queue) {
     // It would never fit: retrying later cannot help.
-    send_error(
-        response,
-        {413, "too_large",
-         std::to_string(count) +
-             " images in one request; this server holds at most " +
-             std::to_string(options.max_queue) + " at once (--max-queue)"});
-    return std::nullopt;
+    throw HttpError{413, "too_large",
+                    std::to_string(count) +
+                        " images in one request; this server holds at most " +
+                        std::to_string(options.max_queue) +
+                        " at once (--max-queue)"};
   }
   const Admission admission(admitted, options.max_queue, count);
   if (!admission.granted()) {
-    send_error(response, {503, "busy", "queue full, retry later"});
-    return std::nullopt;
+    throw HttpError{503, "busy", "queue full, retry later"};
   }
   return classify(uploads, output_type, topk);
 }
 
 // Each upload decoded and preprocessed on this thread (at most
-// decode_threads at once), then all of them queued for the batcher.
+// decode_threads at once, within --decode-memory), then all of them queued
+// for the batcher.
 std::vector<Record> Server::State::classify(const std::vector<Upload>& uploads,
                                             OutputType output_type, int topk) {
-  const TransformSpec& transform = session.transform();
+  const TransformSpec& transform = served.transform;
   const std::size_t floats =
       3 * static_cast<std::size_t>(transform.crop_size) * transform.crop_size;
   const bool features = output_type == OutputType::kEmbedding;
@@ -244,19 +297,27 @@ std::vector<Record> Server::State::classify(const std::vector<Upload>& uploads,
   std::vector<std::future<std::vector<float>>> outputs(uploads.size());
   for (std::size_t i = 0; i < uploads.size(); ++i) {
     records[i].path = uploads[i].name;
-    decoders.acquire();
     try {
-      const std::string& bytes = uploads[i].bytes;
+      const auto* data =
+          reinterpret_cast<const std::uint8_t*>(uploads[i].bytes.data());
+      const std::size_t size = uploads[i].bytes.size();
+      const server::DecodeCost cost =
+          server::decode_cost(data, size, options.decode);
+      if (cost.bytes > decoders.capacity()) {
+        throw Error(ErrorKind::kTooLarge,
+                    uploads[i].name + ": " + std::to_string(cost.width) + "x" +
+                        std::to_string(cost.height) + " pixels would need " +
+                        format_bytes(cost.bytes) +
+                        " to decode, more than --decode-memory (" +
+                        format_bytes(decoders.capacity()) + ")");
+      }
+      server::DecodeGate::Ticket ticket = decoders.enter(cost.bytes);
       std::vector<float> input(floats);
-      prepare_input(
-          InputBytes{uploads[i].name,
-                     reinterpret_cast<const std::uint8_t*>(bytes.data()),
-                     bytes.size()},
-          options.decode, transform, input.data());
-      decoders.release();
+      prepare_input(InputBytes{uploads[i].name, data, size}, options.decode,
+                    transform, input.data());
+      ticket.release();
       outputs[i] = batcher.submit(std::move(input), features);
     } catch (const Error& e) {
-      decoders.release();
       if (!is_input_error(e.kind())) throw;
       records[i].error = RecordError{e.kind(), e.what()};
     }
@@ -266,41 +327,42 @@ std::vector<Record> Server::State::classify(const std::vector<Upload>& uploads,
     const std::vector<float> output = outputs[i].get();
     fill_record(records[i], output.data(),
                 static_cast<std::int64_t>(output.size()),
-                OutputSpec{output_type, topk, &session.labels()});
+                OutputSpec{output_type, topk, &served.labels});
   }
   return records;
 }
 
-void Server::State::predictions(const httplib::Request& request,
-                                httplib::Response& response,
-                                const httplib::ContentReader& reader) {
-  // Read first, whatever the answer: an unread body would be taken for the
-  // connection's next request.
-  const std::optional<std::vector<Upload>> received =
-      read_uploads(request, reader, response);
-  if (!received) return;
-  const std::vector<Upload>& uploads = *received;
-  if (request.matches[1] != name) {
-    send_error(response, {404, "not_found",
-                          "no model '" + std::string(request.matches[1]) +
-                              "' (this server has '" + name + "')"});
-    return;
+// The {model_name} and {model_version} a route names: this server's?
+std::optional<HttpError> Server::State::check_model(
+    const server::RouteMatch& match) const {
+  if (match.parameters.empty()) return std::nullopt;
+  if (match.parameters[0] != name) {
+    return HttpError{404, "not_found",
+                     "no model '" + match.parameters[0] +
+                         "' (this server has '" + name + "')"};
   }
-  const std::optional<int> topk = topk_of(request, options.topk);
-  if (!topk) {
-    send_error(response, {400, "usage", "topk: expected a positive integer"});
-    return;
+  const bool describe = match.endpoint->route == server::Route::kDescribeModel;
+  if (match.parameters.size() > 1 && match.parameters[1] != kModelVersion &&
+      !(describe && match.parameters[1] == "all")) {
+    return HttpError{404, "not_found",
+                     "no version '" + match.parameters[1] + "' of model '" +
+                         name + "' (it has " + kModelVersion + ")"};
   }
-  const std::optional<std::vector<Record>> records =
-      admit_and_classify(uploads, OutputType::kProbability, *topk, response);
-  if (!records) return;
+  return std::nullopt;
+}
+
+HttpResponse Server::State::predictions(const HttpRequest& request,
+                                        const server::RouteMatch&) {
+  const int topk = topk_of(request, options.topk);
+  const std::vector<Upload> uploads = read_uploads(request);
+  const std::vector<Record> records =
+      admit_and_classify(uploads, OutputType::kProbability, topk);
   nlohmann::ordered_json answers = nlohmann::ordered_json::array();
-  for (const Record& record : *records) {
+  for (const Record& record : records) {
     if (record.error) {
-      send_error(response, {status_for(record.error->kind),
-                            std::string(error_kind_name(record.error->kind)),
-                            record.error->message});
-      return;
+      throw HttpError{status_for(record.error->kind),
+                      std::string(error_kind_name(record.error->kind)),
+                      record.error->message};
     }
     nlohmann::ordered_json answer = nlohmann::ordered_json::object();
     // A label twice in the top k (ImageNet has two "crane"s) keeps its
@@ -310,248 +372,210 @@ void Server::State::predictions(const httplib::Request& request,
     }
     answers.push_back(std::move(answer));
   }
-  const nlohmann::ordered_json body =
-      answers.size() == 1 ? answers[0] : answers;
-  response.set_content(body.dump(), kJson);
+  return json_response(json_text(answers.size() == 1 ? answers[0] : answers));
 }
 
-void Server::State::classify_v1(const httplib::Request& request,
-                                httplib::Response& response,
-                                const httplib::ContentReader& reader) {
-  const std::optional<std::vector<Upload>> received =
-      read_uploads(request, reader, response);
-  if (!received) return;
-  const std::vector<Upload>& uploads = *received;
-  const std::optional<int> topk = topk_of(request, options.topk);
-  if (!topk) {
-    send_error(response, {400, "usage", "topk: expected a positive integer"});
-    return;
-  }
+HttpResponse Server::State::classify_v1(const HttpRequest& request) {
+  const int topk = topk_of(request, options.topk);
   OutputType output_type = OutputType::kProbability;
-  if (request.has_param("output_type")) {
-    const auto found =
-        find_enum<OutputType>(request.get_param_value("output_type"));
+  if (const auto text = request.param("output_type")) {
+    const auto found = find_enum<OutputType>(std::string(*text));
     if (!found) {
-      send_error(response, {400, "usage",
-                            "output_type: expected prob, logit or embedding"});
-      return;
+      throw HttpError{400, "usage",
+                      "output_type: expected prob, logit or embedding"};
     }
     output_type = *found;
   }
-  const std::optional<std::vector<Record>> found =
-      admit_and_classify(uploads, output_type, *topk, response);
-  if (!found) return;
-  const std::vector<Record>& records = *found;
+  const std::vector<Upload> uploads = read_uploads(request);
+  const std::vector<Record> records =
+      admit_and_classify(uploads, output_type, topk);
   if (records.size() == 1) {
     // One upload: the record, with its error's status when it failed.
+    HttpResponse response = json_response(record_json(records[0]));
     if (records[0].error) response.status = status_for(records[0].error->kind);
-    response.set_content(record_json(records[0]), kJson);
-    return;
+    return response;
   }
   std::string body = "[";
   for (std::size_t i = 0; i < records.size(); ++i) {
     body += (i ? "," : "") + record_json(records[i]);
   }
-  response.set_content(body + "]", kJson);
+  return json_response(body + "]");
 }
 
-namespace {
-
-struct Endpoint {
-  const char* pattern;  // a regular expression over the path
-  const char* methods;  // the Allow header
-};
-// TorchServe answers predictions to PUT too (curl -T uploads with PUT).
-constexpr Endpoint kEndpoints[] = {
-    {"/ping", "GET"},
-    {"/models", "GET"},
-    {"/metrics", "GET"},
-    {"/predictions/([^/]+)", "POST, PUT"},
-    {"/v1/classify", "POST, PUT"},
-};
-
-bool equal_in_constant_time(const std::string& a, const std::string& b) {
-  unsigned char difference = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    difference |= static_cast<unsigned char>(a[i] ^ b[i % (b.size() + 1)]);
+// TorchServe's describe model, for the one model and version served.
+HttpResponse Server::State::describe(const server::RouteMatch&) {
+  const bool cuda = served.model->device().rfind("cuda", 0) == 0;
+  nlohmann::ordered_json workers = nlohmann::ordered_json::array();
+  for (int i = 0; i < std::max(1, options.plan.workers); ++i) {
+    workers.push_back({{"id", std::to_string(9000 + i)},
+                       {"startTime", utc_time(started)},
+                       {"status", "READY"},
+                       {"memoryUsage", 0},
+                       {"pid", ::getpid()},
+                       {"gpu", cuda},
+                       {"gpuUsage", "N/A"}});
   }
-  return difference == 0;
+  const nlohmann::ordered_json model = {
+      {"modelName", name},
+      {"modelVersion", kModelVersion},
+      {"modelUrl", name},
+      {"engine", "Torch"},
+      {"runtime", "cpp"},
+      {"minWorkers", std::max(1, options.plan.workers)},
+      {"maxWorkers", std::max(1, options.plan.workers)},
+      {"batchSize", std::max(1, options.plan.batch_size)},
+      {"maxBatchDelay", options.max_batch_delay_ms},
+      {"loadedAtStartup", true},
+      {"workers", workers},
+      {"jobQueueStatus",
+       {{"remainingCapacity", std::max(0, options.max_queue - admitted.load())},
+        {"pendingRequests", batcher.depth()}}}};
+  return json_response(json_text(nlohmann::ordered_json::array({model})));
 }
 
-// cpp-httplib's own refusals (unknown path, malformed request, body over
-// the limit) get a JSON body as the handlers' errors do.
-HttpError library_error(const httplib::Request& request, int status,
-                        std::size_t max_body) {
-  switch (status) {
-    case 404:
-      return {404, "not_found", "no endpoint " + request.path};
-    case 413:
-      return {413, "too_large",
-              "body larger than --max-body (" + std::to_string(max_body) +
-                  " bytes)"};
-    case 414:
-      return {414, "too_large", "request line too long"};
-    case 503:
-      return {503, "busy", "retry later"};
-    default:
-      return {status, status >= 500 ? "internal" : "bad_request",
-              status == 400 ? "malformed or incomplete request"
-                            : "HTTP status " + std::to_string(status)};
+HttpResponse Server::State::metrics_text() {
+  server::Gauges gauges;
+  gauges.queue_depth = batcher.depth();
+  gauges.admitted = admitted.load();
+  gauges.connections = http.open_connections();
+  gauges.body_bytes = http.body_bytes();
+  gauges.decode_bytes = decoders.in_use();
+  HttpResponse response;
+  response.body = metrics.render(gauges);
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  return response;
+}
+
+// Authentication, the path, the method and the model named, before the
+// body is read: a refused request's body stays unread.
+server::HttpHandler::Screened Server::State::screen(
+    const HttpRequest& request) {
+  Screened screened;
+  const server::RouteMatch match = server::match_route(request);
+  const bool ping =
+      match.endpoint && match.endpoint->route == server::Route::kPing;
+  if (!options.api_key.empty() && !ping &&
+      !authorized(request, options.api_key)) {
+    screened.refusal = error_response(
+        {401, "unauthorized",
+         "missing or wrong API key (Authorization: Bearer KEY)"});
+    screened.refusal->headers.emplace_back("WWW-Authenticate", "Bearer");
+    return screened;
+  }
+  if (!match.endpoint) {
+    screened.refusal =
+        error_response({404, "not_found", "no endpoint " + request.path});
+    return screened;
+  }
+  if (!match.method_allowed) {
+    const std::string allowed = server::allowed_methods(*match.endpoint);
+    screened.refusal = error_response(
+        {405, "method_not_allowed",
+         request.method + " " + request.path + ": use " + allowed});
+    screened.refusal->headers.emplace_back("Allow", allowed);
+    return screened;
+  }
+  if (const std::optional<HttpError> wrong = check_model(match)) {
+    screened.refusal = error_response(*wrong);
+    return screened;
+  }
+  screened.on_worker = match.endpoint->route == server::Route::kPredictions ||
+                       match.endpoint->route == server::Route::kClassify;
+  return screened;
+}
+
+HttpResponse Server::State::route(const HttpRequest& request) {
+  const server::RouteMatch match = server::match_route(request);
+  switch (match.endpoint->route) {
+    case server::Route::kDescription:
+      return json_response(server::api_description());
+    case server::Route::kPing:
+      return json_response(R"({"status": "Healthy"})");
+    case server::Route::kListModels:
+      return json_response(json_text(nlohmann::json{
+          {"models", {{{"modelName", name}, {"modelUrl", name}}}}}));
+    case server::Route::kDescribeModel:
+      return describe(match);
+    case server::Route::kMetrics:
+      return metrics_text();
+    case server::Route::kPredictions:
+      return predictions(request, match);
+    case server::Route::kClassify:
+      return classify_v1(request);
+  }
+  return error_response({500, "internal", "no route"});
+}
+
+HttpResponse Server::State::handle(const HttpRequest& request) {
+  try {
+    return route(request);
+  } catch (const HttpError& e) {
+    return error_response(e);
+  } catch (const Error& e) {
+    return error_response(
+        {500, std::string(error_kind_name(e.kind())), e.what()});
   }
 }
 
-}  // namespace
-
-// Authentication and methods, before the body is read: a refused request's
-// body stays unread and its connection closes after the answer.
-httplib::Server::HandlerResponse Server::State::screen(
-    const httplib::Request& request, httplib::Response& response) {
-  const auto refuse = [&](const HttpError& error) {
-    send_error(response, error);
-    if (request.has_header("Content-Length") ||
-        request.has_header("Transfer-Encoding")) {
-      Connections::close_after_response(response);
-    }
-    return httplib::Server::HandlerResponse::Handled;
-  };
-  if (!options.api_key.empty() && request.path != "/ping" &&
-      !equal_in_constant_time(request.get_header_value("Authorization"),
-                              "Bearer " + options.api_key)) {
-    response.set_header("WWW-Authenticate", "Bearer");
-    return refuse({401, "unauthorized",
-                   "missing or wrong API key (Authorization: Bearer KEY)"});
-  }
-  static const std::vector<std::regex> patterns = [] {
-    std::vector<std::regex> compiled;
-    for (const Endpoint& endpoint : kEndpoints) {
-      compiled.emplace_back(endpoint.pattern);
-    }
-    return compiled;
-  }();
-  for (std::size_t i = 0; i < patterns.size(); ++i) {
-    if (!std::regex_match(request.path, patterns[i])) continue;
-    const std::string allowed = kEndpoints[i].methods;
-    if (allowed.find(request.method) == std::string::npos ||
-        request.method.empty()) {
-      response.set_header("Allow", allowed);
-      return refuse({405, "method_not_allowed",
-                     request.method + " " + request.path + ": use " + allowed});
-    }
-  }
-  return httplib::Server::HandlerResponse::Unhandled;
+// The layer's own refusals get the handlers' JSON body.
+HttpResponse Server::State::error(int status, const std::string& message) {
+  std::string type = status >= 500 && status != 501 && status != 505
+                         ? "internal"
+                         : "bad_request";
+  if (status == 413 || status == 431) type = "too_large";
+  if (status == 408) type = "timeout";
+  if (status == 503) type = "busy";
+  return error_response({status, type, message});
 }
 
-void Server::State::log(const httplib::Request& request,
-                        const httplib::Response& response) {
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                    Connections::request_start())
-          .count();
-  metrics.request(response.status, seconds);
+void Server::State::answered(const HttpRequest* request, int status,
+                             std::size_t body_bytes, double seconds) {
+  metrics.request(status, seconds);
   if (!options.access_log) return;
   char milliseconds[32];
   std::snprintf(milliseconds, sizeof(milliseconds), "%.1f", seconds * 1e3);
-  options.access_log(request.remote_addr + " \"" + request.method + " " +
-                     request.target + "\" " + std::to_string(response.status) +
-                     " " + request.get_header_value("Content-Length", 0) +
-                     " B in, " + std::to_string(response.body.size()) +
-                     " B out, " + milliseconds + " ms");
-}
-
-void Server::State::route() {
-  http.set_payload_max_length(options.max_body);
-  http.set_pre_routing_handler(
-      [this](const httplib::Request& request, httplib::Response& response) {
-        return screen(request, response);
-      });
-  http.set_error_handler(httplib::Server::HandlerWithResponse(
-      [this](const httplib::Request& request, httplib::Response& response) {
-        if (!response.body.empty()) {
-          return httplib::Server::HandlerResponse::Unhandled;
-        }
-        send_error(response,
-                   library_error(request, response.status, options.max_body));
-        return httplib::Server::HandlerResponse::Handled;
-      }));
-  http.set_exception_handler([](const httplib::Request&,
-                                httplib::Response& response,
-                                std::exception_ptr error) {
-    try {
-      std::rethrow_exception(error);
-    } catch (const Error& e) {
-      send_error(response,
-                 {500, std::string(error_kind_name(e.kind())), e.what()});
-    } catch (const std::exception& e) {
-      send_error(response, {500, "internal", e.what()});
-    }
-  });
-  http.set_logger(
-      [this](const httplib::Request& request,
-             const httplib::Response& response) { log(request, response); });
-  http.Get("/ping", [](const httplib::Request&, httplib::Response& response) {
-    response.set_content(R"({"status": "Healthy"})", kJson);
-  });
-  http.Get("/models",
-           [this](const httplib::Request&, httplib::Response& response) {
-             const nlohmann::json body = {
-                 {"models", {{{"modelName", name}, {"modelUrl", name}}}}};
-             response.set_content(body.dump(), kJson);
-           });
-  http.Get("/metrics",
-           [this](const httplib::Request&, httplib::Response& response) {
-             server::Gauges gauges;
-             gauges.queue_depth = batcher.depth();
-             gauges.admitted = admitted.load();
-             gauges.connections = http.open_connections();
-             response.set_content(metrics.render(gauges),
-                                  "text/plain; version=0.0.4; charset=utf-8");
-           });
-  const httplib::Server::HandlerWithContentReader predict =
-      [this](const httplib::Request& request, httplib::Response& response,
-             const httplib::ContentReader& reader) {
-        predictions(request, response, reader);
-      };
-  const httplib::Server::HandlerWithContentReader classify_handler =
-      [this](const httplib::Request& request, httplib::Response& response,
-             const httplib::ContentReader& reader) {
-        classify_v1(request, response, reader);
-      };
-  http.Post("/predictions/([^/]+)", predict);
-  http.Put("/predictions/([^/]+)", predict);
-  http.Post("/v1/classify", classify_handler);
-  http.Put("/v1/classify", classify_handler);
+  const std::string in =
+      request ? std::string(request->header("Content-Length").value_or("0"))
+              : "0";
+  options.access_log(
+      (request ? request->client : std::string("-")) + " \"" +
+      (request ? request->method + " " + request->target : std::string("-")) +
+      "\" " + std::to_string(status) + " " + in + " B in, " +
+      std::to_string(body_bytes) + " B out, " + milliseconds + " ms");
 }
 
 Server::Server(const Session& session, const ServerOptions& options)
-    : state_(std::make_unique<State>(session, options)) {
-  state_->route();
-  const std::string where = options.host + ":" + std::to_string(options.port);
-  if (options.port == 0) {
-    state_->bound_port = state_->http.bind_to_any_port(options.host);
-  } else if (state_->http.bind_to_port(options.host, options.port)) {
-    state_->bound_port = options.port;
-  } else {
-    state_->bound_port = -1;
-  }
-  if (state_->bound_port <= 0) {
-    throw Error(ErrorKind::kUsage,
-                where +
-                    ": cannot listen there (address in use, or not one "
-                    "of this machine's)");
-  }
+    : Server(
+          ServedModel{&session.model(), session.transform(), session.labels()},
+          options) {}
+
+Server::Server(const ServedModel& served, const ServerOptions& options)
+    : state_(std::make_unique<State>(served, options)) {
+  state_->http.listen(options.host, options.port);
 }
 
-Server::~Server() { state_->http.shut_down(); }
+Server::~Server() = default;
 
-int Server::port() const { return state_->bound_port; }
+int Server::port() const { return state_->http.port(); }
 
 const std::string& Server::model_name() const { return state_->name; }
 
-void Server::run() {
-  state_->http.listen_after_bind();
-  state_->http.shut_down();
+MemoryBound Server::memory_bound() const {
+  const ServerOptions& options = state_->options;
+  MemoryBound bound;
+  bound.bodies = options.body_memory;
+  bound.decodes = options.decode_memory;
+  bound.connections =
+      static_cast<std::size_t>(options.max_connections) * kConnectionBytes;
+  const std::size_t crop =
+      static_cast<std::size_t>(state_->served.transform.crop_size);
+  bound.queue = static_cast<std::size_t>(options.max_queue) * 3 * crop * crop *
+                sizeof(float);
+  return bound;
 }
 
-void Server::stop() { state_->http.begin_shutdown(); }
+void Server::run() { state_->http.run(); }
+
+void Server::stop() { state_->http.stop(); }
 
 }  // namespace resnet_cli

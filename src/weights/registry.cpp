@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "base/error.h"
@@ -236,19 +238,84 @@ std::string hash_prefix_from_file_name(std::string_view file_name) {
   return {};
 }
 
+namespace {
+
+// TorchServe's index_to_name.json, as its load_label_mapping reads it:
+// {"0": "tench", ...}, {"0": ["n01440764", "tench"], ...} (the last string
+// of a list), or {"object_type_names": [...]}. Every index from 0 up must
+// be there, each once.
+std::vector<std::string> labels_from_json(const std::string& text,
+                                          const std::string& file) {
+  const auto bad = [&](const std::string& why) {
+    return Error(ErrorKind::kUsage, file + ": not a labels file: " + why);
+  };
+  const nlohmann::json mapping = nlohmann::json::parse(text, nullptr, false);
+  if (!mapping.is_object()) throw bad("JSON that is not an object");
+  const auto label_of = [&](const nlohmann::json& value,
+                            const std::string& key) {
+    const nlohmann::json& name =
+        value.is_array() && !value.empty() ? value.back() : value;
+    if (!name.is_string()) {
+      throw bad("the label of " + key +
+                " is not a string or a list ending "
+                "in one");
+    }
+    return name.get<std::string>();
+  };
+  std::vector<std::string> labels;
+  const auto names = mapping.find("object_type_names");
+  if (names != mapping.end() && names->is_array()) {
+    for (const nlohmann::json& name : *names) {
+      labels.push_back(label_of(name, "object_type_names"));
+    }
+    return labels;
+  }
+  labels.resize(mapping.size());
+  std::vector<bool> seen(mapping.size(), false);
+  for (const auto& [key, value] : mapping.items()) {
+    std::size_t index = 0;
+    const auto [end, error] =
+        std::from_chars(key.data(), key.data() + key.size(), index);
+    if (key.empty() || error != std::errc{} || end != key.data() + key.size() ||
+        index >= labels.size() || seen[index]) {
+      throw bad("key \"" + key + "\" is not a class index from 0 to " +
+                std::to_string(labels.size() - 1));
+    }
+    seen[index] = true;
+    labels[index] = label_of(value, "\"" + key + "\"");
+  }
+  return labels;
+}
+
+}  // namespace
+
 std::vector<std::string> read_labels_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw Error(ErrorKind::kUsage, path.string() + ": cannot open labels file");
   }
-  std::vector<std::string> labels;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    labels.push_back(line);
-  }
+  std::ostringstream text;
+  text << in.rdbuf();
   if (in.bad()) {
     throw Error(ErrorKind::kUsage, path.string() + ": cannot read labels file");
+  }
+  const std::string content = text.str();
+  // A JSON object is TorchServe's index_to_name.json; anything else is one
+  // label a line.
+  const std::size_t first = content.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && content[first] == '{') {
+    std::vector<std::string> labels = labels_from_json(content, path.string());
+    if (labels.empty()) {
+      throw Error(ErrorKind::kUsage, path.string() + ": labels file is empty");
+    }
+    return labels;
+  }
+  std::vector<std::string> labels;
+  std::istringstream lines(content);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    labels.push_back(line);
   }
   if (labels.empty()) {
     throw Error(ErrorKind::kUsage, path.string() + ": labels file is empty");

@@ -71,7 +71,9 @@ std::filesystem::path cached_weights_path(const WeightsInfo& weights);
 std::string hash_prefix_from_file_name(std::string_view file_name);
 
 // Reads a labels file: one class name a line, '\n' or "\r\n" line ends,
-// a trailing empty line ignored. Throws Error(kUsage) naming the file.
+// a trailing empty line ignored; or, when it holds a JSON object,
+// TorchServe's index_to_name.json ({"0": "name"} or {"0": ["wnid", "name"]},
+// every index from 0 once). Throws Error(kUsage) naming the file.
 std::vector<std::string> read_labels_file(const std::filesystem::path& path);
 
 }  // namespace resnet_cli

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Seed corpora for the libFuzzer targets, made with PIL and torch.
 
-  make_seeds.py OUT    writes OUT/decode/* and OUT/checkpoint/*
+  make_seeds.py OUT    writes OUT/decode/*, OUT/checkpoint/* and OUT/http/*
 
 decode: small images in every format and mode resnet-cli reads (each
 decoder under src/image/formats), the small files of Pillow's test images vendored
@@ -9,7 +9,8 @@ in tests/data/pillow, the files PIL reads that tests/oracle/make_format_cases.py
 makes (stray markers, IDATs past the end, short palettes, ...), and a few
 broken ones. checkpoint: a first byte choosing the target's mode (0: a
 file, 1: a bare pickle), then a tiny state_dict as torch.save writes it
-(zip and legacy), a wrapped one, hostile pickles, and plain pickles.
+(zip and legacy), a wrapped one, hostile pickles, and plain pickles. http:
+a byte choosing the server, then requests as clients send them (http_seeds).
 """
 
 import collections
@@ -140,9 +141,66 @@ def checkpoint_seeds():
     return seeds
 
 
+def http_seeds(images):
+    """Requests as clients send them, the first byte choosing the server
+    (0: no API key, 1: key "k"): every endpoint and method, raw and
+    multipart uploads of small images, chunked bodies, pipelines,
+    Expect: 100-continue, and the framing errors RFC 9112 names."""
+    jpeg, png = images["rgb.jpg"], images["rgb.png"]
+
+    def post(target, body, headers=""):
+        return (b"POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Length: %d\r\n\r\n"
+                % (target.encode(), headers.encode(), len(body))) + body
+
+    def chunked(target, body):
+        pieces = [body[i:i + 7] for i in range(0, len(body), 7)]
+        data = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(p), p) for p in pieces)
+        return (b"PUT %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                % target.encode()) + data + b"0\r\nTrailer: t\r\n\r\n"
+
+    boundary = b"b0undary"
+    form = b"".join(b"--%s\r\nContent-Disposition: form-data; name=\"data\"; filename=\"%s\"\r\n"
+                    b"Content-Type: image/x\r\n\r\n%s\r\n" % (boundary, name, data)
+                    for name, data in ((b"a.jpg", jpeg), (b"b.png", png))) + b"--%s--\r\n" % boundary
+    multipart = "Content-Type: multipart/form-data; boundary=%s\r\n" % boundary.decode()
+    key = "Authorization: Bearer k\r\n"
+    ping = b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"
+    seeds = {
+        "ping": b"\x00" + ping,
+        "ping-http10": b"\x00GET /ping HTTP/1.0\r\n\r\n",
+        "head-ping": b"\x00HEAD /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "models": b"\x01GET /models HTTP/1.1\r\nHost: x\r\n" + key.encode() + b"\r\n",
+        "describe": b"\x00GET /models/fuzz/all HTTP/1.1\r\nHost: x\r\n\r\n",
+        "options": b"\x00OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\nOPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+        "metrics": b"\x01GET /metrics HTTP/1.1\r\nHost: x\r\n" + key.encode() + b"\r\n",
+        "predict-raw": b"\x00" + post("/predictions/fuzz?topk=3", jpeg),
+        "predict-version": b"\x01" + post("/predictions/fuzz/1.0", png, key),
+        "predict-multipart": b"\x00" + post("/predictions/fuzz", form, multipart),
+        "classify-logit": b"\x00" + post("/v1/classify?output_type=logit&topk=2", form, multipart),
+        "classify-embedding": b"\x00" + post("/v1/classify?output_type=embedding", png),
+        "classify-chunked": b"\x00" + chunked("/v1/classify", jpeg),
+        "expect-continue": b"\x01" + post("/v1/classify", png, key + "Expect: 100-continue\r\n"),
+        "pipeline": b"\x00" + ping + post("/v1/classify", jpeg) + ping,
+        "absolute-target": b"\x00GET http://x/ping?a=%20b HTTP/1.1\r\nHost: x\r\n\r\n",
+        "cl-te": b"\x00" + post("/v1/classify", b"0\r\n\r\n", "Transfer-Encoding: chunked\r\n") + ping,
+        "two-lengths": b"\x00POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        "no-length": b"\x00POST /v1/classify HTTP/1.1\r\nHost: x\r\n\r\n",
+        "no-host": b"\x00GET /ping HTTP/1.1\r\n\r\n",
+        "gzip-chunked": b"\x00POST /v1/classify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        "http2": b"\x00PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        "bad-key": b"\x01" + post("/predictions/fuzz", jpeg, "Authorization: bearer nope\r\n"),
+        "bad-form": b"\x00" + post("/predictions/fuzz", b"--b0undary\r\n\r\nx", multipart),
+        # Found by fuzzing: a target's bytes above 0x7f in an error message
+        # made its JSON throw on the event loop.
+        "latin1-target": b"\x00GET /models/fuz\x86\xceall HTTP/1.1\r\nHost: x\r\n\r\n",
+    }
+    return seeds
+
+
 def main():
     out = sys.argv[1]
-    for kind, seeds in (("decode", decode_seeds()), ("checkpoint", checkpoint_seeds())):
+    images = decode_seeds()
+    for kind, seeds in (("decode", images), ("checkpoint", checkpoint_seeds()), ("http", http_seeds(images))):
         folder = os.path.join(out, kind)
         os.makedirs(folder, exist_ok=True)
         for name, data in seeds.items():

@@ -3,16 +3,18 @@
 sockets), on 127.0.0.1 and a port the server picks (--port 0).
 
   answers  acceptance 1: /predictions/{name} and /v1/classify give classify's
-           classes and probabilities (1e-6) for 20 images, raw and multipart
+           classes and probabilities (1e-6) for 20 images, raw and multipart;
+           TorchServe's /predictions/{name}/{version}, describe model,
+           OPTIONS / and index_to_name.json labels
   abuse    acceptance 3: hostile and broken clients, each followed by a good
            request; the server's RSS after N requests within 10% of its RSS
            after N/10
   sigterm  acceptance 4: SIGTERM while 16 clients send: every request sent
            before the signal is answered 200, the server exits 0
-  limits   --max-connections and --max-queue: the connection or image past
-           the limit is answered 503 with Retry-After, the next one after
-           room is made 200; a request of more images than the queue holds
-           413
+  limits   --max-connections, --max-client-connections and --max-queue:
+           the connection or image past the limit is answered 503 with
+           Retry-After, the next one after room is made (or from another
+           address) 200; a request of more images than the queue holds 413
 
 Usage: test_serve.py MODE --binary resnet-cli --fixtures DIR [--requests N]
 """
@@ -166,8 +168,53 @@ def test_answers(args):
     check(session.post(server.url + "/predictions/nope", data=b"x").status_code == 404, "unknown model")
     check(session.get(predictions).status_code == 405, "GET predictions")
     check(session.get(server.url + "/nowhere").json()["type"] == "not_found", "unknown path")
+    torchserve_api(server, session, paths[0], records[paths[0]])
     check(server.stop() == 0, "exit status")
+    torchserve_labels(args, paths[0], records[paths[0]])
     print("answers: %d images, raw and multipart, same as classify" % len(paths))
+
+
+def torchserve_api(server, session, path, record):
+    """TorchServe's inference API beyond predictions: versions, describe
+    model, OPTIONS / (its OpenAPI description), HEAD."""
+    with open(path, "rb") as f:
+        data = f.read()
+    versioned = session.post(server.url + "/predictions/%s/1.0" % MODEL, data=data)
+    check(versioned.status_code == 200, "/predictions/{name}/1.0: %s" % versioned.text)
+    same_as_torchserve_dict(versioned.json(), record, "/predictions/{name}/1.0")
+    other = session.post(server.url + "/predictions/%s/2.0" % MODEL, data=data)
+    check(other.status_code == 404 and "1.0" in other.json()["message"], "version 2.0: %s" % other.text)
+    for target in ("/models/" + MODEL, "/models/%s/1.0" % MODEL, "/models/%s/all" % MODEL):
+        described = session.get(server.url + target).json()
+        check(isinstance(described, list) and described[0]["modelName"] == MODEL
+              and described[0]["modelVersion"] == "1.0" and described[0]["workers"][0]["status"] == "READY",
+              "%s: %r" % (target, described))
+    check(session.get(server.url + "/models/nope").status_code == 404, "describe an unknown model")
+    description = session.options(server.url + "/").json()
+    check(description["openapi"] == "3.0.1"
+          and "post" in description["paths"]["/predictions/{model_name}/{model_version}"]
+          and "get" in description["paths"]["/models/{model_name}"], "OPTIONS /: %r" % list(description))
+    head = session.head(server.url + "/ping")
+    check(head.status_code == 200 and head.content == b""
+          and head.headers["Content-Length"] == str(len('{"status": "Healthy"}')), "HEAD /ping: %r" % head.headers)
+
+
+def torchserve_labels(args, path, record):
+    """--labels reads TorchServe's index_to_name.json ([wnid, name] values):
+    the names it gives are the answers' labels."""
+    folder = os.path.join(os.environ.get("TMPDIR", "/tmp"), "resnet-cli-serve-%d" % os.getpid())
+    os.makedirs(folder, exist_ok=True)
+    mapping = os.path.join(folder, "index_to_name.json")
+    with open(mapping, "w") as f:
+        json.dump({str(i): ["n%08d" % i, "class %d" % i] for i in range(1000)}, f)
+    server = Server(args, "--labels", mapping)
+    with open(path, "rb") as f:
+        answer = requests.post(server.url + "/predictions/" + MODEL, data=f.read(), timeout=60).json()
+    expected = ["class %d" % p["index"] for p in record["predictions"]]
+    check(list(answer) == expected, "index_to_name.json labels: %r, expected %r" % (list(answer), expected))
+    check(server.stop() == 0, "exit status")
+    os.remove(mapping)
+    os.rmdir(folder)
 
 
 def good_request(session, server, data, headers, what):
@@ -255,7 +302,16 @@ def abuse_connections(server, session, key, good, args):
             pass
         sock.close()
     good_request(session, server, good, key, "idle connections closed")
-    # Authentication.
+    # Authentication: the scheme in any case (RFC 9110); a refused request
+    # with a body closes its connection, and says so without Keep-Alive.
+    lower = {"Authorization": key["Authorization"].replace("Bearer", "bearer")}
+    good_request(session, server, good, lower, "lower-case bearer")
+    sock = raw_request(server, "POST /predictions/%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                       % (MODEL, len(good)), good)
+    status, headers, _ = read_response(sock)
+    check(status == 401 and headers.get("connection") == "close" and "keep-alive" not in headers,
+          "401 with a body: %d %r" % (status, headers))
+    sock.close()
     check(session.post(server.url + "/predictions/" + MODEL, data=good, headers={"Authorization": "Bearer wrong"}).status_code == 401, "bad key")
     check(session.post(server.url + "/predictions/" + MODEL, data=good).status_code == 401, "no key")
     check(session.get(server.url + "/metrics").status_code == 401, "metrics without key")
@@ -314,6 +370,35 @@ def limit_connections(server):
     print("limits: the connection past --max-connections 503, served again once one closed")
 
 
+def limit_client_connections(server):
+    """--max-client-connections 2: a third connection from 127.0.0.1 is 503,
+    one from 127.0.0.2 is served."""
+    def ping_from(source):
+        sock = socket.socket()
+        sock.settimeout(30)
+        sock.bind((source, 0))
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, body = read_response(sock)
+        return sock, status, body
+
+    held = []
+    for _ in range(2):
+        sock, status, _ = ping_from("127.0.0.1")
+        check(status == 200, "/ping within --max-client-connections")
+        held.append(sock)
+    sock, status, body = ping_from("127.0.0.1")
+    check(status == 503 and b"--max-client-connections" in body,
+          "a third connection from 127.0.0.1: %d %r" % (status, body))
+    sock.close()
+    sock, status, _ = ping_from("127.0.0.2")
+    check(status == 200, "a connection from 127.0.0.2 beside two from 127.0.0.1: %d" % status)
+    sock.close()
+    for sock in held:
+        sock.close()
+    print("limits: a third connection from one address 503, another address served")
+
+
 def limit_queue(server, image):
     url = server.url + "/v1/classify"
     files = lambda n: [("data", ("%d.jpg" % i, image)) for i in range(n)]
@@ -353,6 +438,9 @@ def test_limits(args):
     server = Server(args, "--max-connections", "2")
     limit_connections(server)
     check(server.stop() == 0, "exit status")
+    server = Server(args, "--max-client-connections", "2")
+    limit_client_connections(server)
+    check(server.stop() == 0, "exit status")
     server = Server(args, "--max-queue", "2", "--max-batch-delay", "6000", "-b", "4")
     with open(os.path.join(args.fixtures, "images", "small_100x80.jpg"), "rb") as f:
         limit_queue(server, f.read())
@@ -364,7 +452,9 @@ def test_abuse(args):
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     check(hard > args.idle + 100, "descriptor limit %d too low for %d idle connections" % (hard, args.idle))
     server = Server(args, "--request-timeout", "3", "--idle-timeout", "2",
-                    "--max-connections", str(args.idle + 64), env={"RESNET_CLI_API_KEY": "s3cret"})
+                    "--max-connections", str(args.idle + 64),
+                    "--max-client-connections", str(args.idle + 64),
+                    env={"RESNET_CLI_API_KEY": "s3cret"})
     key = {"Authorization": "Bearer s3cret"}
     with open(os.path.join(args.fixtures, "images", "photo_500x375.jpg"), "rb") as f:
         good = f.read()

@@ -1,0 +1,2 @@
+// Boost.URL, compiled into this library (Debian ships its headers only).
+#include <boost/url/src.hpp>
