@@ -13,7 +13,9 @@ which PIL refuses (checked here again). The time and memory are the child's
 own, as /usr/bin/time reports them (this process's own size would count in
 the peak of a child it forks itself): bounds on what the refusal costs, not
 a benchmark; a file that makes the decoder allocate the image it claims
-takes tenths of a second and hundreds of MiB.
+takes tenths of a second and hundreds of MiB. A figure over a bound is
+measured again, up to MAX_RUNS times, and the least kept: a busy machine only
+adds to a child's time.
 """
 
 import argparse
@@ -29,6 +31,7 @@ from PIL import Image
 
 MAX_CPU_S = 0.1
 MAX_RSS_MIB = 50
+MAX_RUNS = 5
 
 
 def run(cli, path, scratch):
@@ -88,6 +91,15 @@ def main():
         for case in cases:
             path = os.path.join(args.cases, case["file"])
             code, lines, cpu, rss, wall = run(args.cli, path, scratch)
+            # Another process on the machine only ever adds to a child's CPU
+            # time (the sanitizer build's start-up alone varies by 0.15 s
+            # under load), so an over-bound figure is measured again and the
+            # least of the runs kept, as the baseline's is.
+            for _ in range(MAX_RUNS - 1):
+                if cpu - base_cpu <= MAX_CPU_S and rss - base_rss <= MAX_RSS_MIB:
+                    break
+                _, _, again_cpu, again_rss, _ = run(args.cli, path, scratch)
+                cpu, rss = min(cpu, again_cpu), min(rss, again_rss)
             message = lines[-1] if lines else ""
             print("| %s | %s | %d | %.3f | %.3f | %.1f | %s |" %
                   (case["file"], case["format"], case["bytes"], cpu, wall, rss,
