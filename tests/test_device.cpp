@@ -130,14 +130,15 @@ std::vector<std::string> write_images(const std::filesystem::path& root,
   return paths;
 }
 
-}  // namespace
+struct FolderRun {
+  PipelineStats stats;
+  std::vector<Record> records;
+};
 
-TEST_CASE(
-    "The pipeline feeds a device queue in order: every image in its own row, "
-    "none overwritten in flight") {
-  const auto root = testing::temp_dir("device-pipeline");
-  const std::vector<std::string> paths = write_images(root, 41);
-  SummingModel model;
+// Embeddings (resized to 8, cropped to 6) of every image in `root`, through
+// the pipeline and the model's batch queue.
+FolderRun run_folder(const std::filesystem::path& root, const Model& model,
+                     int batch_size, int decode_threads) {
   ClassifyJob job;
   job.model = &model;
   job.transform.resize_size = 8;
@@ -146,16 +147,28 @@ TEST_CASE(
   const std::vector<std::string> no_labels;
   job.labels = &no_labels;
   PipelineOptions options;
-  options.batch_size = 4;
-  options.decode_threads = 3;
+  options.batch_size = batch_size;
+  options.decode_threads = decode_threads;
   InputOptions input;
   input.paths = {root.string()};
   InputScanner scanner(input);
-  std::vector<Record> records;
+  FolderRun run;
   const std::atomic<bool> stop{false};
-  const PipelineStats stats = run_pipeline(
+  run.stats = run_pipeline(
       scanner, job, options,
-      [&](Record&& record) { records.push_back(std::move(record)); }, stop);
+      [&](Record&& record) { run.records.push_back(std::move(record)); }, stop);
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "The pipeline feeds a device queue in order: every image in its own row, "
+    "none overwritten in flight") {
+  const auto root = testing::temp_dir("device-pipeline");
+  const std::vector<std::string> paths = write_images(root, 41);
+  SummingModel model;
+  const auto [stats, records] = run_folder(root, model, 4, 3);
 
   CHECK(model.queues == 1);
   REQUIRE(records.size() == paths.size());
@@ -167,7 +180,10 @@ TEST_CASE(
     INFO(paths[i]);
     CHECK(records[i].path == paths[i]);
     REQUIRE_FALSE(records[i].error);
-    preprocess(decode_image_input(paths[i], DecodeOptions{}), job.transform,
+    TransformSpec transform;
+    transform.resize_size = 8;
+    transform.crop_size = 6;
+    preprocess(decode_image_input(paths[i], DecodeOptions{}), transform,
                expected.data());
     REQUIRE(records[i].embedding.size() == 2);
     CHECK(records[i].embedding[0] ==
@@ -181,24 +197,7 @@ TEST_CASE("A broken image in the device pipeline is its own error record") {
   write_images(root, 9);
   std::ofstream(root / "img004.png", std::ios::binary) << "not a png";
   SummingModel model;
-  ClassifyJob job;
-  job.model = &model;
-  job.transform.resize_size = 8;
-  job.transform.crop_size = 6;
-  job.output_type = OutputType::kEmbedding;
-  const std::vector<std::string> no_labels;
-  job.labels = &no_labels;
-  PipelineOptions options;
-  options.batch_size = 64;
-  options.decode_threads = 2;
-  InputOptions input;
-  input.paths = {root.string()};
-  InputScanner scanner(input);
-  std::vector<Record> records;
-  const std::atomic<bool> stop{false};
-  const PipelineStats stats = run_pipeline(
-      scanner, job, options,
-      [&](Record&& record) { records.push_back(std::move(record)); }, stop);
+  const auto [stats, records] = run_folder(root, model, 64, 2);
   REQUIRE(records.size() == 9);
   CHECK(stats.failed == 1);
   CHECK(records[4].error);
