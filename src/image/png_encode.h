@@ -1,15 +1,28 @@
-// PNG encoding with libpng, for the crops preprocess --png writes. Internal
-// to the image module.
+// PNG encoding with libpng: the crops preprocess --png writes, and explain's
+// overlays (which carry a text chunk saying what wrote them).
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "image/rgb_image.h"
 
 namespace resnet_cli::detail {
 
+// A tEXt chunk: Latin-1 keyword (1 to 79 bytes) and text.
+struct PngText {
+  std::string keyword;
+  std::string text;
+};
+
+struct PngOptions {
+  std::vector<PngText> text;  // written before the pixels
+  int compression = -1;       // zlib level 0..9; -1: libpng's default
+};
+
 // The image as an 8-bit RGB PNG file's bytes. `name` is for messages only.
 // Throws Error(kOutput).
-std::string encode_png(const RgbImage& image, const std::string& name);
+std::string encode_png(const RgbImage& image, const std::string& name,
+                       const PngOptions& options = {});
 
 }  // namespace resnet_cli::detail
