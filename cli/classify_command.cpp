@@ -189,7 +189,7 @@ ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
   std::optional<Explainer> explainer;
   if (settings.explain_topk > 0) {
     explainer.emplace(
-        session.model(), session.transform(), session.labels(),
+        session.model(), session.transform(), settings.decode, session.labels(),
         checked_topk(settings.explain_topk, "--explain-topk", session));
   }
 

@@ -85,7 +85,8 @@ ExitCode run_evaluate(const EvaluateSettings& settings, std::ostream& out) {
   // forward pass); the evaluation keeps the misclassified ones'.
   std::optional<Explainer> explainer;
   if (settings.explain_errors) {
-    explainer.emplace(session.model(), session.transform(), labels, 1);
+    explainer.emplace(session.model(), session.transform(), settings.decode,
+                      labels, 1);
     job.explain.explainer = &*explainer;
     job.explain.overlay_folder = settings.explain_dir;
     job.explain.overlay_wanted = [&evaluation](const Record& record) {

@@ -117,7 +117,7 @@ int heatmap_index(double value) {
 }
 
 RgbImage heatmap_overlay(const RgbImage& image, const HeatmapGrid& grid,
-                         const ImageRegion& region, double alpha) {
+                         const ImageRegion& region) {
   RgbImage out;
   out.width = image.width;
   out.height = image.height;
@@ -126,34 +126,36 @@ RgbImage heatmap_overlay(const RgbImage& image, const HeatmapGrid& grid,
       sample_axis(image.width, region.left, region.right, grid.columns);
   const std::vector<AxisSample> rows =
       sample_axis(image.height, region.top, region.bottom, grid.rows);
-  const auto cell = [&grid](int row, int column) {
-    return static_cast<double>(
-        grid.values[static_cast<std::size_t>(row) * grid.columns + column]);
-  };
   for (int y = 0; y < image.height; ++y) {
     const AxisSample& ry = rows[static_cast<std::size_t>(y)];
     const std::uint8_t* in = image.row(y);
     std::uint8_t* to = out.row(y);
-    for (int x = 0; x < image.width; ++x) {
+    const float* upper =
+        grid.values + static_cast<std::size_t>(ry.low) *
+                          static_cast<std::size_t>(grid.columns);
+    const float* lower =
+        grid.values + static_cast<std::size_t>(ry.high) *
+                          static_cast<std::size_t>(grid.columns);
+    for (int x = 0; x < image.width; ++x, in += 3, to += 3) {
       const AxisSample& cx = columns[static_cast<std::size_t>(x)];
       if (!ry.inside || !cx.inside) {
-        for (int c = 0; c < 3; ++c) {
-          to[3 * x + c] = static_cast<std::uint8_t>(
-              std::floor((1 - alpha) * in[3 * x + c] + 0.5));
-        }
+        // floor(0.5 * pixel + 0.5)
+        for (int c = 0; c < 3; ++c)
+          to[c] = static_cast<std::uint8_t>((in[c] + 1) >> 1);
         continue;
       }
-      const double top = (1 - cx.weight) * cell(ry.low, cx.low) +
-                         cx.weight * cell(ry.low, cx.high);
-      const double bottom = (1 - cx.weight) * cell(ry.high, cx.low) +
-                            cx.weight * cell(ry.high, cx.high);
+      // Along the row first, then between the rows, in double.
+      const double top =
+          (1 - cx.weight) * upper[cx.low] + cx.weight * upper[cx.high];
+      const double bottom =
+          (1 - cx.weight) * lower[cx.low] + cx.weight * lower[cx.high];
       const double value = (1 - ry.weight) * top + ry.weight * bottom;
       const auto& colour =
           kViridis[static_cast<std::size_t>(heatmap_index(value))];
+      // floor(0.5 * colour + 0.5 * pixel + 0.5)
       for (int c = 0; c < 3; ++c) {
-        to[3 * x + c] = static_cast<std::uint8_t>(
-            std::floor(alpha * colour[static_cast<std::size_t>(c)] +
-                       (1 - alpha) * in[3 * x + c] + 0.5));
+        to[c] = static_cast<std::uint8_t>(
+            (colour[static_cast<std::size_t>(c)] + in[c] + 1) >> 1);
       }
     }
   }

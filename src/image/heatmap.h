@@ -34,17 +34,19 @@ const std::array<std::array<std::uint8_t, 3>, 256>& viridis();
 // (as pytorch-grad-cam indexes its colour map, np.uint8(255 * mask)).
 int heatmap_index(double value);
 
-// `image` with `grid` laid over `region`, same size, RGB:
+// `image` with `grid` laid over `region`, same size, RGB, alpha 0.5
+// (pytorch-grad-cam's image_weight):
 // - a pixel whose centre (x + 0.5, y + 0.5) lies in the region takes the
 //   grid's value there, bilinear between cell centres with half-pixel
 //   centres and clamped edges (as torch's interpolate with
 //   align_corners=False and cv2.resize upsample): grid coordinate
 //   gx = (x + 0.5 - left) * columns / (right - left) - 0.5, clamped to
-//   0..columns - 1; then colour = viridis()[heatmap_index(value)] and
-//   out = floor(alpha * colour + (1 - alpha) * pixel + 0.5);
+//   0..columns - 1 (gy likewise), interpolated along the row first, in
+//   double; then colour = viridis()[heatmap_index(value)] and
+//   out = floor(0.5 * colour + 0.5 * pixel + 0.5);
 // - a pixel outside it (what the model never saw) is dimmed:
-//   out = floor((1 - alpha) * pixel + 0.5).
+//   out = floor(0.5 * pixel + 0.5).
 RgbImage heatmap_overlay(const RgbImage& image, const HeatmapGrid& grid,
-                         const ImageRegion& region, double alpha = 0.5);
+                         const ImageRegion& region);
 
 }  // namespace resnet_cli

@@ -1,6 +1,7 @@
 #include "image/png_encode.h"
 
 #include <png.h>
+#include <zlib.h>
 
 #include <csetjmp>
 #include <cstdio>
@@ -28,13 +29,17 @@ void flush_nothing(png_structp) {}
 // longjmp from on_error is safe.
 bool write_image(png_structp png, png_infop info, png_uint_32 width,
                  png_uint_32 height, png_bytepp rows, png_textp text,
-                 int text_count, int compression) {
+                 int text_count, bool fast) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_set_IHDR(png, info, width, height, 8, PNG_COLOR_TYPE_RGB,
                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                PNG_FILTER_TYPE_DEFAULT);
   if (text_count > 0) png_set_text(png, info, text, text_count);
-  if (compression >= 0) png_set_compression_level(png, compression);
+  if (fast) {
+    png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_UP);
+    png_set_compression_level(png, 1);
+    png_set_compression_strategy(png, Z_RLE);
+  }
   png_write_info(png, info);
   png_write_image(png, rows);
   png_write_end(png, nullptr);
@@ -74,8 +79,7 @@ std::string encode_png(const RgbImage& image, const std::string& name,
   }
   if (!write_image(png, info, static_cast<png_uint_32>(image.width),
                    static_cast<png_uint_32>(image.height), rows.data(),
-                   text.data(), static_cast<int>(text.size()),
-                   options.compression)) {
+                   text.data(), static_cast<int>(text.size()), options.fast)) {
     throw Error(ErrorKind::kOutput,
                 name + ": PNG encoding failed: " + errors.message);
   }

@@ -93,6 +93,7 @@ std::optional<PixelBox> half_max_box(const std::vector<float>& grid, int rows,
 }
 
 Explainer::Explainer(const Model& model, const TransformSpec& transform,
+                     const DecodeOptions& decode,
                      const std::vector<std::string>& labels, int topk)
     : weight_(model.classifier_weight()),
       classes_(model.num_classes()),
@@ -100,6 +101,7 @@ Explainer::Explainer(const Model& model, const TransformSpec& transform,
       rows_(static_cast<int>(feature_map_side(transform.crop_size))),
       columns_(rows_),
       transform_(transform),
+      exif_applied_(decode.apply_exif_orientation),
       labels_(&labels),
       topk_(static_cast<int>(
           std::clamp<std::int64_t>(topk, 1, model.num_classes()))) {}
@@ -113,6 +115,7 @@ Explanation Explainer::explain(const float* row, int image_width,
   Explanation explanation;
   explanation.image_width = image_width;
   explanation.image_height = image_height;
+  explanation.exif_applied = exif_applied_;
   const ImageRegion region = crop_region(image_width, image_height, transform_);
   explanation.crop = pixel_box(region, image_width, image_height);
   const float* feature_maps = row + classes_;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "image/decode.h"
 #include "image/heatmap.h"
 #include "image/transform.h"
 #include "model/model.h"
@@ -53,11 +54,13 @@ std::optional<PixelBox> half_max_box(const std::vector<float>& grid, int rows,
 // The explanations of one model's answers, for a session's transforms.
 class Explainer {
  public:
-  // Reads the model's classifier weight once. `topk`: classes explained
-  // per image, best first (at most the model's classes). `labels` (may be
+  // Reads the model's classifier weight once. `transform` and `decode`: how
+  // the inputs were decoded and cropped. `topk`: classes explained per
+  // image, best first (at most the model's classes). `labels` (may be
   // shorter than the classes: indices then) must outlive the explainer.
   Explainer(const Model& model, const TransformSpec& transform,
-            const std::vector<std::string>& labels, int topk);
+            const DecodeOptions& decode, const std::vector<std::string>& labels,
+            int topk);
 
   int topk() const { return topk_; }
   // Floats of a row of run_model_batch(BatchOutput::kLogitsAndMaps).
@@ -75,6 +78,7 @@ class Explainer {
   int rows_ = 0;
   int columns_ = 0;
   TransformSpec transform_;
+  bool exif_applied_ = false;
   const std::vector<std::string>* labels_;
   int topk_ = 1;
 };

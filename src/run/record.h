@@ -64,6 +64,7 @@ struct ClassMap {
 struct Explanation {
   int image_width = 0;  // the input's pixels the boxes are in
   int image_height = 0;
+  bool exif_applied = false;  // those pixels turned by EXIF (--exif apply)
   // The part of the input the center crop kept (the resize undone, clipped
   // to the image); the model never saw what lies outside it.
   PixelBox crop;

@@ -114,6 +114,7 @@ nlohmann::json explanation_json(const Explanation& explanation) {
   }
   return {{"width", explanation.image_width},
           {"height", explanation.image_height},
+          {"exif_applied", explanation.exif_applied},
           {"crop", box_json(explanation.crop)},
           {"maps", std::move(maps)}};
 }
