@@ -63,6 +63,12 @@ ExitCode run_evaluate(const EvaluateSettings& settings, std::ostream& out) {
   }
   if (!settings.explain_dir.empty()) {
     prepare_overlay_folder(settings.explain_dir);
+  } else if (settings.explain_errors &&
+             settings.format != OutputFormat::kJson) {
+    spdlog::warn(
+        "--explain-errors: the maps go to --format json's output (or, with "
+        "--explain-dir, to overlay files); --format {} shows none",
+        enum_name(settings.format));
   }
   const Session session(settings);
   const std::int64_t num_classes = session.model().num_classes();

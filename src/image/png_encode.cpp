@@ -38,7 +38,7 @@ bool write_image(png_structp png, png_infop info, png_uint_32 width,
   if (fast) {
     png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_UP);
     png_set_compression_level(png, 1);
-    png_set_compression_strategy(png, Z_RLE);
+    png_set_compression_strategy(png, Z_HUFFMAN_ONLY);
   }
   png_write_info(png, info);
   png_write_image(png, rows);

@@ -17,10 +17,11 @@ struct PngText {
 
 struct PngOptions {
   std::vector<PngText> text;  // written before the pixels
-  // Speed over size: the Up filter on every row and zlib level 1 with
-  // run-length matching only (Z_RLE), instead of libpng's adaptive filters
-  // and level 6. Measured on 640x480 photos: about 10x faster than the
-  // default, and files within a few percent of its size.
+  // Speed over size: the Up filter on every row and zlib's Huffman coding
+  // alone (Z_HUFFMAN_ONLY), instead of libpng's adaptive filters and level
+  // 6's string matching. Measured on a 500x375 photo's overlay: 3.9 ms CPU
+  // against 28.9 ms for the Up filter at level 6 (and 11.4 ms for level 1
+  // with adaptive filters), the file 0.4% larger.
   bool fast = false;
 };
 

@@ -80,8 +80,10 @@ void write_overlays(const RgbImage& image, const TransformSpec& transform,
     std::filesystem::create_directories(path.parent_path(), error);
     const RgbImage overlay = heatmap_overlay(
         image, HeatmapGrid{map.grid.data(), map.rows, map.columns}, region);
-    write_file_atomically(path,
-                          detail::encode_png(overlay, path.string(), png));
+    // Not synced: an overlay can be drawn again, and an fsync per file
+    // would stall the inference worker that writes it.
+    write_file_atomically(path, detail::encode_png(overlay, path.string(), png),
+                          Durability::kRenamedOnly);
     map.overlay = path.string();
   }
 }
