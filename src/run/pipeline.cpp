@@ -312,7 +312,10 @@ class Pipeline {
       return assembler_->add(task.sequence, std::move(task.path),
                              tensor.data());
     }
-    Prepared prepared{task.sequence, std::move(task.path), std::move(own)};
+    Prepared prepared;
+    prepared.sequence = task.sequence;
+    prepared.path = std::move(task.path);
+    prepared.tensor = std::move(own);
     prepared.image_width = decoded.width;
     prepared.image_height = decoded.height;
     // Kept only when an overlay is drawn from it.
