@@ -51,6 +51,20 @@ std::vector<std::string> class_labels(
   return names;
 }
 
+// Where --explain-errors' maps go, checked before the model loads: the
+// overlay folder made, or a warning when the output format shows none.
+void prepare_explain_output(const EvaluateSettings& settings) {
+  if (!settings.explain_dir.empty()) {
+    prepare_overlay_folder(settings.explain_dir);
+  } else if (settings.explain_errors &&
+             settings.format != OutputFormat::kJson) {
+    spdlog::warn(
+        "--explain-errors: the maps go to --format json's output (or, with "
+        "--explain-dir, to overlay files); --format {} shows none",
+        enum_name(settings.format));
+  }
+}
+
 }  // namespace
 
 ExitCode run_evaluate(const EvaluateSettings& settings, std::ostream& out) {
@@ -61,15 +75,7 @@ ExitCode run_evaluate(const EvaluateSettings& settings, std::ostream& out) {
   if (!settings.misclassified_file.empty()) {
     misclassified = std::make_unique<AtomicFile>(settings.misclassified_file);
   }
-  if (!settings.explain_dir.empty()) {
-    prepare_overlay_folder(settings.explain_dir);
-  } else if (settings.explain_errors &&
-             settings.format != OutputFormat::kJson) {
-    spdlog::warn(
-        "--explain-errors: the maps go to --format json's output (or, with "
-        "--explain-dir, to overlay files); --format {} shows none",
-        enum_name(settings.format));
-  }
+  prepare_explain_output(settings);
   const Session session(settings);
   const std::int64_t num_classes = session.model().num_classes();
   const bool imagenet_labels =

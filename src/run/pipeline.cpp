@@ -304,8 +304,7 @@ class Pipeline {
     RgbImage decoded;
     const bool explain = job_.explain.explainer != nullptr;
     prepare_input(InputBytes{task.path}, job_.decode, job_.transform,
-                  tensor.data(), nullptr, &times,
-                  explain ? &decoded : nullptr);
+                  tensor.data(), nullptr, &times, explain ? &decoded : nullptr);
     decode_clock_.add(times.decode_seconds);
     preprocess_clock_.add(times.preprocess_seconds);
     if (assembler_) {
@@ -524,9 +523,9 @@ PipelineStats run_pipeline(InputScanner& scanner, const ClassifyJob& job,
   shape.features = job.output_type == OutputType::kEmbedding;
   // explain needs layer4's maps, which a device's queue does not give back:
   // its workers call forward_with_feature_maps() on the device instead.
-  Pipeline pipeline(scanner, job, checked, stop,
-                    job.explain.explainer ? nullptr
-                                          : job.model->open_batch_queue(shape));
+  Pipeline pipeline(
+      scanner, job, checked, stop,
+      job.explain.explainer ? nullptr : job.model->open_batch_queue(shape));
   return pipeline.run(deliver);
 }
 

@@ -599,8 +599,9 @@ MemoryBound Server::memory_bound() const {
       static_cast<std::size_t>(options.max_connections) * kConnectionBytes;
   const std::size_t crop =
       static_cast<std::size_t>(state_->served.transform.crop_size);
-  const std::size_t output = model_output_size(
-      *state_->served.model, BatchOutput::kLogitsAndMaps, static_cast<int>(crop));
+  const std::size_t output =
+      model_output_size(*state_->served.model, BatchOutput::kLogitsAndMaps,
+                        static_cast<int>(crop));
   bound.queue = static_cast<std::size_t>(options.max_queue) *
                 (3 * crop * crop + output) * sizeof(float);
   return bound;
