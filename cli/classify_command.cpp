@@ -18,6 +18,8 @@
 #include "model/model_loader.h"
 #include "option_table.h"
 #include "output_destination.h"
+#include "run/explain.h"
+#include "run/overlay_files.h"
 #include "run/record_writer.h"
 #include "run/session.h"
 #include "settings.h"
@@ -160,13 +162,13 @@ std::string nothing_to_do(const ClassifySettings& settings,
                                    : " (--ext)");
 }
 
-// --topk, at most the model's classes (a fine-tuned head may have few).
-int checked_topk(const ClassifySettings& settings, const Session& session) {
+// --topk (or --explain-topk: `option`), at most the model's classes (a
+// fine-tuned head may have few).
+int checked_topk(int topk, const char* option, const Session& session) {
   const std::int64_t classes = session.model().num_classes();
-  if (settings.topk <= classes) return settings.topk;
+  if (topk <= classes) return topk;
   spdlog::warn(
-      "--topk {} is more than the model's {}; reporting all of them",
-      settings.topk,
+      "{} {} is more than the model's {}; reporting all of them", option, topk,
       count_of(static_cast<std::uint64_t>(classes), "class", "classes"));
   return static_cast<int>(classes);
 }
@@ -179,8 +181,17 @@ ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
   check_inputs(settings);
   InputOptions input = settings.input;
   const auto destination = open_destination(settings, input, out);
+  if (!settings.explain_dir.empty()) {
+    prepare_overlay_folder(settings.explain_dir);
+  }
   const Session session(settings);
-  const int topk = checked_topk(settings, session);
+  const int topk = checked_topk(settings.topk, "--topk", session);
+  std::optional<Explainer> explainer;
+  if (settings.explain_topk > 0) {
+    explainer.emplace(
+        session.model(), session.transform(), settings.decode, session.labels(),
+        checked_topk(settings.explain_topk, "--explain-topk", session));
+  }
 
   WriterOptions writer_options;
   writer_options.format = settings.format;
@@ -189,6 +200,8 @@ ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
   writer_options.embedding_size =
       static_cast<int>(session.model().feature_size());
   writer_options.color = use_color(settings.color, STDOUT_FILENO);
+  writer_options.explain_topk = explainer ? explainer->topk() : 0;
+  writer_options.explain_overlays = !settings.explain_dir.empty();
   const auto writer = make_record_writer(writer_options, destination->stream());
 
   InputScanner scanner(input);
@@ -198,9 +211,11 @@ ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
   std::optional<InputCounter> counter;
   if (progress.live()) counter.emplace(input, tally);
   GracefulInterrupt interrupt;
+  ClassifyJob job = session.job(settings.output_type, topk, settings.decode);
+  job.explain.explainer = explainer ? &*explainer : nullptr;
+  job.explain.overlay_folder = settings.explain_dir;
   const PipelineStats stats = run_pipeline(
-      scanner, session.job(settings.output_type, topk, settings.decode),
-      session.plan(is_single_image(input)),
+      scanner, job, session.plan(is_single_image(input)),
       [&](Record&& record) {
         if (record.error) spdlog::warn("{}", record.error->message);
         writer->write(record);
@@ -246,6 +261,17 @@ ClassifySettings classify_settings(const OptionValues& values, int verbosity) {
   classify.decode = decode_options(values);
   classify.progress = values.progress;
   classify.color = values.color;
+  classify.explain_dir = values.explain_dir;
+  classify.explain_topk =
+      values.explain_topk > 0
+          ? values.explain_topk
+          : (values.explain || !values.explain_dir.empty() ? 1 : 0);
+  if (classify.explain_topk > 0 &&
+      classify.output_type == OutputType::kEmbedding) {
+    throw Error(ErrorKind::kUsage,
+                "--explain needs --output-type prob or logit (an embedding "
+                "has no class to explain)");
+  }
   return classify;
 }
 

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <optional>
 #include <ostream>
 
 #include "base/error.h"
@@ -13,6 +14,8 @@
 #include "model/model_loader.h"
 #include "option_table.h"
 #include "output_destination.h"
+#include "run/explain.h"
+#include "run/overlay_files.h"
 #include "run/session.h"
 #include "settings.h"
 #include "signals.h"
@@ -48,6 +51,20 @@ std::vector<std::string> class_labels(
   return names;
 }
 
+// Where --explain-errors' maps go, checked before the model loads: the
+// overlay folder made, or a warning when the output format shows none.
+void prepare_explain_output(const EvaluateSettings& settings) {
+  if (!settings.explain_dir.empty()) {
+    prepare_overlay_folder(settings.explain_dir);
+  } else if (settings.explain_errors &&
+             settings.format != OutputFormat::kJson) {
+    spdlog::warn(
+        "--explain-errors: the maps go to --format json's output (or, with "
+        "--explain-dir, to overlay files); --format {} shows none",
+        enum_name(settings.format));
+  }
+}
+
 }  // namespace
 
 ExitCode run_evaluate(const EvaluateSettings& settings, std::ostream& out) {
@@ -58,6 +75,7 @@ ExitCode run_evaluate(const EvaluateSettings& settings, std::ostream& out) {
   if (!settings.misclassified_file.empty()) {
     misclassified = std::make_unique<AtomicFile>(settings.misclassified_file);
   }
+  prepare_explain_output(settings);
   const Session session(settings);
   const std::int64_t num_classes = session.model().num_classes();
   const bool imagenet_labels =
@@ -75,6 +93,18 @@ ExitCode run_evaluate(const EvaluateSettings& settings, std::ostream& out) {
   job.labels = &labels;
 
   Evaluation evaluation(settings.data, std::move(classes), num_classes, topk);
+  // Every image's map is computed (which are wrong is known only after the
+  // forward pass); the evaluation keeps the misclassified ones'.
+  std::optional<Explainer> explainer;
+  if (settings.explain_errors) {
+    explainer.emplace(session.model(), session.transform(), settings.decode,
+                      labels, 1);
+    job.explain.explainer = &*explainer;
+    job.explain.overlay_folder = settings.explain_dir;
+    job.explain.overlay_wanted = [&evaluation](const Record& record) {
+      return evaluation.misclassified(record);
+    };
+  }
   InputScanner scanner(input);
   RunProgress progress(settings.progress,
                        use_color(ColorMode::kAuto, STDERR_FILENO), nullptr);
@@ -124,6 +154,9 @@ EvaluateSettings evaluate_settings(const OptionValues& values, int verbosity) {
   evaluate.misclassified_file = values.misclassified_file;
   evaluate.decode = decode_options(values);
   evaluate.progress = values.progress;
+  evaluate.explain_dir = values.explain_dir;
+  evaluate.explain_errors =
+      values.explain_errors || !values.explain_dir.empty();
   return evaluate;
 }
 

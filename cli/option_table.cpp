@@ -379,6 +379,25 @@ const std::vector<OptionSpec>& option_table() {
       {"--resume", nullptr,
        "With --output FILE --format jsonl: skip inputs FILE already records",
        kOnClassify, flag(&V::resume)},
+      {"--explain", nullptr,
+       "Also give the top class's activation map (Grad-CAM at layer4) on "
+       "layer4's grid, normalised 0..1, and the box of its region above half "
+       "its maximum in the input's pixels",
+       kOnClassify, flag(&V::explain)},
+      {"--explain-topk", nullptr,
+       "Explain the top K classes instead of the top one (implies --explain)",
+       kOnClassify, number(&V::explain_topk, 0, 1 << 20)},
+      {"--explain-dir", nullptr,
+       "Write a heat-map overlay PNG per explained class under DIR, named "
+       "after the input (DIR/<input path>.png; implies --explain, or "
+       "--explain-errors for evaluate); a file there that resnet-cli did not "
+       "write is never replaced",
+       kOnClassify | kOnEvaluate, value(&V::explain_dir, "DIR")},
+      {"--explain-errors", nullptr,
+       "Give each misclassified image's activation map of its predicted "
+       "class (and the box of its region above half its maximum) in the "
+       "json output",
+       kOnEvaluate, flag(&V::explain_errors)},
       {"--files-from", nullptr,
        "Read input paths from FILE, one a line ('-' for stdin)",
        kOnClassify | kOnBench | kOnMerge, value(&V::files_from, "FILE")},

@@ -84,6 +84,8 @@ struct ClassifySettings : SessionOptions {
   DecodeOptions decode;
   ProgressMode progress = ProgressMode::kAuto;
   ColorMode color = ColorMode::kAuto;
+  int explain_topk = 0;     // classes explained per image; 0: no explain
+  std::string explain_dir;  // overlay PNGs; empty: none
 };
 
 // evaluate: a model session over a labelled ImageFolder tree. The session
@@ -96,6 +98,8 @@ struct EvaluateSettings : SessionOptions {
   std::string misclassified_file;             // empty: none
   DecodeOptions decode;
   ProgressMode progress = ProgressMode::kAuto;
+  bool explain_errors = false;  // maps of the misclassified images
+  std::string explain_dir;      // their overlay PNGs; empty: none
 };
 
 // report: classify's or evaluate's results as one HTML page.
@@ -236,6 +240,10 @@ struct OptionValues {
   OutputFormat evaluate_format = OutputFormat::kText;
   std::string misclassified_file;
   int thumbnail_size = 128;
+  bool explain = false;
+  int explain_topk = 0;  // 0: not given
+  std::string explain_dir;
+  bool explain_errors = false;
 };
 
 // The parsed command line: the command, -q/-v, and that command's settings

@@ -17,6 +17,8 @@ packages=(
   libboost1.81-dev
   # tests: Catch2, and the oracle (Debian's torchvision at /usr/bin/python3)
   catch2 python3-torchvision python3-pil python3-numpy
+  # explain's overlay test: matplotlib's viridis table (tests/oracle)
+  python3-matplotlib
   # format_cases_bounded times resnet-cli with /usr/bin/time
   time
   # the Slurm test (tests/slurm): a one-host cluster, munge for its auth

@@ -131,3 +131,50 @@ TEST_CASE("evaluate: mismatches and bad DATA are one line and exit 2",
   CHECK(run.exit_code == 2);
   CHECK_THAT(run.err, Catch::Contains("labels.txt: not a folder"));
 }
+
+TEST_CASE("evaluate: --explain-errors maps the misclassified images",
+          "[evaluate]") {
+  const auto folder = temp_dir("evaluate-explain");
+  const auto overlays = folder / "overlays";
+  const CommandResult run =
+      evaluate({"--format", "json", "--explain-dir", overlays.string(),
+                "--progress", "never", "-q"});
+  REQUIRE(run.exit_code == 1);  // the broken JPEG
+  const nlohmann::json result = nlohmann::json::parse(run.out);
+  const nlohmann::json& wrong = result["misclassified"];
+  REQUIRE(wrong.size() > 0);
+  std::string lines;
+  for (const nlohmann::json& item : wrong) {
+    INFO(item.dump());
+    const nlohmann::json& map = item.at("explain").at("maps").at(0);
+    CHECK(map["index"] == item["predicted_index"]);
+    CHECK(std::filesystem::exists(map.at("overlay").get<std::string>()));
+    lines += item.dump() + "\n";
+  }
+  for (const nlohmann::json& error : result["errors"]) {
+    CHECK_FALSE(error.contains("explain"));
+  }
+  // An overlay for each misclassified image, none for the others.
+  std::size_t files = 0;
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(overlays)) {
+    files += entry.is_regular_file() ? 1 : 0;
+  }
+  CHECK(files == wrong.size());
+  // Their maps are torchvision's (the predicted class is the top-1 one).
+  write_text(folder / "wrong.jsonl", lines);
+  const CommandResult python = run_command(
+      std::string(RESNET_CLI_TEST_PYTHON) + " " + RESNET_CLI_SOURCE_DIR +
+      "/tests/oracle/explain_reference.py maps '" +
+      (folder / "wrong.jsonl").string() + "' '" +
+      evaluate_fixture("model.pth").string() + "' resnet18 256 224 ignore");
+  INFO(python.err);
+  REQUIRE(python.exit_code == 0);
+  for (const nlohmann::json& item : nlohmann::json::parse(python.out)) {
+    INFO(item.dump());
+    CHECK(item["record_index"] == item["top1"]);
+    CHECK(item["cam_difference"].get<double>() <= 1e-4);
+    CHECK(item["gradcam_difference"].get<double>() <= 1e-4);
+    CHECK(item["record_box"] == item["box"]);
+  }
+}

@@ -118,6 +118,44 @@ Agreement compare_logits(const Model& model, const ArchFixture& f,
   return agreement;
 }
 
+// fc.weight as the checkpoint stores it (float32, contiguous).
+std::vector<float> stored_fc_weight(const Checkpoint& checkpoint) {
+  const CheckpointTensor* entry = checkpoint.find("fc.weight");
+  REQUIRE(entry != nullptr);
+  REQUIRE(entry->type == pickle::ScalarType::kFloat32);
+  const StorageBytes bytes = checkpoint.read_storage(entry->storage_key);
+  const auto* values =
+      reinterpret_cast<const float*>(bytes.data) + entry->storage_offset;
+  return {values, values + entry->sizes.at(0) * entry->sizes.at(1)};
+}
+
+// explain's inputs from the model: forward_with_feature_maps gives
+// forward's logits bit for bit, and layer4's maps, whose means over the grid
+// are torchvision's pooled features; classifier_weight() is fc.weight as
+// stored, whatever layout the path keeps it in.
+void check_feature_maps(const Model& model, const Checkpoint& checkpoint,
+                        const ArchFixture& f) {
+  const std::size_t classes = static_cast<std::size_t>(model.num_classes());
+  const std::size_t channels = static_cast<std::size_t>(model.feature_size());
+  const auto cells = static_cast<std::size_t>(feature_map_side(f.height) *
+                                              feature_map_side(f.width));
+  const std::vector<float> input = f.batch_of(0, 2);
+  std::vector<float> logits(2 * classes), plain(2 * classes);
+  std::vector<float> maps(2 * channels * cells);
+  model.forward_with_feature_maps(input.data(), 2, f.height, f.width,
+                                  logits.data(), maps.data());
+  model.forward(input.data(), 2, f.height, f.width, plain.data());
+  CHECK(logits == plain);
+  std::vector<float> means(2 * channels);
+  for (std::size_t plane = 0; plane < means.size(); ++plane) {
+    double sum = 0;
+    for (std::size_t i = 0; i < cells; ++i) sum += maps[plane * cells + i];
+    means[plane] = static_cast<float>(sum / static_cast<double>(cells));
+  }
+  CHECK(testing::compare(means, f.features).relative() <= kLogitBound);
+  CHECK(model.classifier_weight() == stored_fc_weight(checkpoint));
+}
+
 void report(const std::string& arch, const std::string& what, double value) {
   if (std::getenv("RESNET_CLI_PARITY_REPORT")) {
     std::cout << "parity " << arch << " " << what << " " << value << "\n";
@@ -126,7 +164,8 @@ void report(const std::string& arch, const std::string& what, double value) {
 
 // Acceptance 1 for one architecture: the checkpoint is recognized, and both
 // paths give torchvision's logits (and the optimized path its features) at
-// batch 1 and 3; bf16 stays near them where the CPU has it.
+// batch 1 and 3, and layer4's maps for explain; bf16 stays near them where
+// the CPU has it.
 void check_architecture(const std::string& arch) {
   const ArchFixture f(arch);
   REQUIRE(f.count() >= 8);
@@ -153,6 +192,7 @@ void check_architecture(const std::string& arch) {
     const std::vector<float> input = f.batch_of(0, 2);
     model->features(input.data(), 2, f.height, f.width, features.data());
     CHECK(testing::compare(features, f.features).relative() <= kLogitBound);
+    check_feature_maps(*model, checkpoint, f);
   }
   if (!cpu_has_native_bf16()) return;
   const auto bf16 = Model::load(

@@ -141,3 +141,41 @@ TEST_CASE("report: an evaluate run shows the confusion matrix", "[report]") {
   CHECK(refused.exit_code == 2);
   CHECK_THAT(refused.err, Catch::Contains("holds embeddings"));
 }
+
+TEST_CASE("report: a run with explain's maps shows them over the thumbnails",
+          "[report]") {
+  const auto folder = temp_dir("report-explain");
+  const auto results = folder / "explained.jsonl";
+  std::vector<std::string> args = {"classify"};
+  for (const char* name : {"photo_500x375.jpg", "photo_375x500.jpg",
+                           "exif_rot6_400x300.jpg", "palette_333x222.png"}) {
+    args.push_back(fixture(std::string("images/") + name).string());
+  }
+  args.insert(args.end(), {"--explain", "--exif", "apply", "--format", "jsonl",
+                           "-o", results.string(), "-q"});
+  REQUIRE(run_cli(args, fixture_env()).exit_code == 0);
+  // One record without maps: a card without a heat map.
+  const std::string plain = R"({"path":")" +
+                            fixture("images/photo_640x480.png").string() +
+                            R"(","predictions":[{"rank":1,"index":0,)"
+                            R"("label":"tench","score":0.9}]})";
+  write_text(folder / "all.jsonl", read_file(results) + plain + "\n");
+  const auto html = folder / "report.html";
+  REQUIRE(
+      run_cli({"report", (folder / "all.jsonl").string(), "-o", html.string()})
+          .exit_code == 0);
+  const std::string dom = chromium("--dump-dom 'file://" + html.string() + "'");
+  CHECK(count_of(dom, "class=\"card record\"") == 5);
+  CHECK(count_of(dom, "<img class=\"heat\"") == 4);
+  CHECK(count_of(dom, "src=\"data:image/jpeg;base64,") == 9);
+  CHECK(count_of(dom, "id=\"heatmaps\"") == 1);
+  // With #heatmaps every map shows: the page looks different.
+  const auto without = folder / "without.png";
+  const auto with = folder / "with.png";
+  chromium("--screenshot='" + without.string() +
+           "' --window-size=1000,700 'file://" + html.string() + "'");
+  chromium("--screenshot='" + with.string() +
+           "' --window-size=1000,700 'file://" + html.string() + "#heatmaps'");
+  CHECK(sha256sum(without) != sha256sum(with));
+  CHECK(distinct_colours(with) > 1000);
+}

@@ -209,6 +209,12 @@ TEST_CASE("routes: endpoints, methods, parameters", "[serve]") {
   }
   CHECK(description["paths"]["/predictions/{model_name}/{model_version}"]
                    ["post"]["parameters"][1]["name"] == "model_version");
+  // /v1/classify's query: topk, output_type, explain (0 or 1).
+  const nlohmann::json& classify =
+      description["paths"]["/v1/classify"]["post"]["parameters"];
+  REQUIRE(classify.size() == 3);
+  CHECK(classify[2]["name"] == "explain");
+  CHECK(classify[2]["schema"]["enum"] == nlohmann::json::array({0, 1}));
 }
 
 TEST_CASE("body budget: leases grow within the capacity, give back",

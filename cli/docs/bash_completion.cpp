@@ -23,7 +23,18 @@ _resnet_cli_offer() {
       _resnet_cli_files
       ;;
     file | path) _resnet_cli_files ;;
+    dir) _resnet_cli_folders ;;
   esac
+}
+
+_resnet_cli_folders() {
+  if declare -F _filedir >/dev/null; then
+    _filedir -d
+  else
+    compopt -o filenames 2>/dev/null
+    local IFS=$'\n'
+    COMPREPLY+=($(compgen -d -- "$cur"))
+  fi
 }
 
 _resnet_cli_files() {
@@ -109,6 +120,8 @@ std::string value_description(const OptionDoc& option) {
       return "file";
     case ValueKind::kPath:
       return "path";
+    case ValueKind::kDirectory:
+      return "dir";
     case ValueKind::kOther:
       break;
   }

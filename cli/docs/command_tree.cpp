@@ -65,6 +65,8 @@ void classify_value(OptionDoc& option) {
     option.kind = ValueKind::kFile;
   } else if (type == "PATH") {
     option.kind = ValueKind::kPath;
+  } else if (type == "DIR") {
+    option.kind = ValueKind::kDirectory;
   } else {
     option.kind = ValueKind::kOther;
   }

@@ -15,6 +15,7 @@ enum class ValueKind {
   kChoice,        // one of `choices`: {text,json}, WEIGHTS, ARCH in --help
   kFile,          // FILE
   kPath,          // PATH: a file or a folder
+  kDirectory,     // DIR: a folder (made when missing)
   kChoiceOrFile,  // WEIGHTS|FILE: a registry name or a file
   kOther,         // free text, a number, a URL: nothing to offer
 };

@@ -98,6 +98,8 @@ std::string value_arguments(const OptionDoc& option) {
     case ValueKind::kFile:
     case ValueKind::kPath:
       return " -r -F";
+    case ValueKind::kDirectory:
+      return " -x -a '(__fish_complete_directories)'";
     case ValueKind::kOther:
       break;
   }

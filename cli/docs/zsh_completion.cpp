@@ -56,6 +56,8 @@ std::string value_spec(const OptionDoc& option, const std::string& message) {
     case ValueKind::kFile:
     case ValueKind::kPath:
       return ":" + message + ":_files";
+    case ValueKind::kDirectory:
+      return ":" + message + ":_files -/";
     case ValueKind::kOther:
       break;
   }

@@ -33,6 +33,17 @@ namespace {
   }
 }
 
+// The umask, read once: umask(2) reads it only by setting it, and threads
+// writing files at once would otherwise see (and restore) each other's 0.
+mode_t process_umask() {
+  static const mode_t mask = [] {
+    const mode_t value = ::umask(0);
+    ::umask(value);
+    return value;
+  }();
+  return mask;
+}
+
 std::vector<std::uint8_t> read_fd(int fd, const std::string& name,
                                   std::size_t size_hint) {
   std::vector<std::uint8_t> data;
@@ -101,8 +112,8 @@ std::vector<std::uint8_t> read_stdin() {
   return data;
 }
 
-AtomicFile::AtomicFile(std::filesystem::path destination)
-    : destination_(std::move(destination)) {
+AtomicFile::AtomicFile(std::filesystem::path destination, Durability durability)
+    : destination_(std::move(destination)), durability_(durability) {
   const std::filesystem::path folder = destination_.has_parent_path()
                                            ? destination_.parent_path()
                                            : std::filesystem::path(".");
@@ -156,9 +167,11 @@ void AtomicFile::sync() {
                     std::strerror(written ? errno : write_error));
   }
   // mkstemp creates 0600; give the file the permissions a plain open would.
-  const mode_t mask = ::umask(0);
-  ::umask(mask);
-  ::chmod(temporary_.c_str(), 0666 & ~mask);
+  ::chmod(temporary_.c_str(), 0666 & ~process_umask());
+  if (durability_ == Durability::kRenamedOnly) {
+    synced_ = true;
+    return;
+  }
   const int fd = ::open(temporary_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0 || ::fsync(fd) != 0) {
     const int saved = errno;
@@ -182,8 +195,8 @@ void AtomicFile::commit() {
 }
 
 void write_file_atomically(const std::filesystem::path& path,
-                           std::string_view bytes) {
-  AtomicFile file(path);
+                           std::string_view bytes, Durability durability) {
+  AtomicFile file(path, durability);
   file.write(bytes);
   file.commit();
 }

@@ -23,14 +23,22 @@ bool is_folder(const std::string& path);
 // Reads all of standard input (for the "-" input).
 std::vector<std::uint8_t> read_stdin();
 
+// Whether an atomic write also survives a crash of the machine: synced
+// (fsync before the rename), or renamed only (a reader still never sees a
+// partial file; after a power cut the file may be empty), for files that can
+// be made again and are written by the hundred (explain's overlays).
+enum class Durability { kSynced, kRenamedOnly };
+
 // A file written under a temporary name beside its destination and renamed
 // over it by commit(), so a failed or interrupted run never leaves a partial
 // file where a good one was. Destroying it uncommitted removes the temporary;
-// so does a signal the front end handles (temporary_files.h).
+// so does a signal the front end handles (temporary_files.h). Several
+// threads may each write their own.
 class AtomicFile {
  public:
   // Throws Error(kOutput) naming the destination.
-  explicit AtomicFile(std::filesystem::path destination);
+  explicit AtomicFile(std::filesystem::path destination,
+                      Durability durability = Durability::kSynced);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -51,6 +59,7 @@ class AtomicFile {
   std::filesystem::path destination_;
   std::filesystem::path temporary_;
   std::ofstream stream_;
+  Durability durability_;
   bool synced_ = false;
   bool committed_ = false;
   // So that a signal that ends the process removes the temporary too.
@@ -59,6 +68,7 @@ class AtomicFile {
 
 // Writes `bytes` to `path` through an AtomicFile.
 void write_file_atomically(const std::filesystem::path& path,
-                           std::string_view bytes);
+                           std::string_view bytes,
+                           Durability durability = Durability::kSynced);
 
 }  // namespace resnet_cli

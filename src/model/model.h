@@ -4,8 +4,9 @@
 //
 // Inputs are float32 NCHW batches of any height and width, normalized as
 // preprocess.h produces them; outputs are logits (or the pooled features: 512
-// values for BasicBlock networks, 2048 for Bottleneck ones). BatchNorm uses
-// the running statistics (eval mode); no gradients are kept.
+// values for BasicBlock networks, 2048 for Bottleneck ones), and on request
+// layer4's output of the same pass, for class activation maps (explain).
+// BatchNorm uses the running statistics (eval mode); no gradients are kept.
 //
 // On CUDA the weights are copied to the GPU once, when the model loads;
 // forward() copies each batch there and back, and open_batch_queue() keeps
@@ -17,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/cpu.h"
 #include "base/enum_names.h"
@@ -75,6 +77,14 @@ struct ModelOptions {
   std::string arch;
 };
 
+// The side of layer4's grid for an input side of `pixels`: the stem's
+// convolution, its max pool and layer2 to layer4 each halve it, rounding up
+// as their padding does (224 -> 7), in every architecture of the family.
+constexpr std::int64_t feature_map_side(std::int64_t pixels) {
+  for (int stage = 0; stage < 5; ++stage) pixels = (pixels + 1) / 2;
+  return pixels;
+}
+
 class Model {
  public:
   // Chooses the architecture (options.arch, or the checkpoint's own), checks
@@ -118,6 +128,21 @@ class Model {
   // device has no memory for the buffers.
   virtual std::unique_ptr<BatchQueue> open_batch_queue(
       const BatchShape& shape) const = 0;
+
+  // forward(), and layer4's output of the same pass (what the pooled
+  // features average) into `feature_maps`: batch x feature_size() x
+  // feature_map_side(height) x feature_map_side(width) floats, channel-major
+  // per image. A path that computes in a narrower type (bf16, int8) gives
+  // its own layer4 output widened to float32.
+  virtual void forward_with_feature_maps(const float* input, std::int64_t batch,
+                                         std::int64_t height,
+                                         std::int64_t width, float* logits,
+                                         float* feature_maps) const = 0;
+
+  // fc's weight as the logits use it: num_classes() rows of feature_size()
+  // floats (a quantized path: dequantized). Copied on each call; a class
+  // activation map is a row of it applied to the feature maps.
+  virtual std::vector<float> classifier_weight() const = 0;
 };
 
 }  // namespace resnet_cli

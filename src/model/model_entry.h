@@ -41,6 +41,6 @@ extern "C" void resnet_cli_trainer_load(
 // Bumped whenever the entry's signature or the Model interface changes, so
 // that a stale module is refused with a clear message, not a crash (2: the
 // trainer's entry; 5: open_batch_queue, ModelOptions::tf32, the trainer's
-// device).
-#define RESNET_CLI_MODEL_ABI 5
+// device; 6: feature maps and the classifier's weight for explain).
+#define RESNET_CLI_MODEL_ABI 6
 extern "C" int resnet_cli_model_abi();

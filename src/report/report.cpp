@@ -15,6 +15,7 @@
 #include "base/error.h"
 #include "base/jsonl_reader.h"
 #include "image/decode.h"
+#include "image/heatmap.h"
 #include "image/jpeg_encode.h"
 #include "image/preprocess.h"
 #include "run/image_step.h"
@@ -35,6 +36,8 @@ struct Card {
   std::string error_message;
   std::string caption;    // evaluate: "true → predicted"
   std::string thumbnail;  // a data: URI; empty: placeholder
+  json explain;           // the record's "explain" (--explain); null: none
+  std::string heat_map;   // its first map over the thumbnail; empty: none
 };
 
 Card card_from_record(const json& record) {
@@ -47,6 +50,10 @@ Card card_from_record(const json& record) {
   } else if (const auto found = record.find("predictions");
              found != record.end()) {
     card.predictions = *found;
+  }
+  if (const auto found = record.find("explain");
+      found != record.end() && found->is_object()) {
+    card.explain = *found;
   }
   return card;
 }
@@ -110,13 +117,61 @@ std::filesystem::path locate(const std::string& path,
   return given;
 }
 
+// A grid of rows of numbers, row-major; empty when it is not one.
+std::vector<float> grid_values(const json& grid, int& rows, int& columns) {
+  std::vector<float> values;
+  rows = grid.is_array() ? static_cast<int>(grid.size()) : 0;
+  columns =
+      rows > 0 && grid[0].is_array() ? static_cast<int>(grid[0].size()) : 0;
+  for (const json& row : grid) {
+    if (!row.is_array() || static_cast<int>(row.size()) != columns) return {};
+    for (const json& value : row) {
+      if (!value.is_number()) return {};
+      values.push_back(value.get<float>());
+    }
+  }
+  return values;
+}
+
+// The explanation's first map over `small`, the thumbnail of `image`, drawn
+// as explain's overlays are (image/heatmap.h) from the record's grid and
+// crop box; empty when the explanation is not of this image (it changed
+// since the run) or has no map.
+std::string heat_map_uri(const RgbImage& image, const RgbImage& small,
+                         const json& explain, const std::string& name) {
+  if (explain.value("width", 0) != image.width ||
+      explain.value("height", 0) != image.height) {
+    return {};
+  }
+  const json maps = explain.value("maps", json::array());
+  const json crop = explain.value("crop", json::object());
+  if (maps.empty() || !maps[0].is_object() || !crop.is_object()) return {};
+  int rows = 0, columns = 0;
+  const std::vector<float> grid =
+      grid_values(maps[0].value("grid", json()), rows, columns);
+  if (grid.empty()) return {};
+  const double scale_x = static_cast<double>(small.width) / image.width;
+  const double scale_y = static_cast<double>(small.height) / image.height;
+  const ImageRegion region{
+      crop.value("left", 0) * scale_x, crop.value("top", 0) * scale_y,
+      crop.value("right", 0) * scale_x, crop.value("bottom", 0) * scale_y};
+  const RgbImage overlay =
+      heatmap_overlay(small, HeatmapGrid{grid.data(), rows, columns}, region);
+  return "data:image/jpeg;base64," +
+         base64_encode(detail::encode_jpeg(overlay, 82, name));
+}
+
 // A thumbnail with the longer side `size` (never enlarged), by Pillow's
-// antialiased bilinear filter; empty when the image cannot be read.
-std::string thumbnail_uri(const std::filesystem::path& file, int size) {
+// antialiased bilinear filter, and with `explain`, the heat map over it;
+// empty when the image cannot be read.
+void make_thumbnail(const std::filesystem::path& file, int size, Card& card) {
   try {
     // A file, even one named "-" (which decode_input reads as stdin).
     const std::string name = file == "-" ? "./-" : file.string();
-    const RgbImage image = decode_input(InputBytes{name}, DecodeOptions{});
+    DecodeOptions decode;
+    decode.apply_exif_orientation =
+        card.explain.is_object() && card.explain.value("exif_applied", false);
+    const RgbImage image = decode_input(InputBytes{name}, decode);
     const int longer = std::max(image.width, image.height);
     const double scale = std::min(1.0, static_cast<double>(size) / longer);
     const int width = std::max(1, static_cast<int>(image.width * scale + 0.5));
@@ -125,10 +180,14 @@ std::string thumbnail_uri(const std::filesystem::path& file, int size) {
     const RgbImage small =
         scale < 1.0 ? pil_resize(image, width, height, Interpolation::kBilinear)
                     : image;
-    return "data:image/jpeg;base64," +
-           base64_encode(detail::encode_jpeg(small, 82, file.string()));
+    card.thumbnail = "data:image/jpeg;base64," +
+                     base64_encode(detail::encode_jpeg(small, 82, name));
+    if (card.explain.is_object()) {
+      card.heat_map = heat_map_uri(image, small, card.explain, name);
+    }
   } catch (const Error&) {
-    return {};
+    card.thumbnail.clear();
+    card.heat_map.clear();
   }
 }
 
@@ -140,8 +199,8 @@ void make_thumbnails(std::vector<Card>& cards,
   const auto work = [&] {
     for (std::size_t i; (i = next++) < cards.size();) {
       if (cards[i].path.empty() || cards[i].path == "-") continue;
-      cards[i].thumbnail = thumbnail_uri(locate(cards[i].path, results_folder),
-                                         options.thumbnail_size);
+      make_thumbnail(locate(cards[i].path, results_folder),
+                     options.thumbnail_size, cards[i]);
     }
   };
   const int threads = options.threads > 0 ? options.threads : available_cores();
@@ -198,6 +257,9 @@ padding:6px;content-visibility:auto;contain-intrinsic-size:176px 260px}
 justify-content:center;background:#eee;border-radius:4px;overflow:hidden}
 .thumb img{max-width:176px;max-height:140px}
 .thumb.none{color:#999;font-size:12px;text-align:center}
+.thumb{position:relative}.thumb img.heat{position:absolute;left:50%;top:50%;
+transform:translate(-50%,-50%);opacity:0;transition:opacity .15s}
+.thumb:hover img.heat,body.heatmaps .thumb img.heat{opacity:1}
 .path{font-size:11px;color:#555;word-break:break-all;margin:4px 0}
 .pred{display:flex;align-items:center;gap:4px;font-size:12px}
 .pred .name{flex:1;overflow:hidden;white-space:nowrap;text-overflow:ellipsis}
@@ -223,6 +285,10 @@ function apply(){
   c.hidden=want!==''&&c.dataset.label!==want;sheet.appendChild(c);});
 }
 label.onchange=apply;sort.onchange=apply;
+const heat=document.getElementById('heatmaps');
+if(heat){heat.checked=location.hash==='#heatmaps';
+ const show=()=>document.body.classList.toggle('heatmaps',heat.checked);
+ heat.onchange=show;show();}
 document.querySelectorAll('.counts span').forEach(s=>s.onclick=()=>{
  label.value=s.dataset.label;apply();});
 )";
@@ -234,7 +300,14 @@ void write_thumbnail(const Card& card, std::ostream& out) {
         << "</div>";
   } else {
     out << "<div class=\"thumb\"><img loading=\"lazy\" alt=\"\" src=\""
-        << card.thumbnail << "\"></div>";
+        << card.thumbnail << "\">";
+    if (!card.heat_map.empty()) {
+      const std::string label = card.explain["maps"][0].value("label", "");
+      out << "<img class=\"heat\" loading=\"lazy\" alt=\"where "
+          << escape(label) << " comes from\" title=\"" << escape(label)
+          << "\" src=\"" << card.heat_map << "\">";
+    }
+    out << "</div>";
   }
 }
 
@@ -322,7 +395,15 @@ void write_counts(const std::vector<Card>& cards, std::ostream& out) {
   out << "</select></label><label>sort <select id=\"sort\">"
       << "<option value=\"order\">input order</option><option value=\"desc\">"
       << "score, highest first</option><option value=\"asc\">score, lowest "
-      << "first</option></select></label></div>\n";
+      << "first</option></select></label>";
+  // Heat maps show on hover, or all at once (also as report.html#heatmaps).
+  if (std::any_of(cards.begin(), cards.end(),
+                  [](const Card& card) { return !card.heat_map.empty(); })) {
+    out << "<label><input type=\"checkbox\" id=\"heatmaps\"> heat maps "
+        << "(where the top class comes from; hover a thumbnail for one)"
+        << "</label>";
+  }
+  out << "</div>\n";
 }
 
 void write_sheet(const std::vector<Card>& cards, std::ostream& out) {

@@ -3,7 +3,9 @@
 // nothing fetched from the network. Thumbnails are made by resnet-cli's own
 // decoders and Pillow-exact resampler, JPEG-encoded into data: URIs; an
 // image that cannot be read any more (moved, deleted) gets a placeholder.
-// No LibTorch here.
+// A record with explain's maps also gets its first map laid over the
+// thumbnail as explain's overlays are drawn (shown on hover, or all at once
+// by a checkbox or the page's #heatmaps). No LibTorch here.
 #pragma once
 
 #include <cstdint>

@@ -40,11 +40,11 @@ RgbImage decode_input(const InputBytes& input, const DecodeOptions& decode) {
 
 RgbImage crop_input(const InputBytes& input, const DecodeOptions& decode,
                     const TransformSpec& transform, const CropPolicy* policy,
-                    StepTimes* times) {
+                    StepTimes* times, RgbImage* decoded) {
   try {
     const auto start = Clock::now();
-    const RgbImage image = decode_unmapped(input, decode);
-    const auto decoded = Clock::now();
+    RgbImage image = decode_unmapped(input, decode);
+    const auto decoded_at = Clock::now();
     std::optional<RgbImage> chosen;
     if (policy) chosen = policy->crop(image, transform);
     RgbImage crop =
@@ -52,9 +52,10 @@ RgbImage crop_input(const InputBytes& input, const DecodeOptions& decode,
     if (policy) policy->finish(crop);
     if (times) {
       times->decode_seconds +=
-          std::chrono::duration<double>(decoded - start).count();
-      times->preprocess_seconds += seconds_since(decoded);
+          std::chrono::duration<double>(decoded_at - start).count();
+      times->preprocess_seconds += seconds_since(decoded_at);
     }
+    if (decoded) *decoded = std::move(image);
     return crop;
   } catch (const std::bad_alloc&) {
     out_of_memory(input);
@@ -68,8 +69,10 @@ void crop_to_model_input(const RgbImage& crop, const TransformSpec& transform,
 
 void prepare_input(const InputBytes& input, const DecodeOptions& decode,
                    const TransformSpec& transform, float* chw,
-                   const CropPolicy* policy, StepTimes* times) {
-  const RgbImage crop = crop_input(input, decode, transform, policy, times);
+                   const CropPolicy* policy, StepTimes* times,
+                   RgbImage* decoded) {
+  const RgbImage crop =
+      crop_input(input, decode, transform, policy, times, decoded);
   const auto start = Clock::now();
   crop_to_model_input(crop, transform, chw);
   if (times) times->preprocess_seconds += seconds_since(start);

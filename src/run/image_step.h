@@ -52,11 +52,12 @@ RgbImage decode_input(const InputBytes& input, const DecodeOptions& decode);
 
 // The input decoded and cropped as weights.transforms() crops it (resize
 // the short side, center crop), or by `policy`: the uint8 crop,
-// crop_size x crop_size, RGB. Throws as decode_input.
+// crop_size x crop_size, RGB. `decoded`, when given, receives the decoded
+// image itself (explain's overlays and geometry). Throws as decode_input.
 RgbImage crop_input(const InputBytes& input, const DecodeOptions& decode,
                     const TransformSpec& transform,
                     const CropPolicy* policy = nullptr,
-                    StepTimes* times = nullptr);
+                    StepTimes* times = nullptr, RgbImage* decoded = nullptr);
 
 // The second half of the step: a crop from crop_input, /255 and normalized
 // into `chw`, 3 planes (R, G, B) of crop_size x crop_size floats.
@@ -68,7 +69,7 @@ void crop_to_model_input(const RgbImage& crop, const TransformSpec& transform,
 void prepare_input(const InputBytes& input, const DecodeOptions& decode,
                    const TransformSpec& transform, float* chw,
                    const CropPolicy* policy = nullptr,
-                   StepTimes* times = nullptr);
+                   StepTimes* times = nullptr, RgbImage* decoded = nullptr);
 
 // What a record reports of the model's output for one image.
 struct OutputSpec {

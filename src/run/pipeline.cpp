@@ -14,8 +14,10 @@
 
 #include "base/error.h"
 #include "run/batch_assembly.h"
+#include "run/explain.h"
 #include "run/image_step.h"
 #include "run/model_batch.h"
+#include "run/overlay_files.h"
 
 namespace resnet_cli {
 
@@ -106,6 +108,10 @@ struct Prepared {
   std::uint64_t sequence = 0;
   std::string path;
   std::vector<float> tensor;  // 3 x crop x crop
+  // explain: the decoded input's size, and the input itself for overlays.
+  int image_width = 0;
+  int image_height = 0;
+  RgbImage image;
 };
 
 struct Completion {
@@ -203,16 +209,16 @@ class Pipeline {
     return 3 * crop * crop;
   }
 
-  // One record per image of a finished batch, from its rows of `output`.
+  // One record per image of a finished batch, from its rows of `output`
+  // (Prepared: the CPU workers', which explain; StagedImage: a device
+  // queue's, which carries no feature maps and so never runs with explain).
   template <typename Image>
   void complete(std::vector<Image>& images, const float* output,
                 std::size_t out_per_image) {
     for (std::size_t i = 0; i < images.size(); ++i) {
       Completion completion;
       completion.sequence = images[i].sequence;
-      completion.record.path = std::move(images[i].path);
-      fill_record(completion.record, output + i * out_per_image,
-                  static_cast<std::int64_t>(out_per_image), output_);
+      completion.record = finish_record(images[i], output + i * out_per_image);
       completions_.push(std::move(completion));
     }
   }
@@ -295,27 +301,80 @@ class Pipeline {
     std::vector<float>& tensor = assembler_ ? scratch : own;
     tensor.resize(image_floats());
     StepTimes times;
+    RgbImage decoded;
+    const bool explain = job_.explain.explainer != nullptr;
     prepare_input(InputBytes{task.path}, job_.decode, job_.transform,
-                  tensor.data(), nullptr, &times);
+                  tensor.data(), nullptr, &times, explain ? &decoded : nullptr);
     decode_clock_.add(times.decode_seconds);
     preprocess_clock_.add(times.preprocess_seconds);
     if (assembler_) {
       return assembler_->add(task.sequence, std::move(task.path),
                              tensor.data());
     }
-    prepared_.push(
-        Prepared{task.sequence, std::move(task.path), std::move(own)});
+    Prepared prepared;
+    prepared.sequence = task.sequence;
+    prepared.path = std::move(task.path);
+    prepared.tensor = std::move(own);
+    prepared.image_width = decoded.width;
+    prepared.image_height = decoded.height;
+    // Kept only when an overlay is drawn from it.
+    if (!job_.explain.overlay_folder.empty()) {
+      prepared.image = std::move(decoded);
+    }
+    prepared_.push(std::move(prepared));
     return true;
+  }
+
+  Record finish_record(StagedImage& staged, const float* row) const {
+    Record record;
+    record.path = std::move(staged.path);
+    fill_record(record, row, record_size(), output_);
+    return record;
+  }
+
+  // Values of a row fill_record reads: the logits or the features (an
+  // explained row has the feature maps after them).
+  std::int64_t record_size() const {
+    return job_.output_type == OutputType::kEmbedding
+               ? job_.model->feature_size()
+               : job_.model->num_classes();
+  }
+
+  // The record of one image of a batch, from its row of the batch's output.
+  Record finish_record(Prepared& prepared, const float* row) const {
+    Record record;
+    record.path = std::move(prepared.path);
+    fill_record(record, row, record_size(), output_);
+    const Explainer* explainer = job_.explain.explainer;
+    if (!explainer) return record;
+    record.explanation =
+        explainer->explain(row, prepared.image_width, prepared.image_height);
+    const ExplainJob& explain = job_.explain;
+    if (!explain.overlay_folder.empty() &&
+        (!explain.overlay_wanted || explain.overlay_wanted(record))) {
+      write_overlays(prepared.image, job_.transform, explain.overlay_folder,
+                     record.path, *record.explanation);
+    }
+    prepared.image = RgbImage{};
+    return record;
+  }
+
+  BatchOutput batch_output() const {
+    if (job_.output_type == OutputType::kEmbedding) {
+      return BatchOutput::kFeatures;
+    }
+    return job_.explain.explainer ? BatchOutput::kLogitsAndMaps
+                                  : BatchOutput::kLogits;
   }
 
   void infer() {
     try {
       job_.model->bind_thread(options_.threads_per_worker);
       const int crop = job_.transform.crop_size;
-      const bool embedding = job_.output_type == OutputType::kEmbedding;
+      const BatchOutput kind = batch_output();
       const std::size_t out_per_image =
-          model_output_size(*job_.model, embedding);
-      std::vector<float> scratch;
+          model_output_size(*job_.model, kind, crop);
+      BatchScratch scratch;
       std::vector<float> output(out_per_image *
                                 static_cast<std::size_t>(options_.batch_size));
       std::vector<Prepared> batch;
@@ -333,7 +392,7 @@ class Pipeline {
           images.push_back(prepared.tensor.data());
         }
         const auto start = std::chrono::steady_clock::now();
-        run_model_batch(*job_.model, images, crop, embedding, scratch,
+        run_model_batch(*job_.model, images, crop, kind, scratch,
                         output.data());
         ++batches_;
         complete(batch, output.data(), out_per_image);
@@ -462,8 +521,11 @@ PipelineStats run_pipeline(InputScanner& scanner, const ClassifyJob& job,
   shape.max_batch = checked.batch_size;
   shape.height = shape.width = job.transform.crop_size;
   shape.features = job.output_type == OutputType::kEmbedding;
-  Pipeline pipeline(scanner, job, checked, stop,
-                    job.model->open_batch_queue(shape));
+  // explain needs layer4's maps, which a device's queue does not give back:
+  // its workers call forward_with_feature_maps() on the device instead.
+  Pipeline pipeline(
+      scanner, job, checked, stop,
+      job.explain.explainer ? nullptr : job.model->open_batch_queue(shape));
   return pipeline.run(deliver);
 }
 

@@ -29,6 +29,17 @@ struct PipelineOptions {
   bool ordered = true;         // false: records in completion order
 };
 
+class Explainer;
+
+// explain: class activation maps, and their overlay files.
+struct ExplainJob {
+  const Explainer* explainer = nullptr;  // null: no explanations
+  std::string overlay_folder;            // empty: no overlay files
+  // Which records get overlay files, asked on the inference workers (so
+  // from several threads at once); null: every one.
+  std::function<bool(const Record&)> overlay_wanted;
+};
+
 // What to compute for each image.
 struct ClassifyJob {
   const Model* model = nullptr;
@@ -37,6 +48,7 @@ struct ClassifyJob {
   OutputType output_type = OutputType::kProbability;
   int topk = 5;
   const std::vector<std::string>* labels = nullptr;
+  ExplainJob explain;  // needs output_type prob or logit
 };
 
 struct PipelineStats {

@@ -85,6 +85,40 @@ std::string base64_decode(std::string_view text) {
   return out;
 }
 
+nlohmann::json box_json(const PixelBox& box) {
+  return {{"left", box.left},
+          {"top", box.top},
+          {"right", box.right},
+          {"bottom", box.bottom}};
+}
+
+nlohmann::json explanation_json(const Explanation& explanation) {
+  nlohmann::json maps = nlohmann::json::array();
+  for (const ClassMap& map : explanation.maps) {
+    nlohmann::json grid = nlohmann::json::array();
+    for (int r = 0; r < map.rows; ++r) {
+      nlohmann::json row = nlohmann::json::array();
+      for (int c = 0; c < map.columns; ++c) {
+        row.push_back(float_for_json(
+            map.grid[static_cast<std::size_t>(r) * map.columns + c]));
+      }
+      grid.push_back(std::move(row));
+    }
+    nlohmann::json item = {{"rank", map.rank},
+                           {"index", map.index},
+                           {"label", map.label},
+                           {"grid", std::move(grid)},
+                           {"box", map.box ? box_json(*map.box) : nullptr}};
+    if (!map.overlay.empty()) item["overlay"] = map.overlay;
+    maps.push_back(std::move(item));
+  }
+  return {{"width", explanation.image_width},
+          {"height", explanation.image_height},
+          {"exif_applied", explanation.exif_applied},
+          {"crop", box_json(explanation.crop)},
+          {"maps", std::move(maps)}};
+}
+
 nlohmann::json record_object(const Record& record) {
   nlohmann::json json;
   json["path"] = record.path;
@@ -111,6 +145,8 @@ nlohmann::json record_object(const Record& record) {
                            {"score", prediction.score}});
   }
   json["predictions"] = std::move(predictions);
+  if (record.explanation)
+    json["explain"] = explanation_json(*record.explanation);
   return json;
 }
 

@@ -14,7 +14,11 @@
 namespace resnet_cli {
 
 // One record as a single line of JSON (no newline): {"path", ["path_base64"],
-// "predictions" | "embedding" | "error"}.
+// "predictions" ["explain"] | "embedding" | "error"}. "explain" (README:
+// Explain) is {"width", "height", "exif_applied", "crop": box, "maps":
+// [{"rank", "index", "label", "grid": rows of floats, "box": box or null,
+// ["overlay"]}]}, a box being {"left", "top", "right", "bottom"} in the
+// input's pixels.
 std::string record_json(const Record& record);
 
 // The path a record line names: "path_base64" decoded when present, else

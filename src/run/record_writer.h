@@ -43,10 +43,14 @@ struct WriterOptions {
   int topk = 5;               // columns of CSV and TSV
   int embedding_size = 2048;  // columns of CSV and TSV embeddings
   bool color = false;         // text: ANSI colour (paths bold, errors red)
+  // --explain: classes explained per record (CSV and TSV columns; 0: none),
+  // and whether they have overlay files (--explain-dir).
+  int explain_topk = 0;
+  bool explain_overlays = false;
 };
 
-// Human-readable: the path, then a table of rank, index, score and label;
-// `color`: with ANSI colour.
+// Human-readable: the path, then a table of rank, index, score and label,
+// and the explained classes' boxes; `color`: with ANSI colour.
 std::unique_ptr<RecordWriter> make_text_writer(OutputType output_type,
                                                std::ostream& out,
                                                bool color = false);
@@ -54,7 +58,9 @@ std::unique_ptr<RecordWriter> make_text_writer(OutputType output_type,
 std::unique_ptr<RecordWriter> make_json_writer(std::ostream& out);
 // One record object per line.
 std::unique_ptr<RecordWriter> make_jsonl_writer(std::ostream& out);
-// CSV (RFC 4180) or TSV: a header row, then one row per input.
+// CSV (RFC 4180) or TSV: a header row, then one row per input; with
+// explain, the crop's box and each explained class's index and box (and
+// overlay file) as columns.
 std::unique_ptr<RecordWriter> make_delimited_writer(
     const WriterOptions& options, std::ostream& out);
 

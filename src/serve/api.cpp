@@ -86,6 +86,12 @@ nlohmann::ordered_json operation(const Endpoint& endpoint,
          {"required", false},
          {"schema",
           {{"type", "string"}, {"enum", {"prob", "logit", "embedding"}}}}});
+    // 1: the record's "explain", the top class's activation map and box
+    // (prob and logit only).
+    parameters.push_back({{"in", "query"},
+                          {"name", "explain"},
+                          {"required", false},
+                          {"schema", {{"type", "integer"}, {"enum", {0, 1}}}}});
   }
   op["parameters"] = parameters;
   if (method == "POST" || method == "PUT") {
@@ -138,7 +144,8 @@ const std::vector<Endpoint>& endpoints() {
       {Route::kPredictions, "/predictions/{model_name}/{model_version}",
        "POST, PUT", "The same, naming the model's version (1.0)"},
       {Route::kClassify, "/v1/classify", "POST, PUT",
-       "resnet-cli classify's JSON record; several parts answer an array"},
+       "resnet-cli classify's JSON record (?explain=1: with its top class's "
+       "activation map and box); several parts answer an array"},
   };
   return table;
 }

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "run/model_batch.h"
-
 namespace resnet_cli::server {
 
 Batcher::Batcher(const Model& model, const BatcherOptions& options,
@@ -27,10 +25,10 @@ Batcher::~Batcher() {
 }
 
 std::future<std::vector<float>> Batcher::submit(std::vector<float> input,
-                                                bool features) {
+                                                BatchOutput output) {
   auto item = std::make_unique<Item>();
   item->input = std::move(input);
-  item->features = features;
+  item->output = output;
   item->queued = std::chrono::steady_clock::now();
   std::future<std::vector<float>> result = item->result.get_future();
   {
@@ -47,9 +45,9 @@ std::size_t Batcher::depth() const {
 }
 
 void Batcher::take_matching(std::vector<std::unique_ptr<Item>>& batch,
-                            std::size_t size, bool features) {
+                            std::size_t size, BatchOutput output) {
   for (auto it = queue_.begin(); it != queue_.end() && batch.size() < size;) {
-    if ((*it)->features == features) {
+    if ((*it)->output == output) {
       batch.push_back(std::move(*it));
       it = queue_.erase(it);
     } else {
@@ -67,29 +65,28 @@ std::vector<std::unique_ptr<Batcher::Item>> Batcher::next_batch() {
   arrived_.wait(lock, [this] { return !queue_.empty() || stopping_; });
   if (queue_.empty()) return batch;
   const auto size = static_cast<std::size_t>(options_.batch_size);
-  const bool features = queue_.front()->features;
+  const BatchOutput output = queue_.front()->output;
   const auto deadline = queue_.front()->queued + options_.max_delay;
   for (;;) {
-    take_matching(batch, size, features);
+    take_matching(batch, size, output);
     if (batch.size() >= size || stopping_ ||
         arrived_.wait_until(lock, deadline) == std::cv_status::timeout) {
       break;
     }
   }
   // A last look: images that came while the deadline passed.
-  take_matching(batch, size, features);
+  take_matching(batch, size, output);
   return batch;
 }
 
 void Batcher::forward(std::vector<std::unique_ptr<Item>>& batch,
-                      std::vector<float>& input, std::vector<float>& output) {
-  const bool features = batch.front()->features;
-  const std::size_t per_image = model_output_size(model_, features);
+                      BatchScratch& scratch, std::vector<float>& output) {
+  const BatchOutput kind = batch.front()->output;
+  const std::size_t per_image = model_output_size(model_, kind, options_.crop);
   output.resize(per_image * batch.size());
   std::vector<const float*> images;
   for (const auto& item : batch) images.push_back(item->input.data());
-  run_model_batch(model_, images, static_cast<int>(options_.crop), features,
-                  input, output.data());
+  run_model_batch(model_, images, options_.crop, kind, scratch, output.data());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const float* row = output.data() + i * per_image;
     batch[i]->result.set_value(std::vector<float>(row, row + per_image));
@@ -103,14 +100,15 @@ void Batcher::work() {
   } catch (...) {
     bind_error = std::current_exception();
   }
-  std::vector<float> input, output;
+  BatchScratch scratch;
+  std::vector<float> output;
   for (;;) {
     std::vector<std::unique_ptr<Item>> batch = next_batch();
     if (batch.empty()) return;
     if (on_batch_) on_batch_(static_cast<int>(batch.size()));
     try {
       if (bind_error) std::rethrow_exception(bind_error);
-      forward(batch, input, output);
+      forward(batch, scratch, output);
     } catch (...) {
       for (auto& item : batch) {
         item->result.set_exception(std::current_exception());

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "model/model.h"
+#include "run/model_batch.h"
 
 namespace resnet_cli::server {
 
@@ -39,10 +40,11 @@ class Batcher {
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
 
-  // Queues one preprocessed image; the future gives its logits (or, with
-  // `features`, its pooled features), or rethrows what the model threw.
+  // Queues one preprocessed image; the future gives its row of `output`
+  // (model_batch.h: its logits, its pooled features, or its logits and
+  // feature maps), or rethrows what the model threw.
   std::future<std::vector<float>> submit(std::vector<float> input,
-                                         bool features);
+                                         BatchOutput output);
 
   // Images queued and not yet in a forward pass.
   std::size_t depth() const;
@@ -50,19 +52,19 @@ class Batcher {
  private:
   struct Item {
     std::vector<float> input;
-    bool features = false;
+    BatchOutput output = BatchOutput::kLogits;
     std::chrono::steady_clock::time_point queued;
     std::promise<std::vector<float>> result;
   };
 
   void work();
   std::vector<std::unique_ptr<Item>> next_batch();
-  // Moves queued items asking for `features` into `batch`, oldest first,
+  // Moves queued items asking for `output` into `batch`, oldest first,
   // until it holds `size`. Called with mutex_ held.
   void take_matching(std::vector<std::unique_ptr<Item>>& batch,
-                     std::size_t size, bool features);
-  void forward(std::vector<std::unique_ptr<Item>>& batch,
-               std::vector<float>& input, std::vector<float>& output);
+                     std::size_t size, BatchOutput output);
+  void forward(std::vector<std::unique_ptr<Item>>& batch, BatchScratch& scratch,
+               std::vector<float>& output);
 
   const Model& model_;
   BatcherOptions options_;

@@ -13,6 +13,7 @@
 
 #include "base/error.h"
 #include "base/human_units.h"
+#include "run/explain.h"
 #include "run/image_step.h"
 #include "run/predictions.h"
 #include "run/record_json.h"
@@ -192,11 +193,13 @@ struct Server::State final : server::HttpHandler {
 
   HttpResponse route(const HttpRequest& request);
   // The uploads admitted to the queue and classified; throws HttpError 503
-  // when the queue has no room for them now (413: never).
+  // when the queue has no room for them now (413: never). `explain`: each
+  // record also gets its top class's activation map.
   std::vector<Record> admit_and_classify(const std::vector<Upload>& uploads,
-                                         OutputType output_type, int topk);
+                                         OutputType output_type, int topk,
+                                         bool explain = false);
   std::vector<Record> classify(const std::vector<Upload>& uploads,
-                               OutputType output_type, int topk);
+                               OutputType output_type, int topk, bool explain);
   HttpResponse predictions(const HttpRequest& request,
                            const server::RouteMatch& match);
   HttpResponse classify_v1(const HttpRequest& request);
@@ -209,6 +212,7 @@ struct Server::State final : server::HttpHandler {
   std::string name;
   std::time_t started = std::time(nullptr);
   server::Metrics metrics;
+  const Explainer explainer;  // /v1/classify?explain=1
   server::Batcher batcher;
   server::DecodeGate decoders;
   std::atomic<int> admitted{0};
@@ -261,13 +265,16 @@ Server::State::State(const ServedModel& served_in,
       options(with_defaults(options_in)),
       name(options_in.model_name.empty() ? served_in.model->architecture()
                                          : options_in.model_name),
+      explainer(*served_in.model, served.transform, options.decode,
+                served.labels, 1),
       batcher(*served_in.model, batcher_options(served_in, options_in),
               [this](int size) { metrics.batch(size); }),
       decoders(options_in.plan.decode_threads, options.decode_memory),
       http(http_limits(options), *this) {}
 
 std::vector<Record> Server::State::admit_and_classify(
-    const std::vector<Upload>& uploads, OutputType output_type, int topk) {
+    const std::vector<Upload>& uploads, OutputType output_type, int topk,
+    bool explain) {
   const int count = static_cast<int>(uploads.size());
   if (count > options.max_queue) {
     // It would never fit: retrying later cannot help.
@@ -281,18 +288,23 @@ std::vector<Record> Server::State::admit_and_classify(
   if (!admission.granted()) {
     throw HttpError{503, "busy", "queue full, retry later"};
   }
-  return classify(uploads, output_type, topk);
+  return classify(uploads, output_type, topk, explain);
 }
 
 // Each upload decoded and preprocessed on this thread (at most
 // decode_threads at once, within --decode-memory), then all of them queued
 // for the batcher.
 std::vector<Record> Server::State::classify(const std::vector<Upload>& uploads,
-                                            OutputType output_type, int topk) {
+                                            OutputType output_type, int topk,
+                                            bool explain) {
   const TransformSpec& transform = served.transform;
   const std::size_t floats =
       3 * static_cast<std::size_t>(transform.crop_size) * transform.crop_size;
   const bool features = output_type == OutputType::kEmbedding;
+  const BatchOutput kind = features  ? BatchOutput::kFeatures
+                           : explain ? BatchOutput::kLogitsAndMaps
+                                     : BatchOutput::kLogits;
+  std::vector<std::pair<int, int>> sizes(uploads.size());  // explain
   std::vector<Record> records(uploads.size());
   std::vector<std::future<std::vector<float>>> outputs(uploads.size());
   for (std::size_t i = 0; i < uploads.size(); ++i) {
@@ -313,10 +325,15 @@ std::vector<Record> Server::State::classify(const std::vector<Upload>& uploads,
       }
       server::DecodeGate::Ticket ticket = decoders.enter(cost.bytes);
       std::vector<float> input(floats);
-      prepare_input(InputBytes{uploads[i].name, data, size}, options.decode,
-                    transform, input.data());
+      {
+        RgbImage decoded;  // explain: its size; dropped before the ticket
+        prepare_input(InputBytes{uploads[i].name, data, size}, options.decode,
+                      transform, input.data(), nullptr, nullptr,
+                      explain ? &decoded : nullptr);
+        sizes[i] = {decoded.width, decoded.height};
+      }
       ticket.release();
-      outputs[i] = batcher.submit(std::move(input), features);
+      outputs[i] = batcher.submit(std::move(input), kind);
     } catch (const Error& e) {
       if (!is_input_error(e.kind())) throw;
       records[i].error = RecordError{e.kind(), e.what()};
@@ -326,8 +343,13 @@ std::vector<Record> Server::State::classify(const std::vector<Upload>& uploads,
     if (!outputs[i].valid()) continue;
     const std::vector<float> output = outputs[i].get();
     fill_record(records[i], output.data(),
-                static_cast<std::int64_t>(output.size()),
+                explain ? served.model->num_classes()
+                        : static_cast<std::int64_t>(output.size()),
                 OutputSpec{output_type, topk, &served.labels});
+    if (explain) {
+      records[i].explanation =
+          explainer.explain(output.data(), sizes[i].first, sizes[i].second);
+    }
   }
   return records;
 }
@@ -386,9 +408,17 @@ HttpResponse Server::State::classify_v1(const HttpRequest& request) {
     }
     output_type = *found;
   }
+  const std::string_view explain =
+      request.param("explain").value_or(std::string_view());
+  if (!explain.empty() && explain != "0" && explain != "1") {
+    throw HttpError{400, "usage", "explain: expected 0 or 1"};
+  }
+  if (explain == "1" && output_type == OutputType::kEmbedding) {
+    throw HttpError{400, "usage", "explain=1 needs output_type prob or logit"};
+  }
   const std::vector<Upload> uploads = read_uploads(request);
   const std::vector<Record> records =
-      admit_and_classify(uploads, output_type, topk);
+      admit_and_classify(uploads, output_type, topk, explain == "1");
   if (records.size() == 1) {
     // One upload: the record, with its error's status when it failed.
     HttpResponse response = json_response(record_json(records[0]));
@@ -569,8 +599,11 @@ MemoryBound Server::memory_bound() const {
       static_cast<std::size_t>(options.max_connections) * kConnectionBytes;
   const std::size_t crop =
       static_cast<std::size_t>(state_->served.transform.crop_size);
-  bound.queue = static_cast<std::size_t>(options.max_queue) * 3 * crop * crop *
-                sizeof(float);
+  const std::size_t output =
+      model_output_size(*state_->served.model, BatchOutput::kLogitsAndMaps,
+                        static_cast<int>(crop));
+  bound.queue = static_cast<std::size_t>(options.max_queue) *
+                (3 * crop * crop + output) * sizeof(float);
   return bound;
 }
 

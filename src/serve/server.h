@@ -45,7 +45,9 @@ struct MemoryBound {
   std::size_t bodies = 0;       // --body-memory
   std::size_t decodes = 0;      // --decode-memory
   std::size_t connections = 0;  // 64 KiB a connection, --max-connections
-  std::size_t queue = 0;        // the model inputs of --max-queue images
+  // The model inputs of --max-queue images, and their outputs at the
+  // largest (?explain=1's, with layer4's feature maps).
+  std::size_t queue = 0;
   std::size_t total() const { return bodies + decodes + connections + queue; }
 };
 

@@ -134,6 +134,12 @@ std::size_t Evaluation::class_of(const std::string& path) const {
               path + ": not under any class folder (internal error)");
 }
 
+bool Evaluation::misclassified(const Record& record) const {
+  if (record.error || record.predictions.empty()) return false;
+  return record.predictions.front().index !=
+         classes_[class_of(record.path)].model_index;
+}
+
 void Evaluation::add(const Record& record) {
   if (record.error) {
     ++result_.failed;
@@ -155,8 +161,9 @@ void Evaluation::add(const Record& record) {
     ++metrics.correct1;
     ++result_.correct1;
   } else {
-    result_.misclassified.push_back(
-        {record.path, metrics.name, best.index, best.label, best.score});
+    result_.misclassified.push_back({record.path, metrics.name, best.index,
+                                     best.label, best.score,
+                                     record.explanation});
   }
   const bool in_top =
       std::any_of(record.predictions.begin(), record.predictions.end(),

@@ -60,7 +60,8 @@ struct Misclassified {
   std::string true_class;
   std::int64_t predicted_index = 0;
   std::string predicted_label;
-  double score = 0;  // the predicted class's probability
+  double score = 0;                        // the predicted class's probability
+  std::optional<Explanation> explanation;  // --explain-errors
 };
 
 struct EvaluationResult {
@@ -88,6 +89,9 @@ class Evaluation {
 
   // Counts one record; its class is the DATA sub-folder its path is in.
   void add(const Record& record);
+  // Whether a record that worked names another class than its folder's
+  // first. Reads only what the constructor set: safe from any thread.
+  bool misclassified(const Record& record) const;
   EvaluationResult result() const;
 
  private:

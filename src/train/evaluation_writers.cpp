@@ -88,6 +88,7 @@ nlohmann::json misclassified_json(const EvaluationResult& result) {
     // record_json gives the path (and path_base64 when it is not UTF-8).
     Record record;
     record.path = m.path;
+    record.explanation = m.explanation;
     nlohmann::json item = nlohmann::json::parse(record_json(record));
     item.erase("predictions");
     item["true"] = m.true_class;

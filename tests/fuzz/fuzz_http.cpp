@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "model/batch_queue.h"
 #include "model/model.h"
@@ -50,6 +51,18 @@ class ZeroModel : public resnet_cli::Model {
   std::unique_ptr<resnet_cli::BatchQueue> open_batch_queue(
       const resnet_cli::BatchShape&) const override {
     return nullptr;  // a CPU model
+  }
+  void forward_with_feature_maps(const float*, std::int64_t batch,
+                                 std::int64_t height, std::int64_t width,
+                                 float* logits, float* maps) const override {
+    std::memset(logits, 0, sizeof(float) * batch * num_classes());
+    std::memset(maps, 0,
+                sizeof(float) * batch * feature_size() *
+                    resnet_cli::feature_map_side(height) *
+                    resnet_cli::feature_map_side(width));
+  }
+  std::vector<float> classifier_weight() const override {
+    return std::vector<float>(num_classes() * feature_size(), 0.0f);
   }
 };
 

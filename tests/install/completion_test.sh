@@ -57,6 +57,9 @@ check_bash() {
   expect_bash "$folder/photo.jpg" resnet-cli classify "$folder/ph"
   expect_bash "$folder/labels.txt $folder/photo.jpg" \
     resnet-cli weights verify "$folder/"
+  # A DIR value: the folders only.
+  mkdir "$folder/maps"
+  expect_bash "$folder/maps" resnet-cli classify --explain-dir "$folder/"
   rm -r "$folder"
 }
 
@@ -76,6 +79,11 @@ fish_complete() {
   fail "fish: --format j"
 [[ $(fish_complete "resnet-cli weights l") == list ]] ||
   fail "fish: resnet-cli weights l"
+fish_folder=$(mktemp -d)
+mkdir "$fish_folder/maps" && touch "$fish_folder/photo.jpg"
+[[ $(fish_complete "resnet-cli classify --explain-dir $fish_folder/") == "$fish_folder/maps/" ]] ||
+  fail "fish: --explain-dir offers '$(fish_complete "resnet-cli classify --explain-dir $fish_folder/")'"
+rm -r "$fish_folder"
 
 if ((failures)); then exit 1; fi
 echo "completions: bash (with and without bash-completion), zsh, fish ok"

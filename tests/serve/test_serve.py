@@ -5,7 +5,8 @@ sockets), on 127.0.0.1 and a port the server picks (--port 0).
   answers  acceptance 1: /predictions/{name} and /v1/classify give classify's
            classes and probabilities (1e-6) for 20 images, raw and multipart;
            TorchServe's /predictions/{name}/{version}, describe model,
-           OPTIONS / and index_to_name.json labels
+           OPTIONS / and index_to_name.json labels;
+           /v1/classify?explain=1 classify --explain's maps and boxes
   abuse    acceptance 3: hostile and broken clients, each followed by a good
            request; the server's RSS after N requests within 10% of its RSS
            after N/10
@@ -163,6 +164,19 @@ def test_answers(args):
     for mine, path in zip(listed, paths[:3]):
         check(mine["path"] == os.path.basename(path), "list paths")
         same_predictions(mine["predictions"], logits[path], path + " logit")
+    # ?explain=1: classify --explain's grid, box and crop.
+    for path, record in classify_records(args, paths[:3], "--explain").items():
+        with open(path, "rb") as f:
+            mine = session.post(server.url + "/v1/classify?explain=1", data=f.read()).json()
+        got, want = mine["explain"], record["explain"]
+        check(got["crop"] == want["crop"] and got["maps"][0]["box"] == want["maps"][0]["box"],
+              path + " explain box: %r vs %r" % (got, want))
+        difference = max(abs(a - b) for ga, gb in zip(got["maps"][0]["grid"], want["maps"][0]["grid"])
+                         for a, b in zip(ga, gb))
+        check(difference <= 1e-6, path + " explain grid differs by %g" % difference)
+    for query in ("explain=2", "explain=1&output_type=embedding"):
+        bad = session.post(server.url + "/v1/classify?" + query, data=b"x")
+        check(bad.status_code == 400 and bad.json()["type"] == "usage", query + ": %s" % bad.text)
     check(session.get(server.url + "/ping").json() == {"status": "Healthy"}, "/ping")
     check(session.get(server.url + "/models").json()["models"][0]["modelName"] == MODEL, "/models")
     check(session.post(server.url + "/predictions/nope", data=b"x").status_code == 404, "unknown model")

@@ -156,12 +156,37 @@ class ResNet final : public Model {
 
   void forward(const float* input, std::int64_t batch, std::int64_t height,
                std::int64_t width, float* logits) const override {
-    run(input, batch, height, width, logits, /*logits_wanted=*/true);
+    run(input, batch, height, width, logits, /*logits_wanted=*/true, nullptr);
   }
 
   void features(const float* input, std::int64_t batch, std::int64_t height,
                 std::int64_t width, float* features) const override {
-    run(input, batch, height, width, features, /*logits_wanted=*/false);
+    run(input, batch, height, width, features, /*logits_wanted=*/false,
+        nullptr);
+  }
+
+  void forward_with_feature_maps(const float* input, std::int64_t batch,
+                                 std::int64_t height, std::int64_t width,
+                                 float* logits,
+                                 float* feature_maps) const override {
+    run(input, batch, height, width, logits, /*logits_wanted=*/true,
+        feature_maps);
+  }
+
+  std::vector<float> classifier_weight() const override {
+    try {
+      c10::InferenceMode guard;
+      // The blocked path's reordered weight reads back in plain layout.
+      at::Tensor weight =
+          fc_weight_.is_mkldnn() ? fc_weight_.to_dense() : fc_weight_;
+      weight = weight.to(at::kCPU, at::kFloat).contiguous();
+      const float* values = weight.data_ptr<float>();
+      return std::vector<float>(values, values + weight.numel());
+    } catch (const c10::Error& e) {
+      throw Error(ErrorKind::kModel,
+                  "cannot read fc's weight: " +
+                      detail::first_line(e.what_without_backtrace()));
+    }
   }
 
   std::unique_ptr<BatchQueue> open_batch_queue(
@@ -343,16 +368,22 @@ class ResNet final : public Model {
     return out.add_(identity).relu_();
   }
 
-  // The pooled features, [batch, feature_size(), 1, 1], float32 (in oneDNN's
-  // layout on the blocked path).
-  at::Tensor pooled(const at::Tensor& input) const {
+  // layer4's output, [batch, feature_size(), rows, columns], in the path's
+  // type (and oneDNN's layout on the blocked path).
+  at::Tensor layer4(const at::Tensor& input) const {
     at::Tensor x = conv_bn(input, conv1_).relu_();
     x = at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
     if (x.scalar_type() != dtype_) {
       x = x.is_mkldnn() ? x.to_dense().to_mkldnn(dtype_) : x.to(dtype_);
     }
     for (const Block& block : blocks_) x = block_forward(block, x);
-    x = at::adaptive_avg_pool2d(x, {1, 1});
+    return x;
+  }
+
+  // The pooled features of layer4's output, [batch, feature_size(), 1, 1],
+  // float32 (in oneDNN's layout on the blocked path).
+  static at::Tensor pooled(const at::Tensor& layer4_output) {
+    at::Tensor x = at::adaptive_avg_pool2d(layer4_output, {1, 1});
     if (x.scalar_type() != at::kFloat) {
       x = x.is_mkldnn() ? x.to_dense().to_mkldnn(at::kFloat) : x.to(at::kFloat);
     }
@@ -361,18 +392,25 @@ class ResNet final : public Model {
 
   // Logits (or the pooled features), batch x outputs float32 on the
   // device, of a float32 NCHW batch already there; not the blocked path.
-  at::Tensor device_output(const at::Tensor& input, bool logits_wanted) const {
+  // `feature_maps`, when given, receives layer4's output (plain float32).
+  at::Tensor device_output(const at::Tensor& input, bool logits_wanted,
+                           float* feature_maps = nullptr) const {
     at::Tensor x = input;
     x = x.to(stem_dtype_);
     if (channels_last_) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    x = layer4(x);
+    if (feature_maps) copy_feature_maps(x, feature_maps);
     at::Tensor result = pooled(x).flatten(1);
     if (logits_wanted) result = at::linear(result, fc_weight_, fc_bias_);
     return result;
   }
 
   // oneDNN's blocked layout on the CPU.
-  at::Tensor blocked_output(const at::Tensor& input, bool logits_wanted) const {
-    at::Tensor result = pooled(input.to_mkldnn());
+  at::Tensor blocked_output(const at::Tensor& input, bool logits_wanted,
+                            float* feature_maps) const {
+    at::Tensor x = layer4(input.to_mkldnn());
+    if (feature_maps) copy_feature_maps(x, feature_maps);
+    at::Tensor result = pooled(x);
     if (logits_wanted) {
       result = at::mkldnn_convolution(result, fc_weight_, fc_bias_, {0, 0},
                                       {1, 1}, {1, 1}, 1);
@@ -380,15 +418,22 @@ class ResNet final : public Model {
     return result.to_dense().flatten(1);
   }
 
+  // layer4's output as plain float32 on the CPU, into `out`.
+  static void copy_feature_maps(const at::Tensor& maps, float* out) {
+    at::Tensor plain = maps.is_mkldnn() ? maps.to_dense() : maps;
+    at::from_blob(out, plain.sizes(), at::kFloat).copy_(plain);
+  }
+
   void run(const float* input, std::int64_t batch, std::int64_t height,
-           std::int64_t width, float* out, bool logits_wanted) const {
+           std::int64_t width, float* out, bool logits_wanted,
+           float* feature_maps) const {
     try {
       c10::InferenceMode guard;
       const at::Tensor x = at::from_blob(const_cast<float*>(input),
                                          {batch, 3, height, width}, at::kFloat);
-      at::Tensor result = blocked_
-                              ? blocked_output(x, logits_wanted)
-                              : device_output(x.to(device_), logits_wanted);
+      at::Tensor result =
+          blocked_ ? blocked_output(x, logits_wanted, feature_maps)
+                   : device_output(x.to(device_), logits_wanted, feature_maps);
       result = result.to(at::kCPU, at::kFloat).contiguous();
       std::memcpy(out, result.data_ptr<float>(),
                   static_cast<std::size_t>(result.numel()) * sizeof(float));

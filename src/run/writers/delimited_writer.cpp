@@ -1,3 +1,4 @@
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -49,6 +50,7 @@ class DelimitedWriter final : public RecordWriter {
           fields.insert(fields.end(), 3, "");
         }
       }
+      add_explanation(record, fields);
     }
     write_row(fields);
     out_.flush();
@@ -73,8 +75,54 @@ class DelimitedWriter final : public RecordWriter {
         names.push_back("label_" + std::to_string(rank));
         names.push_back("score_" + std::to_string(rank));
       }
+      if (options_.explain_topk > 0) {
+        names.insert(names.end(),
+                     {"crop_left", "crop_top", "crop_right", "crop_bottom"});
+      }
+      for (int rank = 1; rank <= options_.explain_topk; ++rank) {
+        const std::string r = std::to_string(rank);
+        names.insert(names.end(),
+                     {"explain_index_" + r, "box_left_" + r, "box_top_" + r,
+                      "box_right_" + r, "box_bottom_" + r});
+        if (options_.explain_overlays) names.push_back("overlay_" + r);
+      }
     }
     write_row(names);
+  }
+
+  static void add_box(const std::optional<PixelBox>& box,
+                      std::vector<std::string>& fields) {
+    if (!box) {
+      fields.insert(fields.end(), 4, "");
+      return;
+    }
+    for (int value : {box->left, box->top, box->right, box->bottom}) {
+      fields.push_back(std::to_string(value));
+    }
+  }
+
+  // The explain columns: the crop's box, then each explained class's index
+  // and box (and overlay); empty where the record has fewer.
+  void add_explanation(const Record& record,
+                       std::vector<std::string>& fields) const {
+    if (options_.explain_topk <= 0) return;
+    const Explanation* explanation =
+        record.explanation ? &*record.explanation : nullptr;
+    add_box(
+        explanation ? std::optional<PixelBox>(explanation->crop) : std::nullopt,
+        fields);
+    for (int rank = 0; rank < options_.explain_topk; ++rank) {
+      const ClassMap* map =
+          explanation &&
+                  static_cast<std::size_t>(rank) < explanation->maps.size()
+              ? &explanation->maps[static_cast<std::size_t>(rank)]
+              : nullptr;
+      fields.push_back(map ? std::to_string(map->index) : "");
+      add_box(map ? map->box : std::nullopt, fields);
+      if (options_.explain_overlays) {
+        fields.push_back(map ? map->overlay : "");
+      }
+    }
   }
 
   void write_row(const std::vector<std::string>& fields) {

@@ -2,6 +2,7 @@
 // (or the embedding, or the error) per input, inputs separated by a blank line.
 #include <cstdio>
 #include <ostream>
+#include <string>
 
 #include "run/predictions.h"
 #include "run/record_writer.h"
@@ -37,12 +38,32 @@ class TextWriter final : public RecordWriter {
                       prediction.score);
         out_ << line << prediction.label << '\n';
       }
+      if (record.explanation) write_explanation(*record.explanation);
     }
     out_.flush();
   }
   void finish() override { out_.flush(); }
 
  private:
+  static std::string box_text(const PixelBox& box) {
+    return std::to_string(box.left) + "," + std::to_string(box.top) + " to " +
+           std::to_string(box.right) + "," + std::to_string(box.bottom);
+  }
+
+  // "explain (crop ... of WxH):", then a line per explained class: its rank,
+  // label, box (and overlay file).
+  void write_explanation(const Explanation& explanation) {
+    out_ << "  explain (crop " << box_text(explanation.crop) << " of "
+         << explanation.image_width << "x" << explanation.image_height
+         << "):\n";
+    for (const ClassMap& map : explanation.maps) {
+      out_ << "    rank " << map.rank << "  " << map.label << "  box "
+           << (map.box ? box_text(*map.box) : std::string("none (map is 0)"));
+      if (!map.overlay.empty()) out_ << "  overlay " << map.overlay;
+      out_ << '\n';
+    }
+  }
+
   // An ANSI SGR sequence when colouring, else nothing.
   const char* style(const char* sequence) const {
     return color_ ? sequence : "";
