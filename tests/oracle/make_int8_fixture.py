@@ -26,11 +26,10 @@ Skips the work when OUT already holds fixtures made by this same script.
 """
 
 import argparse
+import collections
 import copy
-import io
 import json
 import os
-import pickle
 import sys
 import zipfile
 
@@ -192,7 +191,11 @@ def make_hostile(out, state_dict):
         cases[case] = os.path.join("hostile", case + ".pth")
         return os.path.join(out, cases[case])
 
-    base = os.path.join(out, "resnet18_int8.pth")
+    # The pickle-level cases need no whole network: conv1 and the packed fc.
+    base = path("small")
+    keys = [k for k in state_dict if k.startswith("conv1.") or k.startswith("fc.")]
+    save_state_dict(base, collections.OrderedDict((k, state_dict[k]) for k in keys))
+    del cases["small"]
 
     # Weights with a zero point: asymmetric weights, which oneDNN's integer
     # convolution cannot run (PyTorch's onednn engine refuses them too).
@@ -208,7 +211,8 @@ def make_hostile(out, state_dict):
         w.dequantize(), float(w.q_per_channel_scales().max()), 128, torch.quint8)
     save_state_dict(path("unsigned_weights"), unsigned)
 
-    # Per-channel float qparams (embedding-style quantization).
+    # Per-channel float qparams (embedding-style quantization), which
+    # torch.save writes as per_channel_affine with float zero points.
     float_qparams = copy.copy(state_dict)
     float_qparams["layer1.0.conv1.weight"] = torch.quantize_per_channel(
         w.dequantize(), w.q_per_channel_scales().float(),
@@ -230,7 +234,7 @@ def make_hostile(out, state_dict):
     # A per-channel axis past the tensor's dimensions: BININT1 0 before the
     # qparams tuple's end becomes 7.
     with zipfile.ZipFile(base) as source:
-        pickled = source.read("resnet18_int8/data.pkl")
+        pickled = source.read("small/data.pkl")
     marker = b"K\x00t"  # BININT1 0 (axis), TUPLE
     assert marker in pickled
     replace_in_pickle(base, path("axis_out_of_range"), marker, b"K\x07t")
@@ -260,7 +264,7 @@ def make_hostile(out, state_dict):
         def __reduce__(self):
             return (os.system, ("touch " + os.path.join(out, "PWNED"),))
 
-    evil = copy.copy(state_dict)
+    evil = collections.OrderedDict((k, state_dict[k]) for k in keys)
     evil["fc._packed_params._packed_params"] = (state_dict["fc._packed_params._packed_params"][0],
                                                 Evil())
     save_state_dict(path("evil_packed_params"), evil)

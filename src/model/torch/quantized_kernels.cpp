@@ -179,9 +179,11 @@ void global_average_pool(const std::uint8_t* input, std::int64_t batch,
 
 void dequantize(const std::uint8_t* input, std::int64_t count, QParams params,
                 float* output) {
-  const float premul = params.scale * -static_cast<float>(params.zero_point);
   for (std::int64_t i = 0; i < count; ++i) {
-    output[i] = std::fma(params.scale, static_cast<float>(input[i]), premul);
+    output[i] =
+        static_cast<float>(static_cast<std::int32_t>(input[i]) -
+                           params.zero_point) *
+        params.scale;
   }
 }
 

@@ -43,8 +43,8 @@ void global_average_pool(const std::uint8_t* input, std::int64_t batch,
                          std::int64_t pixels, std::int64_t channels,
                          QParams params, std::uint8_t* output);
 
-// x.dequantize(): (q - zero_point) * scale, as fma(scale, q, -zero_point *
-// scale).
+// x.dequantize() (dequantize_tensor_per_tensor_affine): (q - zero_point) *
+// scale, in float.
 void dequantize(const std::uint8_t* input, std::int64_t count, QParams params,
                 float* output);
 

@@ -115,6 +115,11 @@ class QuantizedReader {
         ": oneDNN's integer kernels (PyTorch's onednn engine) need qint8 "
         "weights quantized per tensor or per output channel with zero "
         "points 0";
+    if (q.scheme == pickle::QScheme::kPerChannelAffineFloatQParams ||
+        (q.scheme == pickle::QScheme::kPerChannelAffine && q.axis != 0)) {
+      fail(key, std::string("is quantized ") + pickle::qscheme_name(q.scheme) +
+                    " on axis " + std::to_string(q.axis) + cannot);
+    }
     if (tensor.type != pickle::ScalarType::kQInt8) {
       fail(key,
            std::string("is ") + pickle::scalar_type_name(tensor.type) + cannot);
@@ -124,16 +129,13 @@ class QuantizedReader {
         fail(key, "has zero point " + std::to_string(q.zero_point) + cannot);
       }
       scales = {false, {q.scale}};
-    } else if (q.scheme == pickle::QScheme::kPerChannelAffine && q.axis == 0) {
+    } else {
       for (const double zero_point : q.zero_points) {
         if (zero_point != 0) {
           fail(key, "has zero point " + std::to_string(zero_point) + cannot);
         }
       }
       scales = {true, q.scales};
-    } else {
-      fail(key, std::string("is quantized ") + pickle::qscheme_name(q.scheme) +
-                    " on axis " + std::to_string(q.axis) + cannot);
     }
     const at::Tensor integers = values(key);
     const auto* data = integers.data_ptr<std::int8_t>();
