@@ -180,10 +180,9 @@ void global_average_pool(const std::uint8_t* input, std::int64_t batch,
 void dequantize(const std::uint8_t* input, std::int64_t count, QParams params,
                 float* output) {
   for (std::int64_t i = 0; i < count; ++i) {
-    output[i] =
-        static_cast<float>(static_cast<std::int32_t>(input[i]) -
-                           params.zero_point) *
-        params.scale;
+    output[i] = static_cast<float>(static_cast<std::int32_t>(input[i]) -
+                                   params.zero_point) *
+                params.scale;
   }
 }
 

@@ -485,7 +485,7 @@ std::unique_ptr<Model> Model::load(const Checkpoint& checkpoint,
   const LoadingAllocatorPolicy policy;
   if (checkpoint.is_quantized()) {
     return detail::load_quantized_model(
-        checkpoint, choose_architecture(checkpoint, options), options);
+        checkpoint, choose_architecture(checkpoint, options.arch), options);
   }
   if (options.precision == Precision::kInt8) {
     throw Error(ErrorKind::kUsage,
