@@ -5,12 +5,20 @@
 // registry entries carry torchvision's meta and load a file of their format,
 // and broken or hostile quantized files are refused with one line, exit 3
 // (acceptance 3).
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
 
 #include "test_support.h"
+#include "train/evaluation.h"
 #include "weights/registry.h"
 
 using namespace resnet_cli::testing;
@@ -266,4 +274,181 @@ TEST_CASE("bench runs the quantized network", "[int8]") {
   const nlohmann::json report = nlohmann::json::parse(run.out);
   CHECK(report.at("precision") == "int8");
   CHECK(report.at("forward").at("images_per_second").get<double>() > 0);
+}
+
+namespace {
+
+// User and system CPU seconds a running process has used (/proc/PID/stat);
+// a large number once it has ended, so that a wait on it stops.
+double cpu_seconds(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(stat, text)) return 1e9;
+  // Fields after the command name (which may hold spaces), from field 3.
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int index = 3; index <= 15 && fields >> field; ++index) {
+    if (index == 3 && field == "Z") return 1e9;
+    if (index >= 14) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// resnet-cli quantize of the float network `name`'s fixture was made from,
+// on the same images in the same batches as make_int8_fixture.py.
+std::filesystem::path quantize_like_python(const std::string& name) {
+  const nlohmann::json info = network(name);
+  const nlohmann::json& networks = int8_manifest().at("float_checkpoints");
+  const auto out = temp_dir("quantize-" + name) / "model";
+  const CommandResult run =
+      run_cli({"quantize", "--weights-file",
+               fixture(networks.at(name).get<std::string>()).string(), "--arch",
+               info.at("arch").get<std::string>(), "--calibrate",
+               fixture("images").string(), "-b",
+               std::to_string(info.at("calibration_batch").get<int>()),
+               "--threads", "2", "-o", out.string()},
+              fixture_env());
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.out.empty());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "quantize: Python's observers, a model.pth torchvision loads strict, and "
+    "Python's logits",
+    "[int8][quantize]") {
+  for (const char* name : {"resnet50_int8", "resnet18_int8"}) {
+    INFO(name);
+    const nlohmann::json info = network(name);
+    const auto out = quantize_like_python(name);
+    // Issue 23, acceptance 2: every observer's scale (within 1e-6
+    // relative) and zero point.
+    const nlohmann::json record =
+        nlohmann::json::parse(read_file(out / "model.json"));
+    CHECK(record.at("format") == "resnet-cli quantized model");
+    CHECK(record.at("calibration").at("images") == info.at("images").size());
+    const nlohmann::json& observed = record.at("observers");
+    const nlohmann::json& expected = info.at("observers");
+    REQUIRE(observed.size() == expected.size());
+    for (const auto& [module, pair] : expected.items()) {
+      INFO(module);
+      const double scale = pair[0].get<double>();
+      CHECK(std::abs(observed.at(module).at("scale").get<double>() - scale) <=
+            1e-6 * scale);
+      CHECK(observed.at(module).at("zero_point") == pair[1]);
+    }
+    // torchvision's quantizable network loads it strict, every tensor equal
+    // to PyTorch's own conversion.
+    const CommandResult python = run_command(
+        std::string(RESNET_CLI_TEST_PYTHON) + " " +
+        RESNET_CLI_CHECK_QUANTIZED_SCRIPT + " " + (out / "model.pth").string() +
+        " " + int8_fixture(info.at("checkpoint").get<std::string>()).string() +
+        " --arch " + info.at("arch").get<std::string>());
+    INFO(python.err);
+    REQUIRE(python.exit_code == 0);
+    const nlohmann::json report = nlohmann::json::parse(python.out);
+    CHECK(report.at("same_keys") == true);
+    CHECK(report.at("differing").empty());
+    // classify --model runs it in int8 with Python's logits.
+    check_logits(name, {"--model", out.string()}, fixture_env());
+  }
+}
+
+TEST_CASE(
+    "quantize: progress on stderr, Ctrl-C writes nothing, a model is not "
+    "replaced unasked, a quantized base is refused",
+    "[int8][quantize]") {
+  const auto folder = temp_dir("quantize-cli");
+  const auto out = folder / "model";
+  const std::vector<std::string> args = {"quantize",
+                                         "--weights-file",
+                                         checkpoint_fixture("zip").string(),
+                                         "--calibrate",
+                                         fixture("tree").string(),
+                                         "-b",
+                                         "4",
+                                         "-o",
+                                         out.string()};
+  RunOptions options;
+  options.timeout_s = 600;
+  options.stderr_on_terminal = true;
+  CliProcess process(args, fixture_env(), options);
+  // Interrupted once it has run 4 s of CPU: past loading, well inside the
+  // calibration of the tree's 300-odd images however busy the machine is.
+  while (cpu_seconds(process.pid()) < 4) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  process.send_signal(SIGINT);
+  const CommandResult interrupted = process.wait();
+  INFO(interrupted.err);
+  CHECK(interrupted.exit_code == 130);
+  CHECK_THAT(interrupted.err, Catch::Contains("calibrating ["));
+  CHECK_THAT(interrupted.err, Catch::Contains("nothing written"));
+  CHECK(list_dir(out).empty());
+
+  SECTION("a model already there") {
+    std::filesystem::create_directories(out);
+    write_text(out / "model.json", "{}");
+    const CommandResult refused = run_cli(args, fixture_env());
+    CHECK(refused.exit_code == 2);
+    CHECK_THAT(refused.err, Catch::Contains("--force"));
+  }
+  SECTION("a quantized base") {
+    std::vector<std::string> quantized = args;
+    quantized[2] = int8_fixture("resnet18_int8.pth").string();
+    const CommandResult refused = run_cli(quantized, fixture_env());
+    CHECK(refused.exit_code == 2);
+    CHECK_THAT(refused.err, Catch::Contains("already quantized"));
+  }
+  SECTION("nothing to calibrate on") {
+    const auto empty = folder / "empty";
+    std::filesystem::create_directories(empty);
+    std::vector<std::string> none = args;
+    none[4] = empty.string();
+    const CommandResult refused = run_cli(none, fixture_env());
+    CHECK(refused.exit_code == 2);
+    CHECK_THAT(refused.err, Catch::Contains("no image to calibrate on"));
+  }
+}
+
+TEST_CASE("evaluate runs the quantized network", "[int8]") {
+  // An ImageNet-style tree of WordNet-id folders: each image in the folder
+  // of Python's int8 top-1 class, two in the folder of its lowest class.
+  const nlohmann::json info = network("resnet50_int8");
+  const NpyArray logits = load_npy(int8_fixture(info.at("logits")));
+  const auto classes = static_cast<std::size_t>(logits.shape[1]);
+  const std::vector<float> rows = logits.floats();
+  const auto data = temp_dir("int8-evaluate") / "data";
+  const std::vector<std::string> images = image_paths(info);
+  std::size_t placed = 0, right = 0;
+  for (std::size_t i = 0; i < images.size() && placed < 8; ++i) {
+    const float* row = rows.data() + i * classes;
+    const std::size_t best = argmax(row, classes);
+    if (std::count(row, row + classes, row[best]) != 1) continue;  // a tie
+    const bool wrong = placed < 2;
+    const std::size_t label =
+        wrong ? static_cast<std::size_t>(std::min_element(row, row + classes) -
+                                         row)
+              : best;
+    const auto folder = data / resnet_cli::imagenet_wnids().at(label);
+    std::filesystem::create_directories(folder);
+    std::filesystem::copy_file(
+        images[i], folder / std::filesystem::path(images[i]).filename());
+    ++placed;
+    right += wrong ? 0 : 1;
+  }
+  REQUIRE(placed == 8);
+  std::vector<std::string> args = file_args("resnet50_int8");
+  args.insert(args.begin(), {"evaluate", data.string(), "--format", "json",
+                             "--progress", "never"});
+  const CommandResult run = run_cli(args, fixture_env());
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  const nlohmann::json result = nlohmann::json::parse(run.out);
+  CHECK(result.at("images") == placed);
+  CHECK(result.at("correct@1") == right);
 }

@@ -207,6 +207,7 @@ QuantizeSummary quantize_network(const QuantizeOptions& options,
   calibrator_options.threads = options.base.model.threads;
   const std::unique_ptr<Calibrator> calibrator =
       load_calibrator(base.file, calibrator_options);
+  if (progress.calibrated) progress.calibrated(0, paths.size());
   const int crop = base.transform.crop_size;
   const auto batch = static_cast<std::size_t>(options.batch_size);
   std::vector<bool> ok;

@@ -338,6 +338,9 @@ def main():
         "hub_files": HUB_FILES,
         "weights": meta,
         "hostile": hostile,
+        # The float networks the int8 ones were made from, relative to the
+        # main fixture.
+        "float_checkpoints": {name: spec[1] for name, spec in NETWORKS.items()},
     }
     with open(stamp, "w") as f:
         json.dump(manifest, f, indent=1)

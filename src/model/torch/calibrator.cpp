@@ -204,11 +204,19 @@ class TorchCalibrator final : public Calibrator {
     return block;
   }
 
-  // The fused module's forward, its observer taking in its output.
+  // The fused module's forward, its observer taking in its output. A
+  // ConvReLU2d is an nn.Sequential, and prepare adds its observer as one more
+  // child as well as calling it from a forward hook: PyTorch 1.13 observes
+  // its output twice per forward, so every batch counts twice in that
+  // histogram (which matters where float32 counts pass 2^24). A plain Conv2d
+  // observes once.
   static at::Tensor run(FusedConv& conv, const at::Tensor& x) {
     at::Tensor y = at::conv2d(x, conv.weight, conv.bias, {conv.stride},
                               {conv.padding}, {1}, conv.groups);
-    if (conv.relu) y = at::relu(y);
+    if (conv.relu) {
+      y = at::relu(y);
+      conv.observer.observe(y);
+    }
     conv.observer.observe(y);
     return y;
   }
