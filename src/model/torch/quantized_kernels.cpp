@@ -39,8 +39,10 @@ inline std::uint8_t requantize(float x, std::int32_t zero_point) {
 
 // GCC 12 reports its own AVX-512 intrinsics' "undefined" operands as maybe
 // uninitialized when they are inlined into a target-attributed function.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 __attribute__((target("avx512f,avx512bw"))) void add_relu_avx512(
     const std::uint8_t* a, QParams a_params, const std::uint8_t* b,
     QParams b_params, std::int64_t begin, std::int64_t end, QParams out,
@@ -85,7 +87,9 @@ __attribute__((target("avx512f,avx512bw"))) void add_relu_avx512(
   }
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 void add_relu_scalar(const std::uint8_t* a, QParams a_params,
                      const std::uint8_t* b, QParams b_params,
