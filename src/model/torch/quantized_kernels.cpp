@@ -109,6 +109,43 @@ void add_relu_scalar(const std::uint8_t* a, QParams a_params,
   }
 }
 
+// PyTorch's quantize_val: zero_point + Round(value * inv_scale), the sum in
+// float, clamped to quint8's range.
+inline std::uint8_t quantize_value(float value, float inverse,
+                                   float zero_point) {
+  const float q = zero_point + std::nearbyint(value * inverse);
+  return static_cast<std::uint8_t>(std::clamp(q, 0.0f, 255.0f));
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+// Quantizes `count` floats of one row into `out`, as quantize_value does.
+__attribute__((target("avx512f,avx512bw"))) void quantize_row_avx512(
+    const float* in, std::int64_t count, float inverse, float zero_point,
+    std::uint8_t* out) {
+  const __m512 scale = _mm512_set1_ps(inverse);
+  const __m512 zero = _mm512_set1_ps(zero_point);
+  const __m512 low = _mm512_setzero_ps();
+  const __m512 high = _mm512_set1_ps(255.0f);
+  std::int64_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    // To nearest, ties to even, as nearbyint rounds in the default mode.
+    const __m512 rounded =
+        _mm512_roundscale_ps(_mm512_mul_ps(_mm512_loadu_ps(in + i), scale),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 q =
+        _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(zero, rounded), low), high);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q)));
+  }
+  for (; i < count; ++i) out[i] = quantize_value(in[i], inverse, zero_point);
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
 }  // namespace
 
 void quantize_nchw_to_nhwc(const float* input, std::int64_t batch,
@@ -116,23 +153,33 @@ void quantize_nchw_to_nhwc(const float* input, std::int64_t batch,
                            std::int64_t width, QParams out,
                            std::uint8_t* output) {
   const float inverse = 1.0f / out.scale;
+  const auto zero_point = static_cast<float>(out.zero_point);
   const std::int64_t pixels = height * width;
+  const bool wide = has_avx512();
   at::parallel_for(
       0, batch * height, 1, [&](std::int64_t begin, std::int64_t end) {
+        std::vector<std::uint8_t> planes(
+            static_cast<std::size_t>(channels * width));
         for (std::int64_t row = begin; row < end; ++row) {
           const std::int64_t n = row / height;
           const std::int64_t y = row % height;
-          const float* plane = input + n * channels * pixels + y * width;
+          // Each channel's row quantized, then interleaved into NHWC.
+          for (std::int64_t c = 0; c < channels; ++c) {
+            const float* in = input + (n * channels + c) * pixels + y * width;
+            std::uint8_t* q = planes.data() + c * width;
+            if (wide) {
+              quantize_row_avx512(in, width, inverse, zero_point, q);
+            } else {
+              for (std::int64_t x = 0; x < width; ++x) {
+                q[x] = quantize_value(in[x], inverse, zero_point);
+              }
+            }
+          }
           std::uint8_t* target = output + row * width * channels;
           for (std::int64_t x = 0; x < width; ++x) {
             for (std::int64_t c = 0; c < channels; ++c) {
-              // PyTorch's quantize_val: zero_point + Round(value * inv_scale),
-              // the sum in float.
-              const float value =
-                  static_cast<float>(out.zero_point) +
-                  std::nearbyint(plane[c * pixels + x] * inverse);
               target[x * channels + c] =
-                  static_cast<std::uint8_t>(std::clamp(value, 0.0f, 255.0f));
+                  planes[static_cast<std::size_t>(c * width + x)];
             }
           }
         }
