@@ -133,6 +133,15 @@ TEST_CASE("classify gives Python's logits for every test image", "[int8]") {
   }
 }
 
+TEST_CASE("a file of PyTorch 1.3's quantized Linear layout runs the same",
+          "[int8]") {
+  check_logits(
+      "resnet18_int8",
+      {"--weights-file", int8_fixture("resnet18_legacy_fc.pth").string(),
+       "--arch", "resnet18"},
+      fixture_env());
+}
+
 TEST_CASE("the answer does not depend on threads, workers or batches",
           "[int8]") {
   std::vector<std::string> args = file_args("resnet18_int8");

@@ -114,6 +114,9 @@ class Model {
   virtual std::int64_t feature_size() const = 0;
   // model_spec.h's builder name, e.g. "resnet50".
   virtual std::string architecture() const = 0;
+  // What it runs in: the precision asked for, or kInt8 for a quantized
+  // checkpoint.
+  virtual Precision precision() const = 0;
   virtual std::string device() const = 0;
 
   // `input`: batch x 3 x height x width floats; `logits`: batch x

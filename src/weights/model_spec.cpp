@@ -263,8 +263,18 @@ std::vector<ParameterSpec> parameter_specs(const ArchSpec& arch,
   return specs;
 }
 
-std::vector<ParameterSpec> quantized_parameter_specs(const ArchSpec& arch,
-                                                     std::int64_t num_classes) {
+QuantizedFcKeys quantized_fc_keys(const Checkpoint& checkpoint) {
+  QuantizedFcKeys keys;
+  const CheckpointTensor* legacy = checkpoint.find("fc.weight");
+  if (!checkpoint.find(keys.weight) && legacy && legacy->quantization) {
+    keys.weight = "fc.weight";
+    keys.bias = "fc.bias";
+  }
+  return keys;
+}
+
+std::vector<ParameterSpec> quantized_parameter_specs(
+    const ArchSpec& arch, std::int64_t num_classes, const QuantizedFcKeys& fc) {
   std::vector<ParameterSpec> specs;
   add_quantized_conv(specs, "conv1", {64, 3, 7, 7});
   std::int64_t in_channels = 64;
@@ -277,11 +287,8 @@ std::vector<ParameterSpec> quantized_parameter_specs(const ArchSpec& arch,
   }
   specs.push_back({"fc.scale", {}, false, false});
   specs.push_back({"fc.zero_point", {}, false, false});
-  specs.push_back({std::string(kQuantizedFcWeight),
-                   {num_classes, arch.feature_size()},
-                   true,
-                   false});
-  specs.push_back({std::string(kQuantizedFcBias), {num_classes}, true, false});
+  specs.push_back({fc.weight, {num_classes, arch.feature_size()}, true, false});
+  specs.push_back({fc.bias, {num_classes}, true, false});
   specs.push_back({"quant.scale", {1}, false, false});
   specs.push_back({"quant.zero_point", {1}, false, false});
   return specs;
@@ -324,8 +331,9 @@ const ArchSpec& detect_architecture(const Checkpoint& checkpoint) {
 
 std::int64_t checkpoint_num_classes(const Checkpoint& checkpoint,
                                     const ArchSpec& arch) {
-  const char* fc_name =
-      checkpoint.is_quantized() ? kQuantizedFcWeight : "fc.weight";
+  const std::string fc_name = checkpoint.is_quantized()
+                                  ? quantized_fc_keys(checkpoint).weight
+                                  : std::string("fc.weight");
   const CheckpointTensor* fc = checkpoint.find(fc_name);
   const std::string note = structure_note(read_structure(checkpoint), arch);
   if (!fc) {
@@ -358,8 +366,10 @@ void check_state_dict(const Checkpoint& checkpoint, const ArchSpec& arch) {
   // so that a fine-tuned head is no mismatch, and report the rest.
   const bool quantized = checkpoint.is_quantized();
   std::int64_t num_classes = 1000;
+  const QuantizedFcKeys fc_keys =
+      quantized ? quantized_fc_keys(checkpoint) : QuantizedFcKeys{};
   if (const CheckpointTensor* fc =
-          checkpoint.find(quantized ? kQuantizedFcWeight : "fc.weight");
+          checkpoint.find(quantized ? fc_keys.weight : "fc.weight");
       fc && fc->sizes.size() == 2 && fc->sizes[0] >= 1) {
     num_classes = fc->sizes[0];
   }
@@ -372,7 +382,7 @@ void check_state_dict(const Checkpoint& checkpoint, const ArchSpec& arch) {
   std::vector<std::string> mismatched;
   std::set<std::string> expected;
   for (const ParameterSpec& spec :
-       quantized ? quantized_parameter_specs(arch, num_classes)
+       quantized ? quantized_parameter_specs(arch, num_classes, fc_keys)
                  : parameter_specs(arch, num_classes)) {
     expected.insert(spec.name);
     auto found = present.find(spec.name);

@@ -91,6 +91,15 @@ inline constexpr const char kQuantizedFcWeight[] = "fc._packed_params.weight";
 inline constexpr const char kQuantizedFcBias[] = "fc._packed_params.bias";
 inline constexpr const char kQuantizedFcDType[] = "fc._packed_params.dtype";
 
+// Where a quantized checkpoint keeps fc's weight and bias: the packed
+// parameters' keys above, or, in files of PyTorch 1.3's quantized Linear
+// (before LinearPackedParams), "fc.weight" and "fc.bias".
+struct QuantizedFcKeys {
+  std::string weight = kQuantizedFcWeight;
+  std::string bias = kQuantizedFcBias;
+};
+QuantizedFcKeys quantized_fc_keys(const Checkpoint& checkpoint);
+
 // Every state_dict entry of torchvision's quantizable `arch`
 // (torchvision.models.quantization) after fuse_model and
 // torch.ao.quantization's prepare and convert, in module order: each fused
@@ -98,8 +107,9 @@ inline constexpr const char kQuantizedFcDType[] = "fc._packed_params.dtype";
 // each block's add_relu (skip_add_relu in a Bottleneck) scale and zero_point;
 // fc's scale, zero_point and packed weight and bias; the input's quant.scale
 // and quant.zero_point ([1] each).
-std::vector<ParameterSpec> quantized_parameter_specs(const ArchSpec& arch,
-                                                     std::int64_t num_classes);
+std::vector<ParameterSpec> quantized_parameter_specs(
+    const ArchSpec& arch, std::int64_t num_classes,
+    const QuantizedFcKeys& fc = {});
 
 // Number of trainable parameters (torchvision's meta "num_params" for 1000
 // classes: 11,689,512 for resnet18 ... 126,886,696 for wide_resnet101_2).

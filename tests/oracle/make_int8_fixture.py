@@ -329,6 +329,16 @@ def main():
         os.symlink(os.path.join(out, name + ".pth"), link)
 
     hostile = make_hostile(out, state_dicts["resnet18_int8"])
+    # The layout of PyTorch 1.3's quantized Linear (before
+    # LinearPackedParams), which older published files may have: fc.weight
+    # and fc.bias beside fc.scale and fc.zero_point.
+    legacy = collections.OrderedDict()
+    for key, value in state_dicts["resnet18_int8"].items():
+        if key == "fc._packed_params._packed_params":
+            legacy["fc.weight"], legacy["fc.bias"] = value
+        elif key != "fc._packed_params.dtype":
+            legacy[key] = value
+    torch.save(legacy, os.path.join(out, "resnet18_legacy_fc.pth"))
     manifest = {
         "script_hash": digest,
         "torch": torch.__version__,

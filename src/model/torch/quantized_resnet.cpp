@@ -193,8 +193,9 @@ class QuantizedResNet final : public Model {
     Int8LinearSpec fc;
     fc.in_features = arch.feature_size();
     fc.out_features = num_classes_;
-    fc.weight = reader.weight(kQuantizedFcWeight, fc.weight_scales);
-    fc.bias = reader.bias(kQuantizedFcBias);
+    const QuantizedFcKeys keys = quantized_fc_keys(checkpoint);
+    fc.weight = reader.weight(keys.weight, fc.weight_scales);
+    fc.bias = reader.bias(keys.bias);
     fc.input = x;  // avgpool keeps its input's parameters
     fc.output = reader.qparams("fc");
     fc_ = std::make_unique<Int8Linear>(std::move(fc));
@@ -210,6 +211,7 @@ class QuantizedResNet final : public Model {
   std::int64_t feature_size() const override { return arch_->feature_size(); }
   std::string architecture() const override { return std::string(arch_->name); }
   std::string device() const override { return "cpu"; }
+  Precision precision() const override { return Precision::kInt8; }
 
   void forward(const float* input, std::int64_t batch, std::int64_t height,
                std::int64_t width, float* logits) const override {

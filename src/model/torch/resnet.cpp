@@ -155,6 +155,7 @@ class ResNet final : public Model {
   std::int64_t feature_size() const override { return arch_->feature_size(); }
   std::string architecture() const override { return std::string(arch_->name); }
   std::string device() const override { return device_.str(); }
+  Precision precision() const override { return precision_; }
 
   void forward(const float* input, std::int64_t batch, std::int64_t height,
                std::int64_t width, float* logits) const override {
