@@ -271,10 +271,34 @@ TEST_CASE("precisions and checkpoints that do not go together", "[int8]") {
     CHECK(run.exit_code == 2);
     CHECK_THAT(run.err, Catch::Contains("is quantized (int8)"));
   }
+  SECTION("a quantized checkpoint with --precision fp16") {
+    std::vector<std::string> args = file_args("resnet18_int8");
+    args.back() = "fp16";
+    args.insert(args.begin(), {"classify", image});
+    const CommandResult run = run_cli(args, fixture_env());
+    CHECK(run.exit_code == 2);
+    CHECK_THAT(run.err, Catch::Contains("--precision fp16 runs float"));
+  }
+  SECTION("train --precision int8, refused before MODEL_DIR is made") {
+    const std::filesystem::path output =
+        std::filesystem::temp_directory_path() /
+        ("int8-train-" + std::to_string(::getpid()));
+    const CommandResult run =
+        run_cli({"train", fixture("tree").string(), "-o", output.string(),
+                 "--precision", "int8", "--weights-file",
+                 checkpoint_fixture("zip").string()},
+                fixture_env());
+    CHECK(run.exit_code == 2);
+    CHECK_THAT(run.err, Catch::Contains("resnet-cli quantize"));
+    CHECK_FALSE(std::filesystem::exists(output));
+  }
 }
 
 TEST_CASE("bench runs the quantized network", "[int8]") {
+  // Without --precision: a quantized checkpoint runs in int8, and the
+  // report says what ran, not the fp32 default asked for.
   std::vector<std::string> args = file_args("resnet18_int8");
+  args.resize(args.size() - 2);
   args.insert(args.begin(), {"bench", "--iterations", "2", "--warmup", "1",
                              "--format", "json"});
   const CommandResult run = run_cli(args, fixture_env());

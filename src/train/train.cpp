@@ -269,13 +269,22 @@ TrainerOptions trainer_options(const TrainOptions& options, const Base& base,
   t.device = options.base.model.device;
   t.tf32 = options.base.model.tf32;
   t.bf16 = options.base.model.precision == Precision::kBFloat16;
-  if (options.base.model.precision == Precision::kFloat16) {
+  return t;
+}
+
+// Before anything is written or scanned: the precisions train cannot use.
+void check_precision(Precision precision) {
+  if (precision == Precision::kFloat16) {
     // fp16 gradients underflow without a gradient scaler, which a plain
     // autocast script would need too.
     throw Error(ErrorKind::kUsage,
                 "train: --precision fp16 is not supported (use bf16)");
   }
-  return t;
+  if (precision == Precision::kInt8) {
+    throw Error(ErrorKind::kUsage,
+                "train: --precision int8 is not supported (train in fp32 or "
+                "bf16, then make an int8 model with resnet-cli quantize)");
+  }
 }
 
 void report_failure(Run& run, const std::string& message) {
@@ -547,6 +556,7 @@ TrainSummary summary_of(const Run& run, bool interrupted) {
 TrainSummary train_classifier(const TrainOptions& options,
                               const TrainProgress& progress,
                               const std::atomic<bool>& stop) {
+  check_precision(options.base.model.precision);
   start_loading_model_module();
   prepare_output_dir(options);
   Run run;

@@ -212,6 +212,11 @@ class QuantizedResNet final : public Model {
   std::string architecture() const override { return std::string(arch_->name); }
   std::string device() const override { return "cpu"; }
   Precision precision() const override { return Precision::kInt8; }
+  // A CPU model: the pipeline's workers call forward() themselves.
+  std::unique_ptr<BatchQueue> open_batch_queue(
+      const BatchShape&) const override {
+    return nullptr;
+  }
 
   void forward(const float* input, std::int64_t batch, std::int64_t height,
                std::int64_t width, float* logits) const override {
@@ -388,8 +393,7 @@ std::unique_ptr<Model> load_quantized_model(const Checkpoint& checkpoint,
       options.precision == Precision::kFloat16) {
     throw Error(ErrorKind::kUsage,
                 checkpoint.path().string() + " is quantized (int8); " +
-                    "--precision " +
-                    std::string(enum_name(options.precision)) +
+                    "--precision " + std::string(enum_name(options.precision)) +
                     " runs float checkpoints only");
   }
   if (options.engine == Engine::kReference) {
