@@ -279,6 +279,13 @@ TEST_CASE("precisions and checkpoints that do not go together", "[int8]") {
     CHECK(run.exit_code == 2);
     CHECK_THAT(run.err, Catch::Contains("--precision fp16 runs float"));
   }
+  SECTION("a quantized checkpoint with --device cuda (with or without one)") {
+    std::vector<std::string> args = file_args("resnet18_int8");
+    args.insert(args.begin(), {"classify", image, "--device", "cuda"});
+    const CommandResult run = run_cli(args, fixture_env());
+    CHECK(run.exit_code == 3);
+    CHECK_THAT(run.err, Catch::Contains("run on the CPU only"));
+  }
   SECTION("train --precision int8, refused before MODEL_DIR is made") {
     const std::filesystem::path output =
         std::filesystem::temp_directory_path() /
