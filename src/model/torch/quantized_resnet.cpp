@@ -198,6 +198,7 @@ class QuantizedResNet final : public Model {
     fc.bias = reader.bias(keys.bias);
     fc.input = x;  // avgpool keeps its input's parameters
     fc.output = reader.qparams("fc");
+    classifier_weight_ = dequantized_weight(fc);
     fc_ = std::make_unique<Int8Linear>(std::move(fc));
     bind_thread(options.threads);
   }
@@ -220,11 +221,36 @@ class QuantizedResNet final : public Model {
 
   void forward(const float* input, std::int64_t batch, std::int64_t height,
                std::int64_t width, float* logits) const override {
-    const Bytes pooled = pooled_features(input, batch, height, width);
+    forward_with_feature_maps(input, batch, height, width, logits, nullptr);
+  }
+
+  // layer4's quint8 output dequantized (what PyTorch's dequantize() of it
+  // gives), channel-major per image; the logits from the same pass.
+  void forward_with_feature_maps(const float* input, std::int64_t batch,
+                                 std::int64_t height, std::int64_t width,
+                                 float* logits,
+                                 float* feature_maps) const override {
+    std::int64_t h = 0;
+    std::int64_t w = 0;
+    const Bytes maps = layer4(input, batch, height, width, h, w);
+    if (feature_maps) {
+      nhwc_to_float_nchw(maps.get(), batch, h * w, feature_maps);
+    }
+    const std::int64_t channels = feature_size();
+    Bytes pooled = allocate(batch * channels);
+    global_average_pool(maps.get(), batch, h * w, channels, blocks_.back().add,
+                        pooled.get());
     const Bytes out = allocate(batch * num_classes_);
-    dnnl::stream stream(cpu_engine());
-    fc_->run(pooled.get(), batch, out.get(), stream);
+    run_onednn([&] {
+      dnnl::stream stream(cpu_engine());
+      fc_->run(pooled.get(), batch, out.get(), stream);
+    });
     dequantize(out.get(), batch * num_classes_, fc_->output_params(), logits);
+  }
+
+  // fc's qint8 weight times its scales, [num_classes, feature_size].
+  std::vector<float> classifier_weight() const override {
+    return classifier_weight_;
   }
 
   void features(const float* input, std::int64_t batch, std::int64_t height,
@@ -302,15 +328,73 @@ class QuantizedResNet final : public Model {
     return block;
   }
 
+  static std::vector<float> dequantized_weight(const Int8LinearSpec& fc) {
+    std::vector<float> weight(fc.weight.size());
+    for (std::int64_t o = 0; o < fc.out_features; ++o) {
+      const double scale =
+          fc.weight_scales
+              .scales[fc.weight_scales.per_channel ? static_cast<std::size_t>(o)
+                                                   : 0];
+      for (std::int64_t i = 0; i < fc.in_features; ++i) {
+        const auto at = static_cast<std::size_t>(o * fc.in_features + i);
+        weight[at] = static_cast<float>(fc.weight[at] * scale);
+      }
+    }
+    return weight;
+  }
+
+  // oneDNN's failures as the model's errors.
+  template <typename Run>
+  static void run_onednn(const Run& run) {
+    try {
+      run();
+    } catch (const dnnl::error& e) {
+      throw Error(ErrorKind::kModel,
+                  std::string("inference failed: oneDNN: ") + e.what());
+    }
+  }
+
+  // `maps`: batch x cells x feature_size() quint8 (NHWC) to floats, batch x
+  // feature_size() x cells.
+  void nhwc_to_float_nchw(const std::uint8_t* maps, std::int64_t batch,
+                          std::int64_t cells, float* out) const {
+    const std::int64_t channels = feature_size();
+    std::vector<float> nhwc(static_cast<std::size_t>(cells * channels));
+    for (std::int64_t n = 0; n < batch; ++n) {
+      dequantize(maps + n * cells * channels, cells * channels,
+                 blocks_.back().add, nhwc.data());
+      float* image = out + n * channels * cells;
+      for (std::int64_t cell = 0; cell < cells; ++cell) {
+        for (std::int64_t c = 0; c < channels; ++c) {
+          image[c * cells + cell] =
+              nhwc[static_cast<std::size_t>(cell * channels + c)];
+        }
+      }
+    }
+  }
+
   // The quantized average-pooled features, [batch, feature_size()].
   Bytes pooled_features(const float* input, std::int64_t batch,
                         std::int64_t height, std::int64_t width) const {
+    std::int64_t h = 0;
+    std::int64_t w = 0;
+    const Bytes maps = layer4(input, batch, height, width, h, w);
+    Bytes pooled = allocate(batch * feature_size());
+    global_average_pool(maps.get(), batch, h * w, feature_size(),
+                        blocks_.back().add, pooled.get());
+    return pooled;
+  }
+
+  // layer4's quint8 output, batch x h x w x feature_size() (NHWC); `h` and
+  // `w` its grid.
+  Bytes layer4(const float* input, std::int64_t batch, std::int64_t height,
+               std::int64_t width, std::int64_t& h, std::int64_t& w) const {
     try {
       dnnl::stream stream(cpu_engine());
       Bytes x = allocate(batch * height * width * 3);
       quantize_nchw_to_nhwc(input, batch, 3, height, width, input_, x.get());
-      std::int64_t h = conv1_->output_size(height);
-      std::int64_t w = conv1_->output_size(width);
+      h = conv1_->output_size(height);
+      w = conv1_->output_size(width);
       Bytes stem = allocate(batch * h * w * 64);
       conv1_->run(x.get(), batch, height, width, stem.get(), stream);
       const std::int64_t ph = pool_.output_size(h);
@@ -320,15 +404,10 @@ class QuantizedResNet final : public Model {
       stem.reset();
       h = ph;
       w = pw;
-      std::int64_t channels = 64;
       for (const QBlock& block : blocks_) {
         x = block_forward(block, std::move(x), batch, h, w, stream);
-        channels = block.convs.back()->out_channels();
       }
-      Bytes pooled = allocate(batch * channels);
-      global_average_pool(x.get(), batch, h * w, channels, blocks_.back().add,
-                          pooled.get());
-      return pooled;
+      return x;
     } catch (const dnnl::error& e) {
       throw Error(ErrorKind::kModel,
                   std::string("inference failed: oneDNN: ") + e.what());
@@ -379,6 +458,7 @@ class QuantizedResNet final : public Model {
   Int8MaxPool pool_{3, 2, 1};
   std::vector<QBlock> blocks_;
   std::unique_ptr<Int8Linear> fc_;
+  std::vector<float> classifier_weight_;  // fc's, dequantized
 };
 
 std::unique_ptr<Model> load_quantized_model(const Checkpoint& checkpoint,
