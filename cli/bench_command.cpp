@@ -24,7 +24,7 @@ nlohmann::json forward_report(const Session& session,
                               const ForwardBenchmark& forward) {
   return {
       {"device", session.model().device()},
-      {"precision", std::string(enum_name(settings.model.precision))},
+      {"precision", std::string(enum_name(session.model().precision()))},
       {"cores", available_cores()},
       {"workers", plan.workers},
       {"threads_per_worker", plan.threads_per_worker},

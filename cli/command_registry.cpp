@@ -11,7 +11,7 @@ const std::vector<CommandSpec>& command_registry() {
       kWeightsInfoCommand,   kWeightsDownloadCommand, kWeightsPathCommand,
       kWeightsVerifyCommand, kTrainCommand,           kBenchCommand,
       kMergeCommand,         kServeCommand,           kEvaluateCommand,
-      kReportCommand,
+      kReportCommand,        kQuantizeCommand,
   };
   return commands;
 }

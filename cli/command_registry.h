@@ -67,5 +67,6 @@ extern const CommandSpec kMergeCommand;
 extern const CommandSpec kServeCommand;
 extern const CommandSpec kEvaluateCommand;
 extern const CommandSpec kReportCommand;
+extern const CommandSpec kQuantizeCommand;
 
 }  // namespace resnet_cli::cli

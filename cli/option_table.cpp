@@ -261,8 +261,8 @@ const std::vector<OptionSpec>& option_table() {
        "or IMAGENET1K_V1, IMAGENET1K_V2 or DEFAULT of --arch's enum "
        "(ResNet50's without --arch). Chooses the file and the transforms; "
        "see resnet-cli weights list",
-       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnPreprocess |
-           kOnServe,
+       kOnTrain | kOnQuantize | kOnClassify | kOnEvaluate | kOnBench |
+           kOnPreprocess | kOnServe,
        value(&V::weights, "WEIGHTS")},
       {"--arch", "RESNET_CLI_ARCH",
        "Architecture: resnet18, resnet34, resnet50, resnet101, resnet152, "
@@ -270,20 +270,20 @@ const std::vector<OptionSpec>& option_table() {
        "wide_resnet101_2. Alone it means its DEFAULT weights; with "
        "--weights-file or --weights-url the checkpoint must be one (default: "
        "read from the checkpoint's keys and shapes)",
-       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnPreprocess |
-           kOnServe,
+       kOnTrain | kOnQuantize | kOnClassify | kOnEvaluate | kOnBench |
+           kOnPreprocess | kOnServe,
        parsed(&V::arch, parse_architecture_name, "ARCH")},
       {"--weights-file", "RESNET_CLI_WEIGHTS_FILE",
        "Checkpoint written by torch.save(model.state_dict()) (default: "
        "torch.hub's cached file for --weights)",
-       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnServe,
+       kOnTrain | kOnQuantize | kOnClassify | kOnEvaluate | kOnBench | kOnServe,
        value(&V::weights_file, "FILE")},
       {"--weights-url", "RESNET_CLI_WEIGHTS_URL",
        "Checkpoint URL, e.g. fine-tuned weights you host: downloaded once "
        "into torch.hub's cache and hash-checked as "
        "load_state_dict_from_url(url, check_hash=True) does. --weights "
        "still chooses the transforms",
-       kOnTrain | kOnClassify | kOnEvaluate | kOnServe,
+       kOnTrain | kOnQuantize | kOnClassify | kOnEvaluate | kOnServe,
        value(&V::weights_url, "URL")},
       {"--url", nullptr,
        "Download this URL instead of a registry entry, into torch.hub's "
@@ -292,17 +292,18 @@ const std::vector<OptionSpec>& option_table() {
       {"--mirror", "RESNET_CLI_MIRROR",
        "Base URL that replaces torchvision's https://download.pytorch.org/"
        "models/ (http, https or file)",
-       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnWeightsDownload |
-           kOnServe,
+       kOnTrain | kOnQuantize | kOnClassify | kOnEvaluate | kOnBench |
+           kOnWeightsDownload | kOnServe,
        value(&V::mirror, "URL")},
       {"--offline", "RESNET_CLI_OFFLINE",
        "Never download; weights that are not cached are an error",
-       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnServe,
+       kOnTrain | kOnQuantize | kOnClassify | kOnEvaluate | kOnBench | kOnServe,
        flag(&V::offline)},
       {"--verify", "RESNET_CLI_VERIFY",
        "Re-check a cached file's SHA-256 against the hash in its name before "
        "use (torch.hub never does)",
-       kOnTrain | kOnClassify | kOnEvaluate | kOnServe, flag(&V::verify)},
+       kOnTrain | kOnQuantize | kOnClassify | kOnEvaluate | kOnServe,
+       flag(&V::verify)},
       {"--force", nullptr,
        "Download even when cached; the cached file stays until the new one is "
        "verified",
@@ -310,20 +311,24 @@ const std::vector<OptionSpec>& option_table() {
       {"--retries", "RESNET_CLI_RETRIES",
        "Download retries after connection errors, short bodies and HTTP 5xx "
        "(never after 4xx)",
-       kOnTrain | kOnClassify | kOnEvaluate | kOnWeightsDownload | kOnServe,
+       kOnTrain | kOnQuantize | kOnClassify | kOnEvaluate | kOnWeightsDownload |
+           kOnServe,
        number(&V::retries, 0, 100)},
       {"--retry-delay", "RESNET_CLI_RETRY_DELAY_MS",
        "Wait before the first download retry, milliseconds; doubles each time",
-       kOnTrain | kOnClassify | kOnEvaluate | kOnWeightsDownload | kOnServe,
+       kOnTrain | kOnQuantize | kOnClassify | kOnEvaluate | kOnWeightsDownload |
+           kOnServe,
        number(&V::retry_delay_ms, 0, 600000)},
       {"--stall-timeout", "RESNET_CLI_STALL_TIMEOUT",
        "Abort a download attempt that receives nothing for this many seconds",
-       kOnTrain | kOnClassify | kOnEvaluate | kOnWeightsDownload | kOnServe,
+       kOnTrain | kOnQuantize | kOnClassify | kOnEvaluate | kOnWeightsDownload |
+           kOnServe,
        number(&V::stall_timeout_s, 1, 86400)},
       {"--labels", "RESNET_CLI_LABELS",
        "Class names, one a line, or TorchServe's index_to_name.json, for a "
        "fine-tuned model (default: ImageNet's)",
-       kOnClassify | kOnEvaluate | kOnServe, value(&V::labels_file, "FILE")},
+       kOnClassify | kOnQuantize | kOnEvaluate | kOnServe,
+       value(&V::labels_file, "FILE")},
       {"-k,--topk", "RESNET_CLI_TOPK",
        "Number of classes to report per image; more than the model has gives "
        "all of them, with a warning",
@@ -406,11 +411,11 @@ const std::vector<OptionSpec>& option_table() {
       {"--ext", "RESNET_CLI_EXT",
        "Extensions picked up in folders, e.g. jpg,png (default: every "
        "extension of every format resnet-cli reads)",
-       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnMerge,
+       kOnTrain | kOnQuantize | kOnClassify | kOnEvaluate | kOnBench | kOnMerge,
        extension_list(&V::extensions)},
       {"-L,--follow", nullptr,
        "Follow symbolic links to folders while scanning (loops are reported)",
-       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnMerge,
+       kOnTrain | kOnQuantize | kOnClassify | kOnEvaluate | kOnBench | kOnMerge,
        flag(&V::follow)},
       {"--shard", "RESNET_CLI_SHARD",
        "I/N: only the inputs of shard I of N (0 <= I < N), chosen by a hash "
@@ -418,7 +423,7 @@ const std::vector<OptionSpec>& option_table() {
        kOnClassify, parsed(&V::shard, parse_shard, "I/N")},
       {"-t,--threads", "RESNET_CLI_THREADS",
        "Threads for inference (0: one per available core)",
-       kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnServe,
+       kOnTrain | kOnQuantize | kOnClassify | kOnEvaluate | kOnBench | kOnServe,
        number(&V::threads, 0, 1024)},
       {"-b,--batch-size", "RESNET_CLI_BATCH_SIZE",
        "Images per forward pass and worker (0: 2 on CPU, 64 on CUDA)",
@@ -443,7 +448,7 @@ const std::vector<OptionSpec>& option_table() {
        flag(&V::unordered)},
       {"--progress", "RESNET_CLI_PROGRESS",
        "Progress and summary on stderr: auto shows them when it is a terminal",
-       kOnClassify | kOnEvaluate | kOnTrain,
+       kOnClassify | kOnEvaluate | kOnTrain | kOnQuantize,
        choice<ProgressMode>(&V::progress)},
       {"--color", "RESNET_CLI_COLOR",
        "Colour in the text table and the progress line: auto colours a "
@@ -453,7 +458,10 @@ const std::vector<OptionSpec>& option_table() {
        "bf16: about 1.8x faster where the CPU has AVX512-BF16; logits within "
        "about 5% of fp32 (measured on the test fixture); on CUDA bf16 and "
        "fp16 use the tensor cores; train: forward passes under "
-       "torch.autocast(DEVICE, dtype=torch.bfloat16)",
+       "torch.autocast(DEVICE, dtype=torch.bfloat16). int8: a quantized "
+       "network on the CPU's integer units (a quantized checkpoint, a "
+       "quantized registry entry, or a float entry's quantized one; "
+       "resnet-cli quantize makes one of any float network)",
        kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnServe,
        choice<Precision>(&V::precision)},
       {"--tf32", nullptr,
@@ -563,7 +571,7 @@ const std::vector<OptionSpec>& option_table() {
        "A folder written by resnet-cli train: its model.pth, labels.txt and "
        "the architecture and transforms its model.json records (instead of "
        "--weights, --weights-file and --labels)",
-       kOnClassify | kOnEvaluate | kOnBench | kOnServe,
+       kOnClassify | kOnQuantize | kOnEvaluate | kOnBench | kOnServe,
        value(&V::model_dir, "PATH")},
       {"-o,--output", nullptr,
        "MODEL_DIR: where model.pth, labels.txt, model.json, train.jsonl and "
@@ -636,6 +644,20 @@ const std::vector<OptionSpec>& option_table() {
        "Continue the run in MODEL_DIR from its last checkpoint", kOnTrain,
        flag(&V::resume)},
       {"--force", nullptr, "Replace the run MODEL_DIR holds", kOnTrain,
+       flag(&V::force)},
+      {"--calibrate", nullptr,
+       "DIR: the calibration images (a folder, scanned as classify scans "
+       "one), run through the base's transforms in name order",
+       kOnQuantize, value(&V::calibrate, "DIR")},
+      {"-b,--batch-size", nullptr,
+       "Calibration images per batch; the observers see these batches, as "
+       "PyTorch's do the batches a calibration loop feeds them",
+       kOnQuantize, number(&V::calibration_batch_size, 1, 4096)},
+      {"-o,--output", nullptr,
+       "MODEL_DIR: where model.pth, labels.txt and model.json go (written "
+       "once the conversion is done, each file atomically)",
+       kOnQuantize, value(&V::output_file, "PATH")},
+      {"--force", nullptr, "Replace the model MODEL_DIR holds", kOnQuantize,
        flag(&V::force)},
   };
   return table;

@@ -24,6 +24,7 @@ enum CommandBit : unsigned {
   kOnTrain = 1u << 10,
   kOnEvaluate = 1u << 11,
   kOnReport = 1u << 12,
+  kOnQuantize = 1u << 13,
 };
 
 // Adds to `app` every option of the table that belongs to `command`, bound

@@ -20,6 +20,7 @@
 #include "run/session.h"
 #include "serve/server.h"
 #include "terminal.h"
+#include "train/quantize.h"
 #include "train/train.h"
 
 namespace CLI {
@@ -43,6 +44,7 @@ enum class Command {
   kTrain,
   kEvaluate,
   kReport,
+  kQuantize,
 };
 
 // --format of the commands that print a report rather than records.
@@ -121,6 +123,12 @@ struct BenchSettings : SessionOptions {
 struct ServeSettings : SessionOptions {
   ServerOptions server;
   bool access_log = false;  // -v
+};
+
+// quantize: the library's options, plus how progress shows.
+struct QuantizeSettings {
+  QuantizeOptions quantize;
+  ProgressMode progress = ProgressMode::kAuto;
 };
 
 // train: the library's options, plus how progress shows.
@@ -218,7 +226,9 @@ struct OptionValues {
   int idle_timeout_s = ServerOptions{}.idle_timeout_s;
   std::uint64_t body_memory = ServerOptions{}.body_memory;
   std::uint64_t decode_memory = ServerOptions{}.decode_memory;
-  std::string model_dir;  // classify/bench --model
+  std::string model_dir;           // classify/bench --model
+  std::string calibrate;           // quantize --calibrate DIR
+  int calibration_batch_size = 8;  // quantize -b
   // train
   std::string val_dir;
   double val_split = 0.1;
@@ -260,6 +270,7 @@ struct Settings {
   TrainSettings train;
   EvaluateSettings evaluate;
   ReportSettings report;
+  QuantizeSettings quantize;
 };
 
 struct ParseOutcome {

@@ -1,6 +1,7 @@
 // weights list, info, download, path and verify: the registry and torch.hub's
 // cache, through the library's weights source.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -44,6 +45,11 @@ nlohmann::json weights_meta(const WeightsInfo& weights) {
       {"file_size_mb", weights.file_size_mb},
       {"recipe", weights.recipe},
       {"docs", weights.docs},
+      {"quantized", weights.quantized()},
+      {"backend", weights.quantized() ? nlohmann::json(weights.backend)
+                                      : nlohmann::json(nullptr)},
+      {"unquantized", weights.quantized() ? nlohmann::json(weights.unquantized)
+                                          : nlohmann::json(nullptr)},
       {"cache_path", cached.string()},
       {"cached", std::filesystem::is_regular_file(cached, ec)},
       {"categories", imagenet_categories()},
@@ -63,9 +69,13 @@ void print_weights_list(const WeightsSettings& settings, std::ostream& out) {
     out << list.dump(2) << "\n";
     return;
   }
+  int width = 4;
+  for (const WeightsInfo& weights : all_weights()) {
+    width = std::max(width, static_cast<int>(weights.qualified_name().size()));
+  }
   char line[256];
-  std::snprintf(line, sizeof line, "%-40s %-8s %7s %7s %6s %-7s %s\n", "NAME",
-                "ALIAS", "ACC@1", "ACC@5", "RESIZE", "CACHED", "FILE");
+  std::snprintf(line, sizeof line, "%-*s %-8s %7s %7s %6s %-7s %s\n", width,
+                "NAME", "ALIAS", "ACC@1", "ACC@5", "RESIZE", "CACHED", "FILE");
   out << line;
   for (const WeightsInfo& weights : all_weights()) {
     std::error_code ec;
@@ -73,7 +83,7 @@ void print_weights_list(const WeightsSettings& settings, std::ostream& out) {
     const bool cached = std::filesystem::is_regular_file(path, ec);
     const std::string alias =
         weights.aliases.empty() ? "-" : weights.aliases[0];
-    std::snprintf(line, sizeof line, "%-40s %-8s %7.3f %7.3f %6d %-7s ",
+    std::snprintf(line, sizeof line, "%-*s %-8s %7.3f %7.3f %6d %-7s ", width,
                   weights.qualified_name().c_str(), alias.c_str(), weights.acc1,
                   weights.acc5, weights.transforms.resize_size,
                   cached ? "yes" : "no");
@@ -103,8 +113,12 @@ void print_weights_info(const WeightsSettings& settings, std::ostream& out) {
       << "\n"
       << "GFLOPS:      " << weights.gflops << "\n"
       << "file size:   " << weights.file_size_mb << " MB\n"
-      << "recipe:      " << weights.recipe << "\n"
-      << "categories:  " << imagenet_categories().size() << " ("
+      << "recipe:      " << weights.recipe << "\n";
+  if (weights.quantized()) {
+    out << "quantized:   int8 (" << weights.backend << "), from "
+        << weights.unquantized << "\n";
+  }
+  out << "categories:  " << imagenet_categories().size() << " ("
       << imagenet_categories().front() << ", " << imagenet_categories()[1]
       << ", ...)\n";
 }

@@ -83,6 +83,7 @@ class SummingModel final : public Model {
   std::int64_t feature_size() const override { return 2; }
   std::string architecture() const override { return "summing"; }
   std::string device() const override { return "stand-in"; }
+  Precision precision() const override { return Precision::kFloat32; }
   void forward(const float* input, std::int64_t batch, std::int64_t height,
                std::int64_t width, float* logits) const override {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));

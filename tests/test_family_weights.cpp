@@ -82,9 +82,11 @@ std::vector<TableEntry> issue_table() {
 TEST_CASE("every family entry torchvision 0.14 has", "[weights]") {
   const std::vector<TableEntry> expected = issue_table();
   REQUIRE(expected.size() == 17);
-  REQUIRE(all_weights().size() == expected.size());
+  // The float entries come first, the quantized ones after them.
+  REQUIRE(all_weights().size() == expected.size() + 6);
   for (std::size_t i = 0; i < expected.size(); ++i) {
     const WeightsInfo& weights = all_weights()[i];
+    CHECK_FALSE(weights.quantized());
     INFO(weights.qualified_name());
     CHECK(weights.enum_name == expected[i].enum_name);
     CHECK(weights.name == expected[i].name);
@@ -109,6 +111,64 @@ TEST_CASE("every family entry torchvision 0.14 has", "[weights]") {
     CHECK(weights.file_size_mb > 0);
     CHECK_FALSE(weights.recipe.empty());
   }
+}
+
+// Issue 23's table (torchvision/models/quantization/resnet.py): enum.entry,
+// file under models/quantized/, acc@1, the float entry it came from.
+constexpr const char* kQuantizedTable = R"(
+| ResNet18_QuantizedWeights.IMAGENET1K_FBGEMM_V1 | resnet18_fbgemm_16fa66dd.pth | 69.494 | ResNet18_Weights.IMAGENET1K_V1 |
+| ResNet50_QuantizedWeights.IMAGENET1K_FBGEMM_V1 | resnet50_fbgemm_bf931d71.pth | 75.920 | ResNet50_Weights.IMAGENET1K_V1 |
+| ResNet50_QuantizedWeights.IMAGENET1K_FBGEMM_V2 | resnet50_fbgemm-23753f79.pth | 80.282 | ResNet50_Weights.IMAGENET1K_V2 |
+| ResNeXt101_32X8D_QuantizedWeights.IMAGENET1K_FBGEMM_V1 | resnext101_32x8_fbgemm_09835ccf.pth | 78.986 | ResNeXt101_32X8D_Weights.IMAGENET1K_V1 |
+| ResNeXt101_32X8D_QuantizedWeights.IMAGENET1K_FBGEMM_V2 | resnext101_32x8_fbgemm-ee16d00c.pth | 82.574 | ResNeXt101_32X8D_Weights.IMAGENET1K_V2 |
+| ResNeXt101_64X4D_QuantizedWeights.IMAGENET1K_FBGEMM_V1 | resnext101_64x4d_fbgemm-605a1cb3.pth | 82.898 | ResNeXt101_64X4D_Weights.IMAGENET1K_V1 |
+)";
+
+TEST_CASE("the six quantized entries torchvision 0.14 has", "[weights]") {
+  std::vector<std::vector<std::string>> rows;
+  for (const std::string& line : testing::lines_of(kQuantizedTable)) {
+    if (!line.empty())
+      rows.push_back(split(line.substr(1, line.size() - 2), "|"));
+  }
+  REQUIRE(rows.size() == 6);
+  const std::size_t first = all_weights().size() - rows.size();
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const WeightsInfo& weights = all_weights()[first + i];
+    INFO(weights.qualified_name());
+    CHECK(weights.qualified_name() == rows[i][0]);
+    CHECK(weights.quantized());
+    CHECK(weights.backend == "fbgemm");
+    CHECK(weights.file_name == rows[i][1]);
+    CHECK(weights.url ==
+          "https://download.pytorch.org/models/quantized/" + rows[i][1]);
+    CHECK(weights.acc1 == std::stod(rows[i][2]));
+    CHECK(weights.unquantized == rows[i][3]);
+    // The float entry's architecture, transforms and parameter count.
+    const WeightsInfo& source = find_weights(rows[i][3]);
+    CHECK(weights.arch == source.arch);
+    CHECK(weights.transforms.resize_size == source.transforms.resize_size);
+    CHECK(weights.num_params == source.num_params);
+    CHECK(quantized_counterpart(source) == &weights);
+    CHECK(quantized_counterpart(weights) == nullptr);
+    // Names resolve in any case.
+    CHECK(&find_weights(testing::to_lower(rows[i][0])) == &weights);
+  }
+  CHECK(find_weights("ResNet18_QuantizedWeights.DEFAULT").name ==
+        "IMAGENET1K_FBGEMM_V1");
+  CHECK(find_weights("ResNet50_QuantizedWeights.DEFAULT").name ==
+        "IMAGENET1K_FBGEMM_V2");
+  CHECK(find_weights("resnext101_32x8d_quantizedweights.default").name ==
+        "IMAGENET1K_FBGEMM_V2");
+  CHECK(find_weights("ResNeXt101_64X4D_QuantizedWeights.DEFAULT").name ==
+        "IMAGENET1K_FBGEMM_V1");
+  // A bare name means the float enum's entry; a quantized enum is named.
+  CHECK(find_weights("DEFAULT", "resnet50").qualified_name() ==
+        "ResNet50_Weights.IMAGENET1K_V2");
+  CHECK_THAT(usage_error("IMAGENET1K_FBGEMM_V2", "resnet50"),
+             Catch::Contains("IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT"));
+  // Torchvision quantizes only these four architectures.
+  CHECK(quantized_counterpart(find_weights("ResNet34_Weights.DEFAULT")) ==
+        nullptr);
 }
 
 TEST_CASE("an enum prefix or an architecture chooses the weights",
@@ -155,7 +215,9 @@ TEST_CASE("an enum prefix or an architecture chooses the weights",
     CHECK_THAT(usage_error("VGG16_Weights.IMAGENET1K_V1"),
                Catch::Contains("no enum VGG16_Weights") &&
                    Catch::Contains("ResNet18_Weights, ResNet34_Weights") &&
-                   Catch::Contains("Wide_ResNet101_2_Weights)"));
+                   Catch::Contains("Wide_ResNet101_2_Weights, "
+                                   "ResNet18_QuantizedWeights") &&
+                   Catch::Contains("ResNeXt101_64X4D_QuantizedWeights)"));
     CHECK_THAT(usage_error("ResNet18_Weights.IMAGENET1K_V2"),
                Catch::Contains("known: IMAGENET1K_V1, DEFAULT"));
     CHECK_THAT(usage_error("DEFAULT", "resnet19"),

@@ -357,3 +357,136 @@ TEST_CASE("scalars decode as Python would", "[pickle]") {
     CHECK(object->class_name == "argparse.Namespace");
   }
 }
+
+namespace {
+
+// _rebuild_qtensor(QInt8Storage, 0, (rows,), (1,), params, False,
+// OrderedDict()), `params` written by `write_params`.
+template <typename Params>
+PickleBuilder qtensor(const std::string& storage_type, int rows,
+                      Params write_params) {
+  PickleBuilder p;
+  p.proto(2).global("torch._utils", "_rebuild_qtensor").mark();
+  p.storage(storage_type, "0", rows)
+      .int1(0)
+      .int1(rows)
+      .tuple1()
+      .int1(1)
+      .tuple1();
+  write_params(p);
+  p.boolean(false)
+      .global("collections", "OrderedDict")
+      .empty_tuple()
+      .reduce()
+      .tuple()
+      .reduce()
+      .stop();
+  return p;
+}
+
+// A double 0.5, big-endian as BINFLOAT stores it.
+const std::string kHalf("\x3f\xe0\x00\x00\x00\x00\x00\x00", 8);
+
+}  // namespace
+
+TEST_CASE("quantized tensors unpickle with their scheme and parameters",
+          "[pickle]") {
+  SECTION("per tensor affine") {
+    const auto value = qtensor("QInt8Storage", 4, [](PickleBuilder& p) {
+                         p.mark()
+                             .global("torch", "per_tensor_affine")
+                             .binfloat(kHalf)
+                             .int1(3)
+                             .tuple();
+                       }).parse();
+    const auto* tensor = value->get_if<pickle::TensorRef>();
+    REQUIRE(tensor);
+    REQUIRE(tensor->quantizer);
+    CHECK(tensor->storage->type == pickle::ScalarType::kQInt8);
+    CHECK(tensor->quantizer->scheme == pickle::QScheme::kPerTensorAffine);
+    CHECK(tensor->quantizer->scale == 0.5);
+    CHECK(tensor->quantizer->zero_point == 3);
+    CHECK(pickle::describe(*value) == "quantized tensor[4]");
+  }
+  SECTION("per channel affine, parameters as lists (older files)") {
+    const auto value = qtensor("QUInt8Storage", 2, [](PickleBuilder& p) {
+                         p.mark()
+                             .global("torch", "per_channel_affine")
+                             .empty_list()
+                             .binfloat(kHalf)
+                             .append()
+                             .binfloat(kHalf)
+                             .append()
+                             .empty_list()
+                             .int1(0)
+                             .append()
+                             .int1(1)
+                             .append()
+                             .int1(0)
+                             .tuple();
+                       }).parse();
+    const auto* tensor = value->get_if<pickle::TensorRef>();
+    REQUIRE(tensor);
+    CHECK(tensor->quantizer->scheme == pickle::QScheme::kPerChannelAffine);
+    CHECK(tensor->quantizer->axis == 0);
+    CHECK(tensor->quantizer->scales->get_if<pickle::List>()->items.size() == 2);
+  }
+}
+
+TEST_CASE("malformed quantized tensors are refused", "[pickle]") {
+  const auto per_tensor = [](PickleBuilder& p) {
+    p.mark()
+        .global("torch", "per_tensor_affine")
+        .binfloat(kHalf)
+        .int1(0)
+        .tuple();
+  };
+  // A quantized rebuild of a float storage, and a plain one of a quantized
+  // storage.
+  CHECK_THAT(error_of(qtensor("FloatStorage", 4, per_tensor)),
+             Catch::Contains("not a quantized one"));
+  PickleBuilder plain;
+  plain.proto(2).tensor("0", 4, 0, 2, 2, 2, 1).stop();
+  CHECK_NOTHROW(plain.parse());
+  // Symmetric schemes name observers; torch cannot rebuild them either.
+  CHECK_THAT(error_of(qtensor("QInt8Storage", 4,
+                              [](PickleBuilder& p) {
+                                p.mark()
+                                    .global("torch", "per_tensor_symmetric")
+                                    .binfloat(kHalf)
+                                    .int1(0)
+                                    .tuple();
+                              })),
+             Catch::Contains("per_tensor_symmetric"));
+  // Parameters of the wrong shape.
+  CHECK_THAT(error_of(qtensor("QInt8Storage", 4,
+                              [](PickleBuilder& p) {
+                                p.mark()
+                                    .global("torch", "per_tensor_affine")
+                                    .binfloat(kHalf)
+                                    .tuple();
+                              })),
+             Catch::Contains("per_tensor_affine takes scale, zero_point"));
+  CHECK_THAT(error_of(qtensor("QInt8Storage", 4,
+                              [](PickleBuilder& p) {
+                                p.mark()
+                                    .global("torch", "per_channel_affine")
+                                    .text("scales")
+                                    .empty_list()
+                                    .int1(0)
+                                    .tuple();
+                              })),
+             Catch::Contains("per-channel scales must be a tensor or a list"));
+  // A qscheme or a dtype is a value; calling one is refused.
+  PickleBuilder call;
+  call.proto(2).global("torch", "qint8").empty_tuple().reduce().stop();
+  CHECK_THAT(error_of(call), Catch::Contains("torch.qint8 is a value"));
+  // Anything else in the parameters' place is still only data.
+  CHECK_THAT(
+      error_of(qtensor(
+          "QInt8Storage", 4,
+          [](PickleBuilder& p) {
+            p.mark().global("posix", "system").binfloat(kHalf).int1(0).tuple();
+          })),
+      Catch::Contains("refusing global 'posix.system'"));
+}

@@ -28,16 +28,21 @@ namespace resnet_cli {
 
 class Checkpoint;
 
-// What the convolutions compute in. fp16 runs on CUDA only.
-enum class Precision { kFloat32, kBFloat16, kFloat16 };
+// What the convolutions compute in. fp16 runs on CUDA only. kInt8: a
+// quantized checkpoint (torchvision's quantized weights, or one `resnet-cli
+// quantize` or PyTorch's convert made) on the CPU's integer units. A
+// quantized checkpoint runs in int8 whatever the precision asked for but
+// bf16 and fp16, which are refused.
+enum class Precision { kFloat32, kBFloat16, kFloat16, kInt8 };
 
 template <>
 struct EnumNames<Precision> {
   static constexpr std::string_view option = "--precision";
-  static constexpr std::array<EnumName<Precision>, 3> names{{
+  static constexpr std::array<EnumName<Precision>, 4> names{{
       {"fp32", Precision::kFloat32},
       {"bf16", Precision::kBFloat16},
       {"fp16", Precision::kFloat16},
+      {"int8", Precision::kInt8},
   }};
 };
 
@@ -91,9 +96,10 @@ class Model {
   // the checkpoint strictly against it (missing, unexpected and mis-shaped
   // keys are errors, as is a file of another architecture) and loads it
   // layer by layer, so that only one layer's temporaries exist beside the
-  // prepared weights. Throws Error(kCheckpoint) for the file, Error(kUsage)
-  // for an unknown architecture, Error(kDevice) for the device or a precision
-  // it cannot run.
+  // prepared weights. A quantized checkpoint loads as the int8 network.
+  // Throws Error(kCheckpoint) for the file, Error(kUsage) for an unknown
+  // architecture or --precision int8 with a float checkpoint, Error(kDevice)
+  // for the device or a precision it cannot run.
   static std::unique_ptr<Model> load(const Checkpoint& checkpoint,
                                      const ModelOptions& options);
   virtual ~Model() = default;
@@ -108,6 +114,9 @@ class Model {
   virtual std::int64_t feature_size() const = 0;
   // model_spec.h's builder name, e.g. "resnet50".
   virtual std::string architecture() const = 0;
+  // What it runs in: the precision asked for, or kInt8 for a quantized
+  // checkpoint.
+  virtual Precision precision() const = 0;
   virtual std::string device() const = 0;
 
   // `input`: batch x 3 x height x width floats; `logits`: batch x

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "model/calibrator.h"
 #include "model/model.h"
 #include "model/trainer.h"
 
@@ -28,6 +29,12 @@ std::unique_ptr<Model> load_model(const std::filesystem::path& checkpoint,
 // as load_model does.
 std::unique_ptr<Trainer> load_trainer(const std::filesystem::path& checkpoint,
                                       const TrainerOptions& options);
+
+// Reads `checkpoint` (a float one) and builds the calibrator of
+// calibrator.h. Throws as load_model does, Error(kUsage) for a checkpoint
+// that is already quantized.
+std::unique_ptr<Calibrator> load_calibrator(
+    const std::filesystem::path& checkpoint, const CalibratorOptions& options);
 
 // Starts mapping the module (and so LibTorch's initialisation) on a thread
 // of its own, so that it overlaps the caller's other work; load_model waits

@@ -22,6 +22,7 @@ constexpr const char* kModuleName = "libresnet_cli_model.so";
 
 using LoadFunction = decltype(&resnet_cli_model_load);
 using TrainerFunction = decltype(&resnet_cli_trainer_load);
+using CalibratorFunction = decltype(&resnet_cli_calibrator_load);
 using AbiFunction = decltype(&resnet_cli_model_abi);
 
 std::filesystem::path executable_folder() {
@@ -52,6 +53,7 @@ std::optional<std::filesystem::path> find_module(
 struct LoadedModule {
   LoadFunction load = nullptr;
   TrainerFunction trainer = nullptr;
+  CalibratorFunction calibrator = nullptr;
   std::string error;  // empty when `load` is set
 };
 
@@ -63,7 +65,7 @@ LoadedModule open_module() {
     for (const auto& candidate : candidates) {
       tried += (tried.empty() ? "" : ", ") + candidate.string();
     }
-    return {nullptr, nullptr,
+    return {nullptr, nullptr, nullptr,
             "the model module " + std::string(kModuleName) +
                 " is missing (looked for " + tried +
                 "); reinstall resnet-cli, or build it with "
@@ -72,7 +74,7 @@ LoadedModule open_module() {
   // Never closed: models it made live until the process ends.
   void* handle = ::dlopen(path->c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
-    return {nullptr, nullptr,
+    return {nullptr, nullptr, nullptr,
             path->string() + ": cannot load the model module: " + ::dlerror()};
   }
   const auto abi =
@@ -81,14 +83,17 @@ LoadedModule open_module() {
       reinterpret_cast<LoadFunction>(::dlsym(handle, "resnet_cli_model_load"));
   const auto trainer = reinterpret_cast<TrainerFunction>(
       ::dlsym(handle, "resnet_cli_trainer_load"));
-  if (!abi || !load || !trainer || abi() != RESNET_CLI_MODEL_ABI) {
-    return {nullptr, nullptr,
+  const auto calibrator = reinterpret_cast<CalibratorFunction>(
+      ::dlsym(handle, "resnet_cli_calibrator_load"));
+  if (!abi || !load || !trainer || !calibrator ||
+      abi() != RESNET_CLI_MODEL_ABI) {
+    return {nullptr, nullptr, nullptr,
             path->string() +
                 ": not the model module of this resnet-cli build "
                 "(reinstall resnet-cli)"};
   }
   spdlog::debug("model module: {}", path->string());
-  return {load, trainer, ""};
+  return {load, trainer, calibrator, ""};
 }
 
 std::once_flag g_started;
@@ -131,6 +136,15 @@ std::unique_ptr<Trainer> load_trainer(const std::filesystem::path& checkpoint,
   std::unique_ptr<Trainer> trainer;
   loaded.trainer(&checkpoint, &options, &trainer);
   return trainer;
+}
+
+std::unique_ptr<Calibrator> load_calibrator(
+    const std::filesystem::path& checkpoint, const CalibratorOptions& options) {
+  const LoadedModule& loaded = module();
+  if (!loaded.calibrator) throw Error(ErrorKind::kModel, loaded.error);
+  std::unique_ptr<Calibrator> calibrator;
+  loaded.calibrator(&checkpoint, &options, &calibrator);
+  return calibrator;
 }
 
 ModelModuleStatus model_module_status() {

@@ -14,6 +14,11 @@ std::unique_ptr<Trainer> load_trainer(const std::filesystem::path& checkpoint,
   return detail::load_trainer_from_checkpoint(checkpoint, options);
 }
 
+std::unique_ptr<Calibrator> load_calibrator(
+    const std::filesystem::path& checkpoint, const CalibratorOptions& options) {
+  return detail::load_calibrator_from_checkpoint(checkpoint, options);
+}
+
 void start_loading_model_module() {}
 
 void wait_for_model_module() {}

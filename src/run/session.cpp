@@ -47,6 +47,29 @@ void read_ahead(const std::filesystem::path& file) {
   ::close(fd);
 }
 
+// The registry entry the options name. With --precision int8 and no file
+// of its own, a float entry stands for its quantized counterpart, whose file
+// and transforms are used.
+const WeightsInfo& choose_weights(const SessionOptions& options) {
+  const WeightsInfo& named = find_weights(options.weights, options.model.arch);
+  if (options.model.precision != Precision::kInt8 || named.quantized() ||
+      !options.weights_file.empty() || !options.weights_url.empty()) {
+    return named;
+  }
+  if (const WeightsInfo* quantized = quantized_counterpart(named)) {
+    spdlog::info("--precision int8: {} (quantized from {})",
+                 quantized->qualified_name(), named.qualified_name());
+    return *quantized;
+  }
+  throw Error(ErrorKind::kUsage,
+              "--precision int8: torchvision publishes no quantized weights "
+              "made from " +
+                  named.qualified_name() +
+                  " (resnet-cli weights list shows the quantized entries); "
+                  "make an int8 model of it with `resnet-cli quantize "
+                  "--calibrate DIR -o MODEL_DIR`");
+}
+
 }  // namespace
 
 PipelineOptions plan_pipeline(const PlanOptions& options,
@@ -81,7 +104,7 @@ PipelineOptions plan_pipeline(const PlanOptions& options,
 
 Session::Session(const SessionOptions& options)
     : options_(options),
-      weights_(&find_weights(options.weights, options.model.arch)),
+      weights_(&choose_weights(options)),
       transform_(apply_overrides(weights_->transforms, options.transform)) {
   // -vv shows where a cold start's time goes.
   const auto started = std::chrono::steady_clock::now();

@@ -17,6 +17,7 @@
 #include "base/error.h"
 #include "base/file_util.h"
 #include "model/model_loader.h"
+#include "train/model_folder.h"
 #include "train/train_data.h"
 #include "weights/download.h"
 #include "weights/state_dict_writer.h"
@@ -29,25 +30,8 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-constexpr const char* kModelFile = "model.pth";
-constexpr const char* kLabelsFile = "labels.txt";
-constexpr const char* kRecordFile = "model.json";
 constexpr const char* kHistoryFile = "train.jsonl";
 constexpr const char* kOptimizerFile = "optimizer.pt";
-constexpr const char* kRecordFormat = "resnet-cli training run";
-
-json read_json(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) {
-    throw Error(ErrorKind::kUsage, file.string() + ": cannot be read");
-  }
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw Error(ErrorKind::kUsage,
-                file.string() + ": not valid JSON (" + e.what() + ")");
-  }
-}
 
 // Refuses to mix runs, and makes sure the folder exists and is writable
 // before any work is done.
@@ -117,36 +101,7 @@ Data load_data(const TrainOptions& options) {
   return data;
 }
 
-// The base network: where its file is, what it is, and its transforms.
-struct Base {
-  const WeightsInfo* weights = nullptr;
-  fs::path file;
-  std::string sha256;
-  std::string arch;  // empty: the trainer reads it from the file
-  TransformSpec transform;
-};
-
-Base resolve_base(const SessionOptions& session) {
-  Base base;
-  base.weights = &find_weights(session.weights, session.model.arch);
-  base.transform = apply_overrides(base.weights->transforms, session.transform);
-  const WeightsSource source{base.weights, session.weights_file,
-                             session.weights_url};
-  base.file = resolve_weights_file(source, session.fetch);
-  const bool registry =
-      session.weights_file.empty() && session.weights_url.empty();
-  base.arch = registry ? base.weights->arch : session.model.arch;
-  base.sha256 = sha256_file(base.file);
-  return base;
-}
-
-json transform_json(const TransformSpec& t) {
-  return {{"resize_size", t.resize_size},
-          {"crop_size", t.crop_size},
-          {"interpolation", std::string(enum_name(t.interpolation))},
-          {"mean", t.mean},
-          {"std", t.std}};
-}
+using Base = ModelBase;
 
 json recipe_json(const TrainRecipe& r) {
   return {{"train", std::string(enum_name(r.part))},
@@ -205,10 +160,7 @@ std::uint64_t val_images(const Run& run) {
 std::string record_text(const Run& run, bool interrupted) {
   const TrainOptions& o = *run.options;
   const Progress& s = run.state;
-  json base = {
-      {"weights", run.base.weights->enum_name + "." + run.base.weights->name},
-      {"file", run.base.file.string()},
-      {"sha256", run.base.sha256}};
+  const json base = base_record(run.base);
   json data = {{"train", o.data},
                {"train_images", train_images(run)},
                {"val_images", val_images(run)},
@@ -222,13 +174,13 @@ std::string record_text(const Run& run, bool interrupted) {
   metrics["best_val_acc1"] =
       s.best_val_acc1 ? json(*s.best_val_acc1) : json(nullptr);
   metrics["best_epoch"] = s.best_epoch;
-  const json record = {{"format", kRecordFormat},
+  const json record = {{"format", kTrainingRecordFormat},
                        {"version", 1},
                        {"arch", run.trainer->architecture()},
                        {"num_classes", run.data.classes.size()},
                        {"classes", run.data.classes},
                        {"base", base},
-                       {"transforms", transform_json(run.base.transform)},
+                       {"transforms", transform_record(run.base.transform)},
                        {"recipe", recipe_json(o.recipe)},
                        {"data", data},
                        {"metrics", metrics},
@@ -317,13 +269,22 @@ TrainerOptions trainer_options(const TrainOptions& options, const Base& base,
   t.device = options.base.model.device;
   t.tf32 = options.base.model.tf32;
   t.bf16 = options.base.model.precision == Precision::kBFloat16;
-  if (options.base.model.precision == Precision::kFloat16) {
+  return t;
+}
+
+// Before anything is written or scanned: the precisions train cannot use.
+void check_precision(Precision precision) {
+  if (precision == Precision::kFloat16) {
     // fp16 gradients underflow without a gradient scaler, which a plain
     // autocast script would need too.
     throw Error(ErrorKind::kUsage,
                 "train: --precision fp16 is not supported (use bf16)");
   }
-  return t;
+  if (precision == Precision::kInt8) {
+    throw Error(ErrorKind::kUsage,
+                "train: --precision int8 is not supported (train in fp32 or "
+                "bf16, then make an int8 model with resnet-cli quantize)");
+  }
 }
 
 void report_failure(Run& run, const std::string& message) {
@@ -595,6 +556,7 @@ TrainSummary summary_of(const Run& run, bool interrupted) {
 TrainSummary train_classifier(const TrainOptions& options,
                               const TrainProgress& progress,
                               const std::atomic<bool>& stop) {
+  check_precision(options.base.model.precision);
   start_loading_model_module();
   prepare_output_dir(options);
   Run run;
@@ -602,7 +564,7 @@ TrainSummary train_classifier(const TrainOptions& options,
   run.progress = &progress;
   run.stop = &stop;
   run.data = load_data(options);
-  run.base = resolve_base(options.base);
+  run.base = resolve_model_base(options.base);
   write_labels(options.output_dir, run.data.classes);
   const auto classes = static_cast<std::int64_t>(run.data.classes.size());
   fs::path start = run.base.file;
@@ -640,41 +602,6 @@ TrainSummary train_classifier(const TrainOptions& options,
                      .count());
   }
   return summary_of(run, false);
-}
-
-TrainedModel read_trained_model(const fs::path& model_dir) {
-  const fs::path file = model_dir / kRecordFile;
-  std::error_code ec;
-  if (!fs::exists(file, ec)) {
-    throw Error(ErrorKind::kUsage,
-                model_dir.string() +
-                    ": not a model folder (no model.json; make one with "
-                    "resnet-cli train)");
-  }
-  const json record = read_json(file);
-  if (record.value("format", "") != kRecordFormat) {
-    throw Error(ErrorKind::kUsage,
-                file.string() + ": not written by resnet-cli train");
-  }
-  TrainedModel model;
-  model.weights_file = model_dir / kModelFile;
-  model.labels_file = model_dir / kLabelsFile;
-  try {
-    model.arch = record.at("arch").get<std::string>();
-    model.weights = record.at("base").at("weights").get<std::string>();
-    const json& t = record.at("transforms");
-    model.transform.resize_size = t.at("resize_size").get<int>();
-    model.transform.crop_size = t.at("crop_size").get<int>();
-    const auto interpolation =
-        find_enum<Interpolation>(t.at("interpolation").get<std::string>());
-    if (interpolation) model.transform.interpolation = *interpolation;
-    model.transform.mean = t.at("mean").get<std::array<float, 3>>();
-    model.transform.std = t.at("std").get<std::array<float, 3>>();
-  } catch (const json::exception& e) {
-    throw Error(ErrorKind::kUsage,
-                file.string() + ": incomplete (" + e.what() + ")");
-  }
-  return model;
 }
 
 }  // namespace resnet_cli

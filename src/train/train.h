@@ -26,6 +26,7 @@
 #include "run/inputs.h"
 #include "run/session.h"
 #include "train/image_folder.h"
+#include "train/model_folder.h"
 
 namespace resnet_cli {
 
@@ -134,18 +135,5 @@ struct TrainSummary {
 TrainSummary train_classifier(const TrainOptions& options,
                               const TrainProgress& progress,
                               const std::atomic<bool>& stop);
-
-// What classify and bench need of a MODEL_DIR: its model.pth, labels.txt,
-// and the architecture, weights name and transforms model.json records.
-struct TrainedModel {
-  std::filesystem::path weights_file;
-  std::filesystem::path labels_file;
-  std::string arch;
-  std::string weights;  // the base's registry name
-  TransformSpec transform;
-};
-
-// Throws Error(kUsage) naming the folder when it is not a training output.
-TrainedModel read_trained_model(const std::filesystem::path& model_dir);
 
 }  // namespace resnet_cli

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <unordered_map>
@@ -13,6 +15,24 @@
 #include "weights/zip_archive.h"
 
 namespace resnet_cli {
+
+namespace {
+
+// A per-channel parameter tensor, read once the storages are reachable.
+struct PendingChannelValues {
+  std::size_t tensor = 0;  // index into Checkpoint::Contents::tensors
+  bool scales = true;      // else zero points
+  CheckpointTensor values;
+};
+
+}  // namespace
+
+// A state_dict's entries, before any storage is read.
+struct Checkpoint::Contents {
+  std::vector<CheckpointTensor> tensors;
+  std::vector<CheckpointDType> dtypes;
+  std::vector<PendingChannelValues> channel_values;
+};
 
 namespace {
 
@@ -77,6 +97,34 @@ std::size_t storage_bytes(const std::filesystem::path& path,
   return bytes;
 }
 
+constexpr const char kPackedParams[] = "._packed_params._packed_params";
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+const pickle::Global* as_dtype(const Value& value) {
+  const auto* global = value.get_if<pickle::Global>();
+  return global && global->module == "torch" &&
+                 (global->name == "qint8" || global->name == "quint8" ||
+                  global->name == "qint32" || global->name == "float16" ||
+                  global->name == "float32")
+             ? global
+             : nullptr;
+}
+
+// What a state_dict may map a key to: a tensor, a dtype, or a quantized
+// Linear's packed (weight, bias).
+bool is_state_dict_value(const Value& value) {
+  if (value.get_if<TensorRef>() || as_dtype(value)) return true;
+  const auto* tuple = value.get_if<pickle::Tuple>();
+  return tuple && tuple->items.size() == 2 &&
+         tuple->items[0]->get_if<TensorRef>() &&
+         (tuple->items[1]->get_if<TensorRef>() ||
+          tuple->items[1]->get_if<pickle::None>());
+}
+
 // Finds the state_dict inside the unpickled object.
 const Dict& locate_state_dict(const std::filesystem::path& path,
                               const Value& root) {
@@ -89,8 +137,7 @@ const Dict& locate_state_dict(const std::filesystem::path& path,
     return !candidate.items.empty() &&
            std::all_of(candidate.items.begin(), candidate.items.end(),
                        [](const auto& item) {
-                         return item.second->template get_if<TensorRef>() !=
-                                nullptr;
+                         return is_state_dict_value(*item.second);
                        });
   };
   if (is_tensor_dict(*dict)) return *dict;
@@ -116,39 +163,164 @@ const Dict& locate_state_dict(const std::filesystem::path& path,
                  "'state_dict' entry");
 }
 
-std::vector<CheckpointTensor> collect_tensors(const std::filesystem::path& path,
-                                              const Value& root) {
+// The range of a quantized storage type's integers.
+std::pair<std::int64_t, std::int64_t> integer_range(pickle::ScalarType type) {
+  switch (type) {
+    case pickle::ScalarType::kQInt8:
+      return {-128, 127};
+    case pickle::ScalarType::kQUInt8:
+      return {0, 255};
+    default:
+      return {INT32_MIN, INT32_MAX};
+  }
+}
+
+using StateDictContents = Checkpoint::Contents;
+
+CheckpointTensor describe_tensor(const std::filesystem::path& path,
+                                 const std::string& name,
+                                 const TensorRef& tensor) {
+  CheckpointTensor out;
+  out.name = name;
+  out.type = tensor.storage->type;
+  out.sizes = tensor.sizes;
+  out.strides = tensor.strides;
+  out.storage_offset = tensor.storage_offset;
+  out.storage_key = tensor.storage->key;
+  out.storage_numel = tensor.storage->numel;
+  if (tensor_extent(path, name, tensor) > out.storage_numel) {
+    fail(path, "tensor '" + name + "' reaches past the end of its storage");
+  }
+  return out;
+}
+
+// Per-channel scales or zero points: a list's values now, a tensor's once
+// its storage can be read.
+void add_channel_values(const std::filesystem::path& path,
+                        const std::string& name, const Value& value,
+                        bool scales, std::int64_t channels,
+                        StateDictContents& contents) {
+  const char* what = scales ? "scales" : "zero points";
+  CheckpointTensor& owner = contents.tensors.back();
+  std::vector<double>& target =
+      scales ? owner.quantization->scales : owner.quantization->zero_points;
+  if (const auto* list = value.get_if<pickle::List>()) {
+    if (static_cast<std::int64_t>(list->items.size()) != channels) {
+      fail(path, "quantized tensor '" + name + "' has " +
+                     std::to_string(list->items.size()) + " " + what + " for " +
+                     std::to_string(channels) + " channels");
+    }
+    for (const ValuePtr& item : list->items) {
+      const auto* number = item->get_if<double>();
+      const auto* integer = item->get_if<std::int64_t>();
+      target.push_back(number ? *number : static_cast<double>(*integer));
+    }
+    return;
+  }
+  const TensorRef& tensor = *value.get_if<TensorRef>();
+  if (tensor.sizes[0] != channels) {
+    fail(path, "quantized tensor '" + name + "' has " +
+                   std::to_string(tensor.sizes[0]) + " " + what + " for " +
+                   std::to_string(channels) + " channels");
+  }
+  using pickle::ScalarType;
+  const ScalarType type = tensor.storage->type;
+  if (type != ScalarType::kFloat64 && type != ScalarType::kFloat32 &&
+      (scales || (type != ScalarType::kInt64 && type != ScalarType::kInt32))) {
+    fail(path, "quantized tensor '" + name + "' has " +
+                   pickle::scalar_type_name(type) + " " + what);
+  }
+  contents.channel_values.push_back(
+      {contents.tensors.size() - 1, scales,
+       describe_tensor(path, name + (scales ? ".<scales>" : ".<zero points>"),
+                       tensor)});
+}
+
+// Checks a quantized tensor's scheme and per-tensor parameters, and queues
+// its per-channel ones.
+void add_quantization(const std::filesystem::path& path,
+                      const std::string& name, const pickle::Quantizer& q,
+                      StateDictContents& contents) {
+  CheckpointTensor& tensor = contents.tensors.back();
+  QuantizationParams params;
+  params.scheme = q.scheme;
+  const auto [low, high] = integer_range(tensor.type);
+  if (q.scheme == pickle::QScheme::kPerTensorAffine) {
+    if (!std::isfinite(q.scale) || q.scale <= 0) {
+      fail(path, "quantized tensor '" + name + "' has scale " +
+                     std::to_string(q.scale));
+    }
+    if (q.zero_point < low || q.zero_point > high) {
+      fail(path, "quantized tensor '" + name + "' has zero point " +
+                     std::to_string(q.zero_point) + ", outside " +
+                     pickle::scalar_type_name(tensor.type) + "'s range");
+    }
+    params.scale = q.scale;
+    params.zero_point = q.zero_point;
+    tensor.quantization = std::move(params);
+    return;
+  }
+  if (q.axis < 0 || q.axis >= static_cast<std::int64_t>(tensor.sizes.size())) {
+    fail(path, "quantized tensor '" + name + "' has per-channel axis " +
+                   std::to_string(q.axis) + " for " +
+                   std::to_string(tensor.sizes.size()) + " dimensions");
+  }
+  params.axis = q.axis;
+  tensor.quantization = std::move(params);
+  const std::int64_t channels = tensor.sizes[static_cast<std::size_t>(q.axis)];
+  add_channel_values(path, name, *q.scales, true, channels, contents);
+  add_channel_values(path, name, *q.zero_points, false, channels, contents);
+}
+
+void add_tensor(const std::filesystem::path& path, const std::string& name,
+                const TensorRef& tensor, StateDictContents& contents) {
+  contents.tensors.push_back(describe_tensor(path, name, tensor));
+  if (tensor.quantizer) {
+    add_quantization(path, name, *tensor.quantizer, contents);
+  }
+}
+
+StateDictContents collect_tensors(const std::filesystem::path& path,
+                                  const Value& root) {
   const Dict& state_dict = locate_state_dict(path, root);
-  std::vector<CheckpointTensor> tensors;
-  std::unordered_set<std::string> names;
+  StateDictContents contents;
   for (const auto& [key, value] : state_dict.items) {
     const auto* text = key->get_if<std::string>();
     if (!text) {
       fail(path,
            "state_dict key is a " + pickle::describe(*key) + ", not a string");
     }
-    const auto* tensor = value->get_if<TensorRef>();
-    if (!tensor) {
+    const std::string name = strip_prefixes(*text);
+    if (const auto* tensor = value->get_if<TensorRef>()) {
+      add_tensor(path, name, *tensor, contents);
+    } else if (const pickle::Global* dtype = as_dtype(*value)) {
+      contents.dtypes.push_back({name, dtype->name});
+    } else if (ends_with(name, kPackedParams) && is_state_dict_value(*value)) {
+      const std::string base =
+          name.substr(0, name.size() - std::strlen("._packed_params"));
+      const auto& items = value->get_if<pickle::Tuple>()->items;
+      add_tensor(path, base + ".weight", *items[0]->get_if<TensorRef>(),
+                 contents);
+      if (const auto* bias = items[1]->get_if<TensorRef>()) {
+        add_tensor(path, base + ".bias", *bias, contents);
+      }
+    } else {
       fail(path, "state_dict entry '" + *text + "' is a " +
                      pickle::describe(*value) + ", not a tensor");
     }
-    CheckpointTensor out;
-    out.name = strip_prefixes(*text);
-    out.type = tensor->storage->type;
-    out.sizes = tensor->sizes;
-    out.strides = tensor->strides;
-    out.storage_offset = tensor->storage_offset;
-    out.storage_key = tensor->storage->key;
-    out.storage_numel = tensor->storage->numel;
-    if (tensor_extent(path, *text, *tensor) > out.storage_numel) {
-      fail(path, "tensor '" + *text + "' reaches past the end of its storage");
-    }
-    if (!names.insert(out.name).second) {
-      fail(path, "state_dict has key '" + out.name + "' twice");
-    }
-    tensors.push_back(std::move(out));
   }
-  return tensors;
+  std::unordered_set<std::string> names;
+  for (const CheckpointTensor& tensor : contents.tensors) {
+    if (!names.insert(tensor.name).second) {
+      fail(path, "state_dict has key '" + tensor.name + "' twice");
+    }
+  }
+  for (const CheckpointDType& dtype : contents.dtypes) {
+    if (!names.insert(dtype.name).second) {
+      fail(path, "state_dict has key '" + dtype.name + "' twice");
+    }
+  }
+  return contents;
 }
 
 }  // namespace
@@ -193,7 +365,7 @@ class LegacySource final : public Checkpoint::Source {
       : path_(path), file_(std::move(file)) {}
 
   // Returns the state_dict's tensors and records where each storage lies.
-  std::vector<CheckpointTensor> parse() {
+  StateDictContents parse() {
     std::size_t pos = sizeof kLegacyMagic;
     auto next_pickle = [&]() {
       std::size_t consumed = 0;
@@ -218,11 +390,13 @@ class LegacySource final : public Checkpoint::Source {
         }
       }
     }
-    std::vector<CheckpointTensor> tensors =
-        collect_tensors(path_, *next_pickle());
+    StateDictContents contents = collect_tensors(path_, *next_pickle());
     std::unordered_map<std::string, const CheckpointTensor*> user_of;
-    for (const CheckpointTensor& tensor : tensors) {
+    for (const CheckpointTensor& tensor : contents.tensors) {
       user_of.emplace(tensor.storage_key, &tensor);
+    }
+    for (const PendingChannelValues& pending : contents.channel_values) {
+      user_of.emplace(pending.values.storage_key, &pending.values);
     }
     ValuePtr keys_value = next_pickle();
     const auto* keys = keys_value->get_if<pickle::List>();
@@ -249,12 +423,12 @@ class LegacySource final : public Checkpoint::Source {
       offsets_[*key] = {pos, bytes};
       pos += bytes;
     }
-    for (const CheckpointTensor& tensor : tensors) {
-      if (!offsets_.count(tensor.storage_key)) {
-        fail(path_, "storage '" + tensor.storage_key + "' is missing");
+    for (const auto& [key, user] : user_of) {
+      if (!offsets_.count(key)) {
+        fail(path_, "storage '" + key + "' is missing");
       }
     }
-    return tensors;
+    return contents;
   }
 
   StorageBytes read(const std::string& key) override {
@@ -302,12 +476,12 @@ Checkpoint::Checkpoint(const std::filesystem::path& path) : path_(path) {
     ValuePtr root =
         pickle::unpickle(reinterpret_cast<const std::uint8_t*>(pickled.data()),
                          pickled.size(), path.string());
-    tensors_ = collect_tensors(path, *root);
+    take_contents(collect_tensors(path, *root));
     source_ = std::move(zip);
   } else if (has_prefix(*file, kLegacyMagic, sizeof kLegacyMagic)) {
     format_ = "legacy";
     auto legacy = std::make_unique<LegacySource>(path, std::move(file));
-    tensors_ = legacy->parse();
+    take_contents(legacy->parse());
     source_ = std::move(legacy);
   } else if (file->size() > 8 && file->data()[8] == '{') {
     fail(path,
@@ -319,9 +493,98 @@ Checkpoint::Checkpoint(const std::filesystem::path& path) : path_(path) {
          "nor a legacy torch.save file)");
   }
   if (tensors_.empty()) fail(path, "state_dict holds no tensors");
+  read_channel_values();
 }
 
 Checkpoint::~Checkpoint() = default;
+
+void Checkpoint::take_contents(Contents&& contents) {
+  tensors_ = std::move(contents.tensors);
+  dtypes_ = std::move(contents.dtypes);
+  for (PendingChannelValues& pending : contents.channel_values) {
+    channel_tensors_.push_back(std::move(pending.values));
+    channel_owners_.emplace_back(pending.tensor, pending.scales);
+  }
+}
+
+void Checkpoint::read_channel_values() {
+  using pickle::ScalarType;
+  for (std::size_t i = 0; i < channel_tensors_.size(); ++i) {
+    const CheckpointTensor& values = channel_tensors_[i];
+    CheckpointTensor& owner = tensors_[channel_owners_[i].first];
+    const bool scales = channel_owners_[i].second;
+    QuantizationParams& params = *owner.quantization;
+    std::vector<double>& target = scales ? params.scales : params.zero_points;
+    const StorageBytes bytes = read_storage(values.storage_key);
+    for (std::int64_t c = 0; c < values.sizes[0]; ++c) {
+      const std::size_t index = static_cast<std::size_t>(values.storage_offset +
+                                                         c * values.strides[0]);
+      const std::uint8_t* at =
+          bytes.data + index * pickle::element_size(values.type);
+      double value = 0;
+      if (values.type == ScalarType::kFloat64) {
+        std::memcpy(&value, at, 8);
+      } else if (values.type == ScalarType::kFloat32) {
+        float number;
+        std::memcpy(&number, at, 4);
+        value = number;
+      } else if (values.type == ScalarType::kInt64) {
+        std::int64_t number;
+        std::memcpy(&number, at, 8);
+        value = static_cast<double>(number);
+      } else {
+        std::int32_t number;
+        std::memcpy(&number, at, 4);
+        value = number;
+      }
+      target.push_back(value);
+    }
+  }
+  for (const CheckpointTensor& tensor : tensors_) {
+    if (tensor.quantization && !tensor.quantization->scales.empty()) {
+      check_channel_values(tensor);
+    }
+  }
+}
+
+void Checkpoint::check_channel_values(const CheckpointTensor& tensor) const {
+  const QuantizationParams& params = *tensor.quantization;
+  const auto [low, high] = integer_range(tensor.type);
+  const bool integral =
+      params.scheme != pickle::QScheme::kPerChannelAffineFloatQParams;
+  for (std::size_t c = 0; c < params.scales.size(); ++c) {
+    const double scale = params.scales[c];
+    const double zero_point = params.zero_points[c];
+    if (!std::isfinite(scale) || scale <= 0) {
+      fail(path_, "quantized tensor '" + tensor.name + "' has scale " +
+                      std::to_string(scale) + " in channel " +
+                      std::to_string(c));
+    }
+    if (!std::isfinite(zero_point) ||
+        (integral && (zero_point != std::floor(zero_point) ||
+                      zero_point < static_cast<double>(low) ||
+                      zero_point > static_cast<double>(high)))) {
+      fail(path_, "quantized tensor '" + tensor.name + "' has zero point " +
+                      std::to_string(zero_point) + " in channel " +
+                      std::to_string(c) + ", outside " +
+                      pickle::scalar_type_name(tensor.type) + "'s range");
+    }
+  }
+}
+
+bool Checkpoint::is_quantized() const {
+  return std::any_of(tensors_.begin(), tensors_.end(),
+                     [](const CheckpointTensor& tensor) {
+                       return tensor.quantization.has_value();
+                     });
+}
+
+const CheckpointDType* Checkpoint::find_dtype(const std::string& name) const {
+  for (const CheckpointDType& dtype : dtypes_) {
+    if (dtype.name == name) return &dtype;
+  }
+  return nullptr;
+}
 
 const CheckpointTensor* Checkpoint::find(const std::string& name) const {
   for (const CheckpointTensor& tensor : tensors_) {
@@ -332,11 +595,14 @@ const CheckpointTensor* Checkpoint::find(const std::string& name) const {
 
 StorageBytes Checkpoint::read_storage(const std::string& key) const {
   const CheckpointTensor* user = nullptr;
-  for (const CheckpointTensor& tensor : tensors_) {
-    if (tensor.storage_key == key) {
-      user = &tensor;
-      break;
+  for (const auto* list : {&tensors_, &channel_tensors_}) {
+    for (const CheckpointTensor& tensor : *list) {
+      if (tensor.storage_key == key) {
+        user = &tensor;
+        break;
+      }
     }
+    if (user) break;
   }
   if (!user) fail(path_, "no tensor uses storage '" + key + "'");
   StorageBytes bytes = source_->read(key);

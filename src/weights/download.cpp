@@ -510,6 +510,11 @@ std::string mirror_url(std::string_view url, std::string_view mirror) {
   if (mirror.empty()) return std::string(url);
   std::string base(mirror);
   while (!base.empty() && base.back() == '/') base.pop_back();
+  if (url.substr(0, kTorchvisionDownloadBase.size()) ==
+      kTorchvisionDownloadBase) {
+    return base + "/" +
+           std::string(url.substr(kTorchvisionDownloadBase.size()));
+  }
   return base + "/" + url_file_name(url);
 }
 

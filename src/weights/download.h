@@ -76,8 +76,10 @@ std::string url_file_name(std::string_view url);
 // Where torch.hub caches `url`: hub_checkpoint_dir() / url_file_name(url).
 std::filesystem::path cached_url_path(std::string_view url);
 
-// `url` fetched from `mirror` instead: mirror + "/" + url_file_name(url)
-// (one '/' between them). An empty mirror gives `url` unchanged.
+// `url` fetched from `mirror` instead: mirror + "/" + the path below
+// kTorchvisionDownloadBase ("quantized/resnet50_fbgemm-23753f79.pth" keeps
+// its folder), or + url_file_name(url) for any other URL (one '/' between
+// them). An empty mirror gives `url` unchanged.
 std::string mirror_url(std::string_view url, std::string_view mirror);
 
 // The SHA-256 of a file, 64 lowercase hex digits. Throws Error(kWeights)

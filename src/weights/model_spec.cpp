@@ -57,6 +57,44 @@ void add_block(std::vector<ParameterSpec>& specs, const ArchSpec& arch,
   }
 }
 
+// A converted (quantized) convolution: its fused BatchNorm is its bias.
+void add_quantized_conv(std::vector<ParameterSpec>& specs,
+                        const std::string& conv,
+                        std::vector<std::int64_t> shape) {
+  const std::int64_t channels = shape[0];
+  specs.push_back({conv + ".weight", std::move(shape), true, false});
+  specs.push_back({conv + ".bias", {channels}, true, false});
+  specs.push_back({conv + ".scale", {}, false, false});
+  specs.push_back({conv + ".zero_point", {}, false, false});
+}
+
+void add_quantized_block(std::vector<ParameterSpec>& specs,
+                         const ArchSpec& arch, int stage, int index,
+                         std::int64_t in_channels) {
+  const std::string prefix =
+      "layer" + std::to_string(stage + 1) + "." + std::to_string(index);
+  const std::int64_t width = arch.width(stage);
+  const std::int64_t out_channels =
+      (std::int64_t{64} << stage) * arch.expansion();
+  std::string add = prefix + ".add_relu";
+  if (arch.block == BlockType::kBasicBlock) {
+    add_quantized_conv(specs, prefix + ".conv1", {width, in_channels, 3, 3});
+    add_quantized_conv(specs, prefix + ".conv2", {width, width, 3, 3});
+  } else {
+    add_quantized_conv(specs, prefix + ".conv1", {width, in_channels, 1, 1});
+    add_quantized_conv(specs, prefix + ".conv2",
+                       {width, width / arch.groups, 3, 3});
+    add_quantized_conv(specs, prefix + ".conv3", {out_channels, width, 1, 1});
+    add = prefix + ".skip_add_relu";
+  }
+  if (arch.has_downsample(stage, index)) {
+    add_quantized_conv(specs, prefix + ".downsample.0",
+                       {out_channels, in_channels, 1, 1});
+  }
+  specs.push_back({add + ".scale", {}, false, false});
+  specs.push_back({add + ".zero_point", {}, false, false});
+}
+
 std::string shape_string(const std::vector<std::int64_t>& shape) {
   std::string out = "[";
   for (std::size_t i = 0; i < shape.size(); ++i) {
@@ -225,6 +263,37 @@ std::vector<ParameterSpec> parameter_specs(const ArchSpec& arch,
   return specs;
 }
 
+QuantizedFcKeys quantized_fc_keys(const Checkpoint& checkpoint) {
+  QuantizedFcKeys keys;
+  const CheckpointTensor* legacy = checkpoint.find("fc.weight");
+  if (!checkpoint.find(keys.weight) && legacy && legacy->quantization) {
+    keys.weight = "fc.weight";
+    keys.bias = "fc.bias";
+  }
+  return keys;
+}
+
+std::vector<ParameterSpec> quantized_parameter_specs(
+    const ArchSpec& arch, std::int64_t num_classes, const QuantizedFcKeys& fc) {
+  std::vector<ParameterSpec> specs;
+  add_quantized_conv(specs, "conv1", {64, 3, 7, 7});
+  std::int64_t in_channels = 64;
+  for (int stage = 0; stage < 4; ++stage) {
+    for (int index = 0; index < arch.layers[static_cast<std::size_t>(stage)];
+         ++index) {
+      add_quantized_block(specs, arch, stage, index, in_channels);
+      in_channels = (std::int64_t{64} << stage) * arch.expansion();
+    }
+  }
+  specs.push_back({"fc.scale", {}, false, false});
+  specs.push_back({"fc.zero_point", {}, false, false});
+  specs.push_back({fc.weight, {num_classes, arch.feature_size()}, true, false});
+  specs.push_back({fc.bias, {num_classes}, true, false});
+  specs.push_back({"quant.scale", {1}, false, false});
+  specs.push_back({"quant.zero_point", {1}, false, false});
+  return specs;
+}
+
 std::int64_t num_params(const ArchSpec& arch, std::int64_t num_classes) {
   std::int64_t total = 0;
   for (const ParameterSpec& spec : parameter_specs(arch, num_classes)) {
@@ -262,19 +331,22 @@ const ArchSpec& detect_architecture(const Checkpoint& checkpoint) {
 
 std::int64_t checkpoint_num_classes(const Checkpoint& checkpoint,
                                     const ArchSpec& arch) {
-  const CheckpointTensor* fc = checkpoint.find("fc.weight");
+  const std::string fc_name = checkpoint.is_quantized()
+                                  ? quantized_fc_keys(checkpoint).weight
+                                  : std::string("fc.weight");
+  const CheckpointTensor* fc = checkpoint.find(fc_name);
   const std::string note = structure_note(read_structure(checkpoint), arch);
   if (!fc) {
     throw Error(ErrorKind::kCheckpoint,
-                checkpoint.path().string() +
-                    ": has no 'fc.weight', so it is not a torchvision ResNet "
+                checkpoint.path().string() + ": has no '" + fc_name +
+                    "', so it is not a torchvision ResNet "
                     "classifier state_dict" +
                     (note.empty() ? "" : " (" + note + ")"));
   }
   if (fc->sizes.size() != 2 || fc->sizes[1] != arch.feature_size() ||
       fc->sizes[0] < 1) {
     throw Error(ErrorKind::kCheckpoint,
-                checkpoint.path().string() + ": fc.weight is " +
+                checkpoint.path().string() + ": " + fc_name + " is " +
                     shape_string(fc->sizes) + ", " +
                     std::string(arch.display_name) + " needs [N, " +
                     std::to_string(arch.feature_size()) + "]" +
@@ -292,8 +364,12 @@ const ArchSpec& choose_architecture(const Checkpoint& checkpoint,
 void check_state_dict(const Checkpoint& checkpoint, const ArchSpec& arch) {
   // The class count is free; take it from fc.weight where that is a matrix
   // so that a fine-tuned head is no mismatch, and report the rest.
+  const bool quantized = checkpoint.is_quantized();
   std::int64_t num_classes = 1000;
-  if (const CheckpointTensor* fc = checkpoint.find("fc.weight");
+  const QuantizedFcKeys fc_keys =
+      quantized ? quantized_fc_keys(checkpoint) : QuantizedFcKeys{};
+  if (const CheckpointTensor* fc =
+          checkpoint.find(quantized ? fc_keys.weight : "fc.weight");
       fc && fc->sizes.size() == 2 && fc->sizes[0] >= 1) {
     num_classes = fc->sizes[0];
   }
@@ -305,7 +381,9 @@ void check_state_dict(const Checkpoint& checkpoint, const ArchSpec& arch) {
   std::vector<std::string> missing;
   std::vector<std::string> mismatched;
   std::set<std::string> expected;
-  for (const ParameterSpec& spec : parameter_specs(arch, num_classes)) {
+  for (const ParameterSpec& spec :
+       quantized ? quantized_parameter_specs(arch, num_classes, fc_keys)
+                 : parameter_specs(arch, num_classes)) {
     expected.insert(spec.name);
     auto found = present.find(spec.name);
     if (found == present.end()) {
@@ -322,11 +400,17 @@ void check_state_dict(const Checkpoint& checkpoint, const ArchSpec& arch) {
   for (const CheckpointTensor& tensor : checkpoint.tensors()) {
     if (!expected.count(tensor.name)) unexpected.push_back(tensor.name);
   }
+  for (const CheckpointDType& dtype : checkpoint.dtypes()) {
+    if (!quantized || dtype.name != kQuantizedFcDType) {
+      unexpected.push_back(dtype.name);
+    }
+  }
   if (missing.empty() && unexpected.empty() && mismatched.empty()) return;
 
   constexpr std::size_t kShown = 5;
-  std::string message =
-      checkpoint.path().string() + ": does not match torchvision's " + display;
+  std::string message = checkpoint.path().string() +
+                        ": does not match torchvision's " +
+                        (quantized ? "quantized " : "") + display;
   const Structure structure = read_structure(checkpoint);
   if (!structure.has_blocks) {
     message += " (it has no layer1-layer4 blocks: not a ResNet at all)";

@@ -84,6 +84,33 @@ const ArchSpec& resnet50_architecture();
 std::vector<ParameterSpec> parameter_specs(const ArchSpec& arch,
                                            std::int64_t num_classes);
 
+// The keys of a quantized (converted) network's state_dict that name its
+// classifier: fc's packed weight and bias, and the packed parameters' dtype
+// entry (checkpoint.h reads the packed tuple under these names).
+inline constexpr const char kQuantizedFcWeight[] = "fc._packed_params.weight";
+inline constexpr const char kQuantizedFcBias[] = "fc._packed_params.bias";
+inline constexpr const char kQuantizedFcDType[] = "fc._packed_params.dtype";
+
+// Where a quantized checkpoint keeps fc's weight and bias: the packed
+// parameters' keys above, or, in files of PyTorch 1.3's quantized Linear
+// (before LinearPackedParams), "fc.weight" and "fc.bias".
+struct QuantizedFcKeys {
+  std::string weight = kQuantizedFcWeight;
+  std::string bias = kQuantizedFcBias;
+};
+QuantizedFcKeys quantized_fc_keys(const Checkpoint& checkpoint);
+
+// Every state_dict entry of torchvision's quantizable `arch`
+// (torchvision.models.quantization) after fuse_model and
+// torch.ao.quantization's prepare and convert, in module order: each fused
+// convolution's quantized weight, float bias, output scale and zero_point;
+// each block's add_relu (skip_add_relu in a Bottleneck) scale and zero_point;
+// fc's scale, zero_point and packed weight and bias; the input's quant.scale
+// and quant.zero_point ([1] each).
+std::vector<ParameterSpec> quantized_parameter_specs(
+    const ArchSpec& arch, std::int64_t num_classes,
+    const QuantizedFcKeys& fc = {});
+
 // Number of trainable parameters (torchvision's meta "num_params" for 1000
 // classes: 11,689,512 for resnet18 ... 126,886,696 for wide_resnet101_2).
 std::int64_t num_params(const ArchSpec& arch, std::int64_t num_classes);
@@ -103,13 +130,15 @@ const ArchSpec& choose_architecture(const Checkpoint& checkpoint,
                                     std::string_view name);
 
 // Throws Error(kCheckpoint) unless the checkpoint is exactly `arch`'s
-// state_dict (any class count): the message names what the file looks like
+// state_dict (any class count), quantized_parameter_specs' when the file
+// holds quantized tensors: the message names what the file looks like
 // when that is another architecture, and lists the first missing keys,
 // unexpected keys and shape mismatches.
 void check_state_dict(const Checkpoint& checkpoint, const ArchSpec& arch);
 
-// The class count from fc.weight ([N, arch.feature_size()]). Throws
-// Error(kCheckpoint) when fc.weight is missing or has another shape.
+// The class count from fc.weight ([N, arch.feature_size()]), or a quantized
+// file's kQuantizedFcWeight. Throws Error(kCheckpoint) when it is missing or
+// has another shape.
 std::int64_t checkpoint_num_classes(const Checkpoint& checkpoint,
                                     const ArchSpec& arch);
 

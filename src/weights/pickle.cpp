@@ -25,9 +25,30 @@ std::size_t element_size(ScalarType type) {
     case ScalarType::kInt8:
     case ScalarType::kUInt8:
     case ScalarType::kBool:
+    case ScalarType::kQInt8:
+    case ScalarType::kQUInt8:
       return 1;
+    case ScalarType::kQInt32:
+      return 4;
   }
   return 1;
+}
+
+bool is_quantized(ScalarType type) {
+  return type == ScalarType::kQInt8 || type == ScalarType::kQUInt8 ||
+         type == ScalarType::kQInt32;
+}
+
+const char* qscheme_name(QScheme scheme) {
+  switch (scheme) {
+    case QScheme::kPerTensorAffine:
+      return "per_tensor_affine";
+    case QScheme::kPerChannelAffine:
+      return "per_channel_affine";
+    case QScheme::kPerChannelAffineFloatQParams:
+      return "per_channel_affine_float_qparams";
+  }
+  return "unknown";
 }
 
 const char* scalar_type_name(ScalarType type) {
@@ -52,6 +73,12 @@ const char* scalar_type_name(ScalarType type) {
       return "uint8";
     case ScalarType::kBool:
       return "bool";
+    case ScalarType::kQInt8:
+      return "qint8";
+    case ScalarType::kQUInt8:
+      return "quint8";
+    case ScalarType::kQInt32:
+      return "qint32";
   }
   return "unknown";
 }
@@ -124,6 +151,10 @@ enum class Callable {
   kNamespace,
   kStorageType,
   kRestoreTypeTag,
+  kRebuildQTensor,
+  // Inert values, never called: torch.per_channel_affine, torch.qint8 ...
+  kQScheme,
+  kDType,
 };
 
 struct AllowedGlobal {
@@ -131,6 +162,7 @@ struct AllowedGlobal {
   const char* name;
   Callable callable;
   ScalarType storage_type;
+  QScheme qscheme = QScheme::kPerTensorAffine;  // kQScheme only
 };
 
 // The allow-list. Storage classes only ever appear inside persistent ids.
@@ -162,6 +194,30 @@ constexpr AllowedGlobal kAllowedGlobals[] = {
     {"torch", "CharStorage", Callable::kStorageType, ScalarType::kInt8},
     {"torch", "ByteStorage", Callable::kStorageType, ScalarType::kUInt8},
     {"torch", "BoolStorage", Callable::kStorageType, ScalarType::kBool},
+    // Quantized tensors (a converted model's state_dict): the rebuilder, its
+    // storages and schemes, and the dtype LinearPackedParams records.
+    {"torch._utils", "_rebuild_qtensor", Callable::kRebuildQTensor,
+     ScalarType::kUInt8},
+    {"torch", "QInt8Storage", Callable::kStorageType, ScalarType::kQInt8},
+    {"torch", "QUInt8Storage", Callable::kStorageType, ScalarType::kQUInt8},
+    {"torch", "QInt32Storage", Callable::kStorageType, ScalarType::kQInt32},
+    {"torch", "per_tensor_affine", Callable::kQScheme, ScalarType::kUInt8,
+     QScheme::kPerTensorAffine},
+    {"torch", "per_channel_affine", Callable::kQScheme, ScalarType::kUInt8,
+     QScheme::kPerChannelAffine},
+    {"torch", "per_channel_affine_float_qparams", Callable::kQScheme,
+     ScalarType::kUInt8, QScheme::kPerChannelAffineFloatQParams},
+    // Symmetric schemes name observers, never a stored tensor (torch refuses
+    // to rebuild one); allowed as values so that the refusal says so.
+    {"torch", "per_tensor_symmetric", Callable::kQScheme, ScalarType::kUInt8,
+     QScheme::kPerTensorAffine},
+    {"torch", "per_channel_symmetric", Callable::kQScheme, ScalarType::kUInt8,
+     QScheme::kPerChannelAffine},
+    {"torch", "qint8", Callable::kDType, ScalarType::kQInt8},
+    {"torch", "quint8", Callable::kDType, ScalarType::kQUInt8},
+    {"torch", "qint32", Callable::kDType, ScalarType::kQInt32},
+    {"torch", "float16", Callable::kDType, ScalarType::kFloat16},
+    {"torch", "float32", Callable::kDType, ScalarType::kFloat32},
 };
 
 const AllowedGlobal* find_allowed(const Global& global) {
@@ -514,19 +570,14 @@ class Unpickler {
         if (args.size() < 6 || args.size() > 7) {
           fail("_rebuild_tensor_v2 takes 6 or 7 arguments");
         }
-        const auto* storage = args[0]->get_if<StorageRef>();
-        if (!storage) fail("_rebuild_tensor_v2 needs a storage");
-        TensorRef tensor;
-        tensor.storage = std::shared_ptr<const StorageRef>(args[0], storage);
-        tensor.storage_offset = as_int(args[1], "storage offset");
-        if (tensor.storage_offset < 0) fail("negative storage offset");
-        tensor.sizes = as_int_tuple(args[2], "tensor size");
-        tensor.strides = as_int_tuple(args[3], "tensor stride");
-        if (tensor.sizes.size() != tensor.strides.size()) {
-          fail("tensor size and stride differ in length");
+        TensorRef tensor = tensor_view(args, "_rebuild_tensor_v2");
+        if (is_quantized(tensor.storage->type)) {
+          fail("_rebuild_tensor_v2 of a quantized storage");
         }
         return make(std::move(tensor));
       }
+      case Callable::kRebuildQTensor:
+        return rebuild_qtensor(args);
       case Callable::kRebuildParameter:
       case Callable::kRebuildParameterWithState: {
         const std::size_t expected =
@@ -556,8 +607,98 @@ class Unpickler {
       case Callable::kStorageType:
         fail("storage type " + global->name +
              " may only appear in a persistent id");
+      case Callable::kQScheme:
+      case Callable::kDType:
+        fail("torch." + global->name + " is a value, not a callable");
     }
     fail("unreachable");
+  }
+
+  // The storage, offset, size and stride that open both tensor rebuilders'
+  // arguments.
+  TensorRef tensor_view(const std::vector<ValuePtr>& args, const char* what) {
+    const auto* storage = args[0]->get_if<StorageRef>();
+    if (!storage) fail(std::string(what) + " needs a storage");
+    TensorRef tensor;
+    tensor.storage = std::shared_ptr<const StorageRef>(args[0], storage);
+    tensor.storage_offset = as_int(args[1], "storage offset");
+    if (tensor.storage_offset < 0) fail("negative storage offset");
+    tensor.sizes = as_int_tuple(args[2], "tensor size");
+    tensor.strides = as_int_tuple(args[3], "tensor stride");
+    if (tensor.sizes.size() != tensor.strides.size()) {
+      fail("tensor size and stride differ in length");
+    }
+    return tensor;
+  }
+
+  double as_double(const ValuePtr& value, const char* what) {
+    if (const auto* number = value->get_if<double>()) return *number;
+    if (const auto* integer = value->get_if<std::int64_t>()) {
+      return static_cast<double>(*integer);
+    }
+    fail(std::string(what) + " must be a number, not " + describe(*value));
+  }
+
+  // A per-channel scale or zero point vector: a tensor or a list of numbers.
+  ValuePtr per_channel_values(const ValuePtr& value, const char* what) {
+    if (const auto* tensor = value->get_if<TensorRef>()) {
+      if (tensor->quantizer || tensor->sizes.size() != 1) {
+        fail(std::string(what) + " must be a plain one-dimensional tensor");
+      }
+      return value;
+    }
+    if (const auto* list = value->get_if<List>()) {
+      for (const ValuePtr& item : list->items) as_double(item, what);
+      return value;
+    }
+    fail(std::string(what) + " must be a tensor or a list, not " +
+         describe(*value));
+  }
+
+  // torch._utils._rebuild_qtensor(storage, storage_offset, size, stride,
+  // quantizer_params, requires_grad, backward_hooks), quantizer_params
+  // being (qscheme, scale, zero_point) or (qscheme, scales, zero_points,
+  // axis).
+  ValuePtr rebuild_qtensor(const std::vector<ValuePtr>& args) {
+    if (args.size() != 7) fail("_rebuild_qtensor takes 7 arguments");
+    TensorRef tensor = tensor_view(args, "_rebuild_qtensor");
+    if (!is_quantized(tensor.storage->type)) {
+      fail("_rebuild_qtensor of a " +
+           std::string(scalar_type_name(tensor.storage->type)) +
+           " storage, not a quantized one");
+    }
+    const auto* params = args[4]->get_if<Tuple>();
+    if (!params || params->items.empty()) {
+      fail("_rebuild_qtensor's quantizer parameters must be a tuple");
+    }
+    const auto* scheme_global = params->items[0]->get_if<Global>();
+    const AllowedGlobal* scheme =
+        scheme_global ? find_allowed(*scheme_global) : nullptr;
+    if (!scheme || scheme->callable != Callable::kQScheme) {
+      fail("_rebuild_qtensor's qscheme is " + describe(*params->items[0]));
+    }
+    if (scheme_global->name.find("symmetric") != std::string::npos) {
+      fail("cannot rebuild a quantized tensor with qscheme torch." +
+           scheme_global->name + " (as torch.load cannot)");
+    }
+    auto quantizer = std::make_shared<Quantizer>();
+    quantizer->scheme = scheme->qscheme;
+    const std::vector<ValuePtr>& items = params->items;
+    if (quantizer->scheme == QScheme::kPerTensorAffine) {
+      if (items.size() != 3) fail("per_tensor_affine takes scale, zero_point");
+      quantizer->scale = as_double(items[1], "quantized tensor scale");
+      quantizer->zero_point = as_int(items[2], "quantized tensor zero point");
+    } else {
+      if (items.size() != 4) {
+        fail("per-channel quantization takes scales, zero_points, axis");
+      }
+      quantizer->scales = per_channel_values(items[1], "per-channel scales");
+      quantizer->zero_points =
+          per_channel_values(items[2], "per-channel zero points");
+      quantizer->axis = as_int(items[3], "per-channel axis");
+    }
+    tensor.quantizer = std::move(quantizer);
+    return make(std::move(tensor));
   }
 
   std::string utf8_to_latin1(const std::string& text) {
@@ -902,7 +1043,7 @@ std::string describe(const Value& value) {
     }
     std::string operator()(const StorageRef&) const { return "storage"; }
     std::string operator()(const TensorRef& tensor) const {
-      std::string out = "tensor[";
+      std::string out = tensor.quantizer ? "quantized tensor[" : "tensor[";
       for (std::size_t i = 0; i < tensor.sizes.size(); ++i) {
         out += (i ? ", " : "") + std::to_string(tensor.sizes[i]);
       }

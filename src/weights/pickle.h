@@ -1,11 +1,11 @@
 // A restricted unpickler for what torch.save writes, and nothing more.
 //
 // Like torch.load(weights_only=True), it never runs code: globals are names
-// looked up in a fixed allow-list (OrderedDict, torch's tensor rebuilders and
-// storage types, a few inert containers); any other global is refused with
-// Error(kCheckpoint). Every length and count is checked against the input and
-// against fixed bounds, so hostile bytes cost at most a bounded amount of
-// memory and time.
+// looked up in a fixed allow-list (OrderedDict, torch's tensor rebuilders,
+// quantized ones included, storage types, quantization schemes and dtypes, a
+// few inert containers); any other global is refused with Error(kCheckpoint).
+// Every length and count is checked against the input and against fixed bounds,
+// so hostile bytes cost at most a bounded amount of memory and time.
 #pragma once
 
 #include <cstddef>
@@ -28,8 +28,16 @@ enum class ScalarType {
   kInt16,
   kInt8,
   kUInt8,
-  kBool
+  kBool,
+  // Quantized storages (torch.QInt8Storage ...): the integer values of a
+  // quantized tensor, whose scales and zero points the tensor carries.
+  kQInt8,
+  kQUInt8,
+  kQInt32,
 };
+
+// Whether `type` is one of the quantized storage types.
+bool is_quantized(ScalarType type);
 
 std::size_t element_size(ScalarType type);
 const char* scalar_type_name(ScalarType type);
@@ -49,13 +57,38 @@ struct StorageRef {
   std::int64_t numel = 0;
 };
 
-// torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...).
-// Offsets and strides count elements, not bytes.
+// torch.qscheme values a quantized tensor can be rebuilt with
+// (torch._utils._rebuild_qtensor accepts these three).
+enum class QScheme {
+  kPerTensorAffine,
+  kPerChannelAffine,
+  kPerChannelAffineFloatQParams,
+};
+const char* qscheme_name(QScheme scheme);
+
+// How a quantized tensor maps its integers q to real values:
+// (q - zero_point) * scale, one pair for the tensor or one per index along
+// `axis`.
+struct Quantizer {
+  QScheme scheme = QScheme::kPerTensorAffine;
+  double scale = 1;             // per tensor
+  std::int64_t zero_point = 0;  // per tensor
+  // Per channel: each a tensor (TensorRef, double or float scales; long or
+  // float zero points) or, from older files, a list of numbers.
+  std::shared_ptr<const Value> scales;
+  std::shared_ptr<const Value> zero_points;
+  std::int64_t axis = 0;
+};
+
+// torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...), or
+// _rebuild_qtensor(storage, offset, size, stride, quantizer_params, ...) for
+// a quantized tensor. Offsets and strides count elements, not bytes.
 struct TensorRef {
   std::shared_ptr<const StorageRef> storage;
   std::int64_t storage_offset = 0;
   std::vector<std::int64_t> sizes;
   std::vector<std::int64_t> strides;
+  std::shared_ptr<const Quantizer> quantizer;  // set for quantized tensors
 };
 
 struct Tuple {

@@ -82,6 +82,40 @@ const std::vector<Enum>& enums() {
   return table;
 }
 
+// One quantized entry (torchvision/models/quantization/resnet.py): its file
+// under models/quantized/, and the float entry it was quantized from, whose
+// transforms and parameter count it shares.
+struct QuantizedEntry {
+  const char* enum_name;
+  const char* name;
+  const char* file_name;
+  const char* unquantized;
+  double acc1, acc5, gflops, file_size_mb;
+  const char* recipe;
+};
+
+constexpr const char* kQuantizedRecipe =
+    "https://github.com/pytorch/vision/tree/main/references/"
+    "classification#post-training-quantized-models";
+constexpr const char* kQuantizedDocs =
+    "These weights were produced by doing Post Training Quantization (eager "
+    "mode) on top of the unquantized weights listed below.";
+
+// GFLOPS and file sizes are torchvision >= 0.15's "_ops" and "_file_size".
+const std::vector<QuantizedEntry>& quantized_entries() {
+  // clang-format off
+  static const std::vector<QuantizedEntry> table = {
+    {"ResNet18_QuantizedWeights", "IMAGENET1K_FBGEMM_V1", "resnet18_fbgemm_16fa66dd.pth", "ResNet18_Weights.IMAGENET1K_V1", 69.494, 88.882, 1.814, 11.238, kQuantizedRecipe},
+    {"ResNet50_QuantizedWeights", "IMAGENET1K_FBGEMM_V1", "resnet50_fbgemm_bf931d71.pth", "ResNet50_Weights.IMAGENET1K_V1", 75.920, 92.814, 4.089, 24.759, kQuantizedRecipe},
+    {"ResNet50_QuantizedWeights", "IMAGENET1K_FBGEMM_V2", "resnet50_fbgemm-23753f79.pth", "ResNet50_Weights.IMAGENET1K_V2", 80.282, 94.976, 4.089, 24.953, kQuantizedRecipe},
+    {"ResNeXt101_32X8D_QuantizedWeights", "IMAGENET1K_FBGEMM_V1", "resnext101_32x8_fbgemm_09835ccf.pth", "ResNeXt101_32X8D_Weights.IMAGENET1K_V1", 78.986, 94.480, 16.414, 86.034, kQuantizedRecipe},
+    {"ResNeXt101_32X8D_QuantizedWeights", "IMAGENET1K_FBGEMM_V2", "resnext101_32x8_fbgemm-ee16d00c.pth", "ResNeXt101_32X8D_Weights.IMAGENET1K_V2", 82.574, 96.132, 16.414, 86.645, kQuantizedRecipe},
+    {"ResNeXt101_64X4D_QuantizedWeights", "IMAGENET1K_FBGEMM_V1", "resnext101_64x4d_fbgemm-605a1cb3.pth", "ResNeXt101_64X4D_Weights.IMAGENET1K_V1", 82.898, 96.326, 15.46, 81.556, "https://github.com/pytorch/vision/pull/5935"},
+  };
+  // clang-format on
+  return table;
+}
+
 WeightsInfo make_entry(const Enum& row, const Entry& entry) {
   WeightsInfo weights;
   weights.arch = row.arch;
@@ -101,12 +135,46 @@ WeightsInfo make_entry(const Enum& row, const Entry& entry) {
   return weights;
 }
 
+// A quantized entry: the float entry's architecture, transforms and
+// parameter count, its own file, metrics and backend.
+WeightsInfo make_quantized_entry(const std::vector<WeightsInfo>& floats,
+                                 const QuantizedEntry& entry) {
+  const auto source =
+      std::find_if(floats.begin(), floats.end(), [&](const WeightsInfo& w) {
+        return w.qualified_name() == entry.unquantized;
+      });
+  WeightsInfo weights = *source;  // the table names existing entries
+  weights.enum_name = entry.enum_name;
+  weights.name = entry.name;
+  weights.file_name = entry.file_name;
+  weights.url =
+      "https://download.pytorch.org/models/quantized/" + weights.file_name;
+  weights.acc1 = entry.acc1;
+  weights.acc5 = entry.acc5;
+  weights.gflops = entry.gflops;
+  weights.file_size_mb = entry.file_size_mb;
+  weights.recipe = entry.recipe;
+  weights.docs = kQuantizedDocs;
+  weights.aliases.clear();
+  weights.backend = "fbgemm";
+  weights.unquantized = entry.unquantized;
+  return weights;
+}
+
 std::vector<WeightsInfo> make_registry() {
   std::vector<WeightsInfo> registry;
   for (const Enum& row : enums()) {
     for (const Entry& entry : row.entries) {
       registry.push_back(make_entry(row, entry));
     }
+    registry.back().aliases = {"DEFAULT"};
+  }
+  const std::vector<WeightsInfo> floats = registry;
+  for (const QuantizedEntry& entry : quantized_entries()) {
+    if (registry.back().enum_name == entry.enum_name) {
+      registry.back().aliases.clear();
+    }
+    registry.push_back(make_quantized_entry(floats, entry));
     registry.back().aliases = {"DEFAULT"};
   }
   return registry;
@@ -129,7 +197,7 @@ std::vector<const WeightsInfo*> enum_entries(const std::string& enum_upper,
   std::vector<const WeightsInfo*> entries;
   for (const WeightsInfo& weights : all_weights()) {
     if (enum_upper.empty()
-            ? weights.arch == arch
+            ? weights.arch == arch && !weights.quantized()
             : detail::ascii_upper(weights.enum_name) == enum_upper) {
       entries.push_back(&weights);
     }
@@ -190,6 +258,13 @@ const WeightsInfo& find_weights(std::string_view name, std::string_view arch) {
         "ResNet18_Weights.DEFAULT";
   }
   throw Error(ErrorKind::kUsage, message + ")");
+}
+
+const WeightsInfo* quantized_counterpart(const WeightsInfo& weights) {
+  for (const WeightsInfo& candidate : all_weights()) {
+    if (candidate.unquantized == weights.qualified_name()) return &candidate;
+  }
+  return nullptr;
 }
 
 const std::vector<std::string>& imagenet_categories() {

@@ -2,9 +2,12 @@
 // live.
 //
 // Mirrors torchvision.models.ResNet18_Weights ... Wide_ResNet101_2_Weights
-// (17 entries over ten enums): each entry carries the meta torchvision
-// publishes (url, transforms, metrics, categories), and the file is looked
-// up in torch.hub's cache so that Python and resnet-cli share it.
+// (17 entries over ten enums) and torchvision.models.quantization's
+// ResNet18_QuantizedWeights ... ResNeXt101_64X4D_QuantizedWeights (6 int8
+// entries over four enums): each entry carries the meta torchvision
+// publishes (url, transforms, metrics, categories; a quantized entry its
+// backend and the float entry it was made from), and the file is looked up
+// in torch.hub's cache so that Python and resnet-cli share it.
 #pragma once
 
 #include <array>
@@ -32,21 +35,30 @@ struct WeightsInfo {
   std::string recipe;
   std::string docs;
   std::vector<std::string> aliases;  // "DEFAULT" on each enum's last entry
+  // Quantized entries only: the quantized engine its file was made for
+  // ("fbgemm"), and the float entry it was quantized from
+  // ("ResNet50_Weights.IMAGENET1K_V2").
+  std::string backend;
+  std::string unquantized;
+
+  bool quantized() const { return !backend.empty(); }
 
   // "ResNet50_Weights.IMAGENET1K_V2".
   std::string qualified_name() const { return enum_name + "." + name; }
 };
 
-// All registry entries: the enums in model_spec.h's architecture order
-// (ResNet18_Weights first), each enum's entries in torchvision's order
-// (V1, V2).
+// All registry entries: the float enums in model_spec.h's architecture
+// order (ResNet18_Weights first), then the quantized enums in torchvision's
+// order (ResNet18_QuantizedWeights first); each enum's entries in
+// torchvision's order (V1, V2).
 const std::vector<WeightsInfo>& all_weights();
 
 // The entry `name` chooses, any case, under torchvision's rules:
 // - "ResNet18_Weights.IMAGENET1K_V1", "resnet18_weights.DEFAULT": that enum's
 //   entry, whatever the architecture;
-// - "IMAGENET1K_V1", "DEFAULT": that entry of `arch`'s enum, ResNet50's when
-//   `arch` is empty (what resnet-cli meant before the family);
+// - "IMAGENET1K_V1", "DEFAULT": that entry of `arch`'s (float) enum,
+//   ResNet50's when `arch` is empty (what resnet-cli meant before the
+//   family); a quantized enum is always named;
 // - "" with an `arch`: that architecture's DEFAULT.
 // `arch` is a model_spec.h name ("resnet18", any case) or empty. Throws
 // Error(kUsage) for an unknown architecture, a name that architecture has no
@@ -54,6 +66,11 @@ const std::vector<WeightsInfo>& all_weights();
 // `arch`.
 const WeightsInfo& find_weights(std::string_view name,
                                 std::string_view arch = {});
+
+// The quantized entry made from `weights` (ResNet50_Weights.IMAGENET1K_V2 ->
+// ResNet50_QuantizedWeights.IMAGENET1K_FBGEMM_V2); nullptr when torchvision
+// publishes none, or when `weights` is itself quantized.
+const WeightsInfo* quantized_counterpart(const WeightsInfo& weights);
 
 // The 1000 ImageNet-1K class names in torchvision's order ("tench", ...).
 const std::vector<std::string>& imagenet_categories();

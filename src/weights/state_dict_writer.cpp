@@ -78,6 +78,15 @@ class PickleText {
     global("collections", "OrderedDict");
     bytes_ += ")R";
   }
+  // BINFLOAT: a Python float, big-endian.
+  void binfloat(double value) {
+    std::uint64_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    bytes_ += 'G';
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      bytes_.push_back(static_cast<char>((bits >> shift) & 0xff));
+    }
+  }
   void op(char code) { bytes_ += code; }
   std::string finish() { return std::move(bytes_ += '.'); }
 
@@ -96,35 +105,129 @@ std::vector<std::int64_t> contiguous_strides(
   return strides;
 }
 
-// torch.save(OrderedDict(entries)): storage i holds entry i.
-std::string state_dict_pickle(const std::vector<StateDictEntry>& entries) {
-  PickleText pickle;
-  pickle.empty_ordered_dict();
-  pickle.op('(');
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const StateDictEntry& entry = entries[i];
-    pickle.text(entry.name);
-    pickle.global("torch._utils", "_rebuild_tensor_v2");
-    pickle.op('(');
-    pickle.op('(');
-    pickle.text("storage");
-    pickle.global("torch", pickle::storage_type_name(entry.type));
-    pickle.text(std::to_string(i));
-    pickle.text("cpu");
-    pickle.integer(static_cast<std::int64_t>(numel(entry)));
-    pickle.op('t');
-    pickle.op('Q');     // BINPERSID: the tuple is a persistent id
-    pickle.integer(0);  // storage offset
-    pickle.integers(entry.sizes);
-    pickle.integers(contiguous_strides(entry.sizes));
-    pickle.op('\x89');            // requires_grad=False
-    pickle.empty_ordered_dict();  // backward hooks
-    pickle.op('t');
-    pickle.op('R');
+// One storage of the archive: "data/<its index>".
+struct Storage {
+  pickle::ScalarType type = pickle::ScalarType::kFloat32;
+  std::uint64_t numel = 0;
+  const void* data = nullptr;
+};
+
+// torch.save's pickle of a state_dict; the storages it names are appended to
+// `storages` in the order it names them (keys "0", "1", ...).
+class StateDictPickler {
+ public:
+  std::string pickle(const std::vector<StateDictEntry>& entries,
+                     const ModuleVersions& versions) {
+    pickle_.empty_ordered_dict();
+    pickle_.op('(');
+    for (const StateDictEntry& entry : entries) {
+      pickle_.text(entry.name);
+      value(entry);
+    }
+    pickle_.op('u');
+    if (!versions.empty()) metadata(versions);
+    return pickle_.finish();
   }
-  pickle.op('u');
-  return pickle.finish();
-}
+
+  std::vector<Storage> storages;
+
+ private:
+  void value(const StateDictEntry& entry) {
+    if (!entry.dtype.empty()) {
+      pickle_.global("torch", entry.dtype.c_str());
+    } else if (!entry.tuple.empty()) {
+      pickle_.op('(');
+      for (const StateDictEntry& item : entry.tuple) value(item);
+      pickle_.op('t');
+    } else if (entry.quantization) {
+      qtensor(entry, *entry.quantization);
+    } else {
+      tensor(entry.type, entry.sizes, entry.data);
+    }
+  }
+
+  // ('storage', torch.<type>Storage, key, 'cpu', numel) as a persistent id.
+  void storage(pickle::ScalarType type, std::uint64_t count, const void* data) {
+    pickle_.op('(');
+    pickle_.text("storage");
+    pickle_.global("torch", pickle::storage_type_name(type));
+    pickle_.text(std::to_string(storages.size()));
+    pickle_.text("cpu");
+    pickle_.integer(static_cast<std::int64_t>(count));
+    pickle_.op('t');
+    pickle_.op('Q');  // BINPERSID: the tuple is a persistent id
+    storages.push_back({type, count, data});
+  }
+
+  // storage, offset 0, size, contiguous stride, as both rebuilders start.
+  void view(pickle::ScalarType type, const std::vector<std::int64_t>& sizes,
+            const void* data) {
+    std::uint64_t count = 1;
+    for (const std::int64_t size : sizes) {
+      count *= static_cast<std::uint64_t>(size);
+    }
+    storage(type, count, data);
+    pickle_.integer(0);
+    pickle_.integers(sizes);
+    pickle_.integers(contiguous_strides(sizes));
+  }
+
+  void tensor(pickle::ScalarType type, const std::vector<std::int64_t>& sizes,
+              const void* data) {
+    pickle_.global("torch._utils", "_rebuild_tensor_v2");
+    pickle_.op('(');
+    view(type, sizes, data);
+    pickle_.op('\x89');            // requires_grad=False
+    pickle_.empty_ordered_dict();  // backward hooks
+    pickle_.op('t');
+    pickle_.op('R');
+  }
+
+  void qtensor(const StateDictEntry& entry, const StateDictQuantization& q) {
+    pickle_.global("torch._utils", "_rebuild_qtensor");
+    pickle_.op('(');
+    view(entry.type, entry.sizes, entry.data);
+    pickle_.op('(');
+    if (q.per_channel) {
+      pickle_.global("torch", "per_channel_affine");
+      tensor(pickle::ScalarType::kFloat64,
+             {static_cast<std::int64_t>(q.scales.size())}, q.scales.data());
+      tensor(pickle::ScalarType::kInt64,
+             {static_cast<std::int64_t>(q.zero_points.size())},
+             q.zero_points.data());
+      pickle_.integer(0);  // axis
+    } else {
+      pickle_.global("torch", "per_tensor_affine");
+      pickle_.binfloat(q.scale);
+      pickle_.integer(q.zero_point);
+    }
+    pickle_.op('t');
+    pickle_.op('\x89');  // requires_grad=False
+    pickle_.empty_ordered_dict();
+    pickle_.op('t');
+    pickle_.op('R');
+  }
+
+  // BUILD {'_metadata': OrderedDict([(prefix, {'version': v}), ...])}.
+  void metadata(const ModuleVersions& versions) {
+    pickle_.op('}');
+    pickle_.text("_metadata");
+    pickle_.empty_ordered_dict();
+    pickle_.op('(');
+    for (const auto& [prefix, version] : versions) {
+      pickle_.text(prefix);
+      pickle_.op('}');
+      pickle_.text("version");
+      pickle_.integer(version);
+      pickle_.op('s');
+    }
+    pickle_.op('u');
+    pickle_.op('s');
+    pickle_.op('b');
+  }
+
+  PickleText pickle_;
+};
 
 struct Record {
   std::string name;
@@ -219,15 +322,17 @@ std::uint64_t numel(const StateDictEntry& entry) {
 }
 
 void write_state_dict(AtomicFile& file,
-                      const std::vector<StateDictEntry>& entries) {
-  const std::string pickle = state_dict_pickle(entries);
+                      const std::vector<StateDictEntry>& entries,
+                      const ModuleVersions& versions) {
+  StateDictPickler pickler;
+  const std::string pickle = pickler.pickle(entries, versions);
   std::vector<Record> records;
   records.push_back(
       {kArchive + std::string("data.pkl"), pickle.data(), pickle.size()});
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    records.push_back({kArchive + ("data/" + std::to_string(i)),
-                       entries[i].data,
-                       numel(entries[i]) * element_size(entries[i].type)});
+  for (std::size_t i = 0; i < pickler.storages.size(); ++i) {
+    const Storage& storage = pickler.storages[i];
+    records.push_back({kArchive + ("data/" + std::to_string(i)), storage.data,
+                       storage.numel * element_size(storage.type)});
   }
   records.push_back(
       {kArchive + std::string("version"), kVersion, std::strlen(kVersion)});

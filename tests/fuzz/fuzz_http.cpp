@@ -40,6 +40,9 @@ class ZeroModel : public resnet_cli::Model {
   std::int64_t feature_size() const override { return 4; }
   std::string architecture() const override { return "fuzz"; }
   std::string device() const override { return "cpu"; }
+  resnet_cli::Precision precision() const override {
+    return resnet_cli::Precision::kFloat32;
+  }
   void forward(const float*, std::int64_t batch, std::int64_t, std::int64_t,
                float* logits) const override {
     std::memset(logits, 0, sizeof(float) * batch * num_classes());
@@ -125,8 +128,8 @@ void check_responses(const std::string& answer) {
       finding("a response without Content-Length", answer);
     }
     at = end + 4;
-    const bool bodiless = at == answer.size() ||
-                          answer.compare(at, 7, "HTTP/1.") == 0;
+    const bool bodiless =
+        at == answer.size() || answer.compare(at, 7, "HTTP/1.") == 0;
     if (!bodiless) at += length;
     if (at > answer.size()) finding("a body cut short", answer);
   }

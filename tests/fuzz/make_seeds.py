@@ -124,8 +124,21 @@ def checkpoint_seeds():
         [("conv1.weight", torch.randn(2, 3, 1, 1)), ("bn1.running_mean", torch.randn(2)),
          ("bn1.num_batches_tracked", torch.tensor(3)),
          ("fc.weight", torch.randn(3, 2).t()), ("fc.bias", torch.randn(2).half())])
+    # A converted quantized state_dict's kinds of entry: per-channel and
+    # per-tensor quantized tensors, a dtype, a quantized Linear's packed
+    # (weight, bias), module versions in _metadata.
+    weight = torch.quantize_per_channel(torch.randn(2, 3, 1, 1), torch.tensor([0.1, 0.2]).double(),
+                                        torch.zeros(2, dtype=torch.long), 0, torch.qint8)
+    quantized = collections.OrderedDict(
+        [("conv1.weight", weight), ("conv1.scale", torch.tensor(0.05)),
+         ("conv1.zero_point", torch.tensor(3)),
+         ("act", torch.quantize_per_tensor(torch.rand(4), 0.01, 7, torch.quint8)),
+         ("fc._packed_params.dtype", torch.qint8),
+         ("fc._packed_params._packed_params", (weight.reshape(2, 3), torch.randn(2)))])
+    quantized._metadata = collections.OrderedDict([("fc", {"version": 3})])
     files = {
         "state.pth": zip_bytes(state),
+        "quantized.pth": zip_bytes(quantized),
         "legacy.pth": zip_bytes(state, _use_new_zipfile_serialization=False),
         "wrapped.pth": zip_bytes({"model": state, "epoch": 1}),
     }

@@ -46,7 +46,7 @@ check_bash() {
   expect_bash "list" resnet-cli -v weights l
   expect_bash "--follow --format" resnet-cli classify --labels x.txt --fo
   expect_bash "resnet101 resnet152 resnet18" resnet-cli bench --arch resnet1
-  expect_bash "ResNet18_Weights.DEFAULT ResNet18_Weights.IMAGENET1K_V1" \
+  expect_bash "ResNet18_QuantizedWeights.DEFAULT ResNet18_QuantizedWeights.IMAGENET1K_FBGEMM_V1 ResNet18_Weights.DEFAULT ResNet18_Weights.IMAGENET1K_V1" \
     resnet-cli weights info ResNet18
   expect_bash "download info list path verify" resnet-cli weights ''
   # File arguments: the files of the folder completed in.

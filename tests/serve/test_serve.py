@@ -12,12 +12,15 @@ sockets), on 127.0.0.1 and a port the server picks (--port 0).
            after N/10
   sigterm  acceptance 4: SIGTERM while 16 clients send: every request sent
            before the signal is answered 200, the server exits 0
+  int8     --precision int8 (issue 23): answers give Python's quantized
+           logits, byte for byte, for requests the server batches together
   limits   --max-connections, --max-client-connections and --max-queue:
            the connection or image past the limit is answered 503 with
            Retry-After, the next one after room is made (or from another
            address) 200; a request of more images than the queue holds 413
 
 Usage: test_serve.py MODE --binary resnet-cli --fixtures DIR [--requests N]
+                     [--int8-fixtures DIR]
 """
 import argparse
 import json
@@ -52,8 +55,9 @@ def check(condition, message):
 class Server:
     """resnet-cli serve on a free port; its stderr drained on a thread."""
 
-    def __init__(self, args, *extra, env=None):
-        checkpoint = os.path.join(args.fixtures, "checkpoints", "resnet50_fixture.pth")
+    def __init__(self, args, *extra, env=None, checkpoint=None):
+        checkpoint = checkpoint or os.path.join(args.fixtures, "checkpoints",
+                                                "resnet50_fixture.pth")
         command = [args.binary, "serve", "--weights-file", checkpoint, "--port", "0", *extra]
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -627,9 +631,45 @@ def test_load(args):
           "passes had more than one image" % (args.seconds, counts["ok"], batched, passes))
 
 
+def test_int8(args):
+    """--precision int8 serves the quantized network: each answer's logits are
+    Python's, as PyTorch's own quantized ResNet50 computes them
+    (make_int8_fixture.py), whatever the server batches together."""
+    import numpy as np
+    check(args.int8_fixtures is not None, "int8 needs --int8-fixtures")
+    with open(os.path.join(args.int8_fixtures, "resnet50_int8.json")) as f:
+        info = json.load(f)
+    expected = np.load(os.path.join(args.int8_fixtures, info["logits"]))
+    server = Server(args, "--precision", "int8", "--max-batch-delay", "50",
+                    checkpoint=os.path.join(args.int8_fixtures, info["checkpoint"]))
+    paths = [os.path.join(args.fixtures, image) for image in info["images"]][:12]
+    answers = [None] * len(paths)
+
+    def ask(i):
+        with open(paths[i], "rb") as f:
+            answers[i] = requests.post(
+                server.url + "/v1/classify?topk=1000&output_type=logit", data=f.read())
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(paths))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for i, answer in enumerate(answers):
+        check(answer.status_code == 200, "%s: %d %s" % (paths[i], answer.status_code, answer.text))
+        logits = np.zeros(expected.shape[1], np.float32)
+        for prediction in answer.json()["predictions"]:
+            logits[prediction["index"]] = prediction["score"]
+        check(np.array_equal(logits, expected[i]),
+              "%s: logits differ from Python's by up to %g" % (
+                  paths[i], float(np.abs(logits - expected[i]).max())))
+    check(server.stop() == 0, "server exit status")
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["answers", "abuse", "sigterm", "load", "limits"])
+    parser.add_argument("mode", choices=["answers", "abuse", "sigterm", "load", "limits", "int8"])
+    parser.add_argument("--int8-fixtures")
     parser.add_argument("--binary", required=True)
     parser.add_argument("--fixtures", required=True)
     parser.add_argument("--requests", type=int, default=10000)
@@ -638,7 +678,7 @@ def main():
     args = parser.parse_args()
     started = time.time()
     {"answers": test_answers, "abuse": test_abuse, "sigterm": test_sigterm,
-     "load": test_load, "limits": test_limits}[args.mode](args)
+     "load": test_load, "limits": test_limits, "int8": test_int8}[args.mode](args)
     print("%s: %.1f s" % (args.mode, time.time() - started))
 
 

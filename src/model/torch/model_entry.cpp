@@ -17,6 +17,12 @@ std::unique_ptr<Trainer> load_trainer_from_checkpoint(
   return make_trainer(file, options);
 }
 
+std::unique_ptr<Calibrator> load_calibrator_from_checkpoint(
+    const std::filesystem::path& checkpoint, const CalibratorOptions& options) {
+  const Checkpoint file(checkpoint);
+  return make_calibrator(file, options);
+}
+
 }  // namespace resnet_cli::detail
 
 extern "C" void resnet_cli_model_load(
@@ -33,6 +39,14 @@ extern "C" void resnet_cli_trainer_load(
     std::unique_ptr<resnet_cli::Trainer>* trainer) {
   *trainer =
       resnet_cli::detail::load_trainer_from_checkpoint(*checkpoint, *options);
+}
+
+extern "C" void resnet_cli_calibrator_load(
+    const std::filesystem::path* checkpoint,
+    const resnet_cli::CalibratorOptions* options,
+    std::unique_ptr<resnet_cli::Calibrator>* calibrator) {
+  *calibrator = resnet_cli::detail::load_calibrator_from_checkpoint(*checkpoint,
+                                                                    *options);
 }
 
 extern "C" int resnet_cli_model_abi() { return RESNET_CLI_MODEL_ABI; }

@@ -17,6 +17,7 @@
 #include "base/text.h"
 #include "model/model.h"
 #include "model/torch/device_batch_queue.h"
+#include "model/torch/quantized_resnet.h"
 #include "model/torch/stored_tensor.h"
 #include "model/torch/torch_device.h"
 #include "weights/checkpoint.h"
@@ -35,6 +36,7 @@ at::ScalarType compute_type(Precision precision) {
     case Precision::kFloat16:
       return at::kHalf;
     case Precision::kFloat32:
+    case Precision::kInt8:  // quantized checkpoints never reach ResNet
       break;
   }
   return at::kFloat;
@@ -153,6 +155,7 @@ class ResNet final : public Model {
   std::int64_t feature_size() const override { return arch_->feature_size(); }
   std::string architecture() const override { return std::string(arch_->name); }
   std::string device() const override { return device_.str(); }
+  Precision precision() const override { return precision_; }
 
   void forward(const float* input, std::int64_t batch, std::int64_t height,
                std::int64_t width, float* logits) const override {
@@ -481,6 +484,19 @@ class LoadingAllocatorPolicy {
 std::unique_ptr<Model> Model::load(const Checkpoint& checkpoint,
                                    const ModelOptions& options) {
   const LoadingAllocatorPolicy policy;
+  if (checkpoint.is_quantized()) {
+    return detail::load_quantized_model(
+        checkpoint, choose_architecture(checkpoint, options.arch), options);
+  }
+  if (options.precision == Precision::kInt8) {
+    throw Error(ErrorKind::kUsage,
+                "--precision int8 runs quantized checkpoints; " +
+                    checkpoint.path().string() +
+                    " is a float one: make an int8 model of it with "
+                    "`resnet-cli quantize --calibrate DIR -o MODEL_DIR`, or "
+                    "choose a quantized registry entry (resnet-cli weights "
+                    "list)");
+  }
   return std::make_unique<ResNet>(checkpoint, options);
 }
 

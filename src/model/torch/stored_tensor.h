@@ -36,12 +36,20 @@ inline at::ScalarType to_aten(pickle::ScalarType type) {
       return at::kByte;
     case pickle::ScalarType::kBool:
       return at::kBool;
+    // A quantized storage as its integers; the scales and zero points are
+    // CheckpointTensor::quantization's.
+    case pickle::ScalarType::kQInt8:
+      return at::kChar;
+    case pickle::ScalarType::kQUInt8:
+      return at::kByte;
+    case pickle::ScalarType::kQInt32:
+      return at::kInt;
   }
   return at::kFloat;
 }
 
-// The inverse of to_aten, for writing checkpoints: none when no storage
-// class holds `type`.
+// The inverse of to_aten for plain types, for writing checkpoints: none when
+// no storage class holds `type`.
 inline std::optional<pickle::ScalarType> from_aten(at::ScalarType type) {
   for (int i = 0; i <= static_cast<int>(pickle::ScalarType::kBool); ++i) {
     const auto candidate = static_cast<pickle::ScalarType>(i);
