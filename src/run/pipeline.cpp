@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -18,86 +17,16 @@
 #include "run/image_step.h"
 #include "run/model_batch.h"
 #include "run/overlay_files.h"
+#include "run/video_summary.h"
+#include "run/work_queue.h"
 
 namespace resnet_cli {
 
 namespace {
 
-// A closable queue. Its length is bounded by the in-flight slots, not here.
-template <typename T>
-class Queue {
- public:
-  void push(T item) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      items_.push_back(std::move(item));
-    }
-    ready_.notify_one();
-  }
-  // Blocks until an item is there (true) or the queue is closed and empty.
-  bool pop(T& item) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    ready_.wait(lock, [this] { return !items_.empty() || closed_; });
-    if (items_.empty()) return false;
-    item = std::move(items_.front());
-    items_.pop_front();
-    return true;
-  }
-  bool try_pop(T& item) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (items_.empty()) return false;
-    item = std::move(items_.front());
-    items_.pop_front();
-    return true;
-  }
-  void close() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      closed_ = true;
-    }
-    ready_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<T> items_;
-  bool closed_ = false;
-};
-
-// Counts inputs in flight: taken when an input starts, given back when its
-// record has been delivered.
-class Slots {
- public:
-  explicit Slots(std::size_t count) : free_(count) {}
-  bool acquire() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [this] { return free_ > 0 || cancelled_; });
-    if (cancelled_) return false;
-    --free_;
-    return true;
-  }
-  void release() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      ++free_;
-    }
-    changed_.notify_one();
-  }
-  void cancel() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      cancelled_ = true;
-    }
-    changed_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::size_t free_;
-  bool cancelled_ = false;
-};
+using detail::Queue;
+using detail::Slots;
+using Clock = std::chrono::steady_clock;
 
 struct Task {
   std::uint64_t sequence = 0;
@@ -106,19 +35,29 @@ struct Task {
 
 struct Prepared {
   std::uint64_t sequence = 0;
+  std::uint64_t sub = 0;  // a video's frame: its place among the sampled
   std::string path;
   std::vector<float> tensor;  // 3 x crop x crop
   // explain: the decoded input's size, and the input itself for overlays.
   int image_width = 0;
   int image_height = 0;
   RgbImage image;
+  std::optional<FrameInfo> frame;
 };
 
 struct Completion {
-  enum Kind { kRecord, kEnd, kFatal } kind = kRecord;
+  // kRecord: a photo's record or a video frame's; kVideoEnd: a video's end,
+  // whose closing record is made when it is delivered.
+  enum Kind { kRecord, kVideoEnd, kEnd, kFatal } kind = kRecord;
   std::uint64_t sequence = 0;  // kEnd: the number of inputs
-  Record record;
+  std::uint64_t sub = 0;       // a frame's place; kVideoEnd: frames sampled
+  Record record;               // kVideoEnd: its path
+  std::vector<float> logits;   // a frame's, for the video's summary
+  VideoEnd video_end;          // kVideoEnd
 };
+
+// Thrown out of a video's frame loop when the pipeline has failed.
+struct Cancelled {};
 
 Record error_record(const std::string& path, const Error& error) {
   Record record;
@@ -130,7 +69,7 @@ Record error_record(const std::string& path, const Error& error) {
 // Adds up seconds from several threads.
 class StageClock {
  public:
-  void add(std::chrono::steady_clock::duration elapsed) {
+  void add(Clock::duration elapsed) {
     nanoseconds_ +=
         std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
   }
@@ -145,6 +84,177 @@ class StageClock {
   std::atomic<std::int64_t> nanoseconds_{0};
 };
 
+// Each video in flight's window of frames (work_queue.h: Slots), by input.
+class FrameWindows {
+ public:
+  explicit FrameWindows(std::size_t size) : size_(size) {}
+  std::shared_ptr<Slots> open(std::uint64_t sequence) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto window = std::make_shared<Slots>(size_);
+    if (cancelled_) window->cancel();
+    windows_[sequence] = window;
+    return window;
+  }
+  void release(std::uint64_t sequence) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (auto found = windows_.find(sequence); found != windows_.end()) {
+      found->second->release();
+    }
+  }
+  void close(std::uint64_t sequence) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    windows_.erase(sequence);
+  }
+  void cancel() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    cancelled_ = true;
+    for (auto& [sequence, window] : windows_) window->cancel();
+  }
+
+ private:
+  std::size_t size_;
+  std::mutex mutex_;
+  std::map<std::uint64_t, std::shared_ptr<Slots>> windows_;
+  bool cancelled_ = false;
+};
+
+// Hands records to the caller: in input order (a video's frames in order,
+// then its closing record), or as they finish. Runs on the calling thread.
+class Delivery {
+ public:
+  Delivery(const std::function<void(Record&&)>& deliver, const ClassifyJob& job,
+           bool ordered, Slots& slots, FrameWindows& windows, StageClock& clock,
+           PipelineStats& stats)
+      : deliver_(deliver),
+        output_{job.output_type, job.topk, job.labels},
+        summary_(job.video && job.video->summary &&
+                 job.output_type != OutputType::kEmbedding),
+        ordered_(ordered),
+        slots_(slots),
+        windows_(windows),
+        clock_(clock),
+        stats_(stats) {}
+
+  void take(Completion&& completion) {
+    if (!ordered_) {
+      take_unordered(std::move(completion));
+      return;
+    }
+    waiting_.emplace(std::make_pair(completion.sequence, completion.sub),
+                     std::move(completion));
+    for (auto next = waiting_.find({next_input_, next_sub_});
+         next != waiting_.end();
+         next = waiting_.find({next_input_, next_sub_})) {
+      Completion ready = std::move(next->second);
+      waiting_.erase(next);
+      const bool closes = hand_over(std::move(ready));
+      next_sub_ = closes ? 0 : next_sub_ + 1;
+      if (closes) ++next_input_;
+    }
+  }
+
+  std::uint64_t inputs_delivered() const { return inputs_delivered_; }
+
+ private:
+  struct VideoState {
+    explicit VideoState(const OutputSpec& output, bool summary)
+        : summarizer(output, summary) {}
+    VideoSummarizer summarizer;
+    std::uint64_t frames_delivered = 0;
+    std::optional<Completion> parked_end;  // unordered: frames still due
+  };
+
+  // Unordered: as they finish, but a video's closing record after all of
+  // its frames.
+  void take_unordered(Completion&& completion) {
+    const std::uint64_t sequence = completion.sequence;
+    if (completion.kind == Completion::kVideoEnd &&
+        state(sequence).frames_delivered < completion.sub) {
+      state(sequence).parked_end = std::move(completion);
+      return;
+    }
+    const bool frame = completion.record.frame.has_value();
+    hand_over(std::move(completion));
+    if (!frame) return;
+    VideoState& video = state(sequence);
+    if (video.parked_end && video.frames_delivered == video.parked_end->sub) {
+      Completion end = std::move(*video.parked_end);
+      hand_over(std::move(end));
+    }
+  }
+
+  VideoState& state(std::uint64_t sequence) {
+    auto found = videos_.find(sequence);
+    if (found == videos_.end()) {
+      found = videos_.emplace(sequence, VideoState(output_, summary_)).first;
+    }
+    return found->second;
+  }
+
+  // Delivers one completion; true when it closed its input.
+  bool hand_over(Completion&& completion) {
+    const std::uint64_t sequence = completion.sequence;
+    Record record;
+    if (completion.kind == Completion::kVideoEnd) {
+      VideoState& video = state(sequence);
+      const VideoEnd& end = completion.video_end;
+      if (end.error) {
+        record.path = completion.record.path;
+        record.error = end.error;
+        record.video_error = true;
+      } else {
+        record = video.summarizer.finish(completion.record.path, end.end);
+      }
+      videos_.erase(sequence);
+      windows_.close(sequence);
+      if (!end.interrupted) send(std::move(record), true);
+      close_input();
+      return true;
+    }
+    if (completion.record.frame) {
+      VideoState& video = state(sequence);
+      video.summarizer.add(
+          completion.record.frame->time,
+          completion.logits.empty() ? nullptr : completion.logits.data(),
+          static_cast<std::int64_t>(completion.logits.size()));
+      ++video.frames_delivered;
+      ++stats_.frames;
+      send(std::move(completion.record), false);
+      windows_.release(sequence);
+      return false;
+    }
+    send(std::move(completion.record), true);
+    close_input();
+    return true;
+  }
+
+  void send(Record&& record, bool closing) {
+    if (closing) (record.error ? stats_.failed : stats_.ok)++;
+    const auto start = Clock::now();
+    deliver_(std::move(record));
+    clock_.add(Clock::now() - start);
+  }
+
+  void close_input() {
+    ++inputs_delivered_;
+    slots_.release();
+  }
+
+  const std::function<void(Record&&)>& deliver_;
+  const OutputSpec output_;
+  const bool summary_;
+  const bool ordered_;
+  Slots& slots_;
+  FrameWindows& windows_;
+  StageClock& clock_;
+  PipelineStats& stats_;
+  std::map<std::pair<std::uint64_t, std::uint64_t>, Completion> waiting_;
+  std::map<std::uint64_t, VideoState> videos_;
+  std::uint64_t next_input_ = 0;
+  std::uint64_t next_sub_ = 0;
+  std::uint64_t inputs_delivered_ = 0;
+};
+
 class Pipeline {
  public:
   Pipeline(InputScanner& scanner, const ClassifyJob& job,
@@ -156,7 +266,8 @@ class Pipeline {
         options_(options),
         stop_(stop),
         queue_(std::move(queue)),
-        slots_(in_flight_limit(options, queue_.get())) {
+        slots_(in_flight_limit(options, queue_.get())),
+        windows_(frame_window(options, queue_.get())) {
     if (queue_) {
       assembler_.emplace(*queue_, image_floats(), options.batch_size,
                          options.decode_threads);
@@ -209,16 +320,32 @@ class Pipeline {
     return 3 * crop * crop;
   }
 
-  // One record per image of a finished batch, from its rows of `output`
+  // Each video's frames in flight: as many as the model's batches hold.
+  static std::size_t frame_window(const PipelineOptions& options,
+                                  const BatchQueue* queue) {
+    const int batches = queue ? queue->slots() : options.workers * 2;
+    return static_cast<std::size_t>(std::max(8, batches * options.batch_size));
+  }
+
+  // One completion per image of a finished batch, from its rows of `output`
   // (Prepared: the CPU workers', which explain; StagedImage: a device
-  // queue's, which carries no feature maps and so never runs with explain).
+  // queue's, which carries no feature maps and so never runs with explain);
+  // a frame keeps its logits for its video's summary.
   template <typename Image>
   void complete(std::vector<Image>& images, const float* output,
                 std::size_t out_per_image) {
+    const bool keep_logits = job_.video && job_.video->summary &&
+                             job_.output_type != OutputType::kEmbedding;
     for (std::size_t i = 0; i < images.size(); ++i) {
+      const float* row = output + i * out_per_image;
       Completion completion;
       completion.sequence = images[i].sequence;
-      completion.record = finish_record(images[i], output + i * out_per_image);
+      completion.sub = images[i].sub;
+      completion.record = finish_record(images[i], row);
+      completion.record.frame = images[i].frame;
+      if (keep_logits && images[i].frame) {
+        completion.logits.assign(row, row + record_size());
+      }
       completions_.push(std::move(completion));
     }
   }
@@ -229,6 +356,7 @@ class Pipeline {
     }
     failed_ = true;
     slots_.cancel();
+    windows_.cancel();
     tasks_.close();
     prepared_.close();
     if (assembler_) assembler_->cancel();
@@ -276,7 +404,11 @@ class Pipeline {
     while (tasks_.pop(task)) {
       if (failed_) break;
       try {
-        if (!decode_one(task, scratch)) break;
+        if (job_.video && is_video_input(task.path)) {
+          decode_video(task);
+        } else if (!decode_one(task, scratch)) {
+          break;
+        }
       } catch (const Error& e) {
         if (!is_input_error(e.kind())) {
           fail(std::current_exception());
@@ -286,6 +418,8 @@ class Pipeline {
         completion.sequence = task.sequence;
         completion.record = error_record(task.path, e);
         completions_.push(std::move(completion));
+      } catch (const Cancelled&) {
+        break;
       } catch (...) {
         fail(std::current_exception());
         break;
@@ -308,8 +442,10 @@ class Pipeline {
     decode_clock_.add(times.decode_seconds);
     preprocess_clock_.add(times.preprocess_seconds);
     if (assembler_) {
-      return assembler_->add(task.sequence, std::move(task.path),
-                             tensor.data());
+      StagedImage staged;
+      staged.sequence = task.sequence;
+      staged.path = std::move(task.path);
+      return assembler_->add(std::move(staged), tensor.data());
     }
     Prepared prepared;
     prepared.sequence = task.sequence;
@@ -346,7 +482,8 @@ class Pipeline {
     record.path = std::move(prepared.path);
     fill_record(record, row, record_size(), output_);
     const Explainer* explainer = job_.explain.explainer;
-    if (!explainer) return record;
+    // Video frames are not explained (README: Explain).
+    if (!explainer || prepared.frame) return record;
     record.explanation =
         explainer->explain(row, prepared.image_width, prepared.image_height);
     const ExplainJob& explain = job_.explain;
@@ -365,6 +502,63 @@ class Pipeline {
     }
     return job_.explain.explainer ? BatchOutput::kLogitsAndMaps
                                   : BatchOutput::kLogits;
+  }
+
+  // Hands a preprocessed frame to the inference workers (CPU) or copies it
+  // into the device's batch being filled; false when cancelled meanwhile.
+  bool hand_to_model(Prepared&& prepared) {
+    if (assembler_) {
+      const float* tensor = prepared.tensor.data();
+      return assembler_->add(
+          StagedImage{prepared.sequence, std::move(prepared.path), prepared.sub,
+                      prepared.frame},
+          tensor);
+    }
+    prepared_.push(std::move(prepared));
+    return true;
+  }
+
+  // A video's sampled frames into the model's queue, each waiting for room
+  // in the video's window; then its end, whose closing record the delivery
+  // makes. Input errors become the video's error record, after the frames
+  // read before them.
+  void decode_video(const Task& task) {
+    const std::shared_ptr<Slots> window = windows_.open(task.sequence);
+    Completion end;
+    end.kind = Completion::kVideoEnd;
+    end.sequence = task.sequence;
+    end.record.path = task.path;
+    const auto start = Clock::now();
+    Clock::duration waited{};
+    StepTimes times;
+    const auto emit = [&](VideoFrame&& frame) {
+      const auto wait_start = Clock::now();
+      if (!window->acquire()) throw Cancelled{};
+      waited += Clock::now() - wait_start;
+      Prepared prepared;
+      prepared.sequence = task.sequence;
+      prepared.sub = end.sub++;
+      prepared.path = task.path;
+      prepared.frame = FrameInfo{frame.index, frame.time};
+      prepared.tensor.resize(image_floats());
+      prepare_frame(frame.image, job_.transform, prepared.tensor.data(),
+                    &times);
+      if (!hand_to_model(std::move(prepared))) throw Cancelled{};
+    };
+    try {
+      end.video_end =
+          read_video(task.path, *job_.video, job_.decode, emit, stop_);
+    } catch (const Error& e) {
+      if (!is_input_error(e.kind())) throw;
+      end.video_end.error = RecordError{e.kind(), e.what()};
+    } catch (const std::bad_alloc&) {
+      end.video_end.error = RecordError{
+          ErrorKind::kTooLarge, task.path + ": out of memory decoding it"};
+    }
+    preprocess_clock_.add(times.preprocess_seconds);
+    decode_clock_.add(Clock::now() - start - waited);
+    decode_clock_.add(-times.preprocess_seconds);
+    completions_.push(std::move(end));
   }
 
   void infer() {
@@ -391,12 +585,12 @@ class Pipeline {
         for (const Prepared& prepared : batch) {
           images.push_back(prepared.tensor.data());
         }
-        const auto start = std::chrono::steady_clock::now();
+        const auto start = Clock::now();
         run_model_batch(*job_.model, images, crop, kind, scratch,
                         output.data());
         ++batches_;
         complete(batch, output.data(), out_per_image);
-        inference_clock_.add(std::chrono::steady_clock::now() - start);
+        inference_clock_.add(Clock::now() - start);
       }
     } catch (...) {
       fail(std::current_exception());
@@ -449,19 +643,11 @@ class Pipeline {
 
   void write(const std::function<void(Record&&)>& deliver,
              PipelineStats& stats) {
-    std::map<std::uint64_t, Record> waiting;  // finished out of order
+    Delivery delivery(deliver, job_, options_.ordered, slots_, windows_,
+                      output_clock_, stats);
     std::optional<std::uint64_t> total;
-    std::uint64_t delivered = 0;
-    auto hand_over = [&](Record&& record) {
-      (record.error ? stats.failed : stats.ok)++;
-      const auto start = std::chrono::steady_clock::now();
-      deliver(std::move(record));
-      output_clock_.add(std::chrono::steady_clock::now() - start);
-      ++delivered;
-      slots_.release();
-    };
     Completion completion;
-    while (!total || delivered < *total) {
+    while (!total || delivery.inputs_delivered() < *total) {
       if (!completions_.pop(completion) ||
           completion.kind == Completion::kFatal) {
         return;
@@ -470,17 +656,7 @@ class Pipeline {
         total = completion.sequence;
         continue;
       }
-      if (!options_.ordered) {
-        hand_over(std::move(completion.record));
-        continue;
-      }
-      waiting.emplace(completion.sequence, std::move(completion.record));
-      for (auto next = waiting.find(delivered); next != waiting.end();
-           next = waiting.find(delivered)) {
-        Record record = std::move(next->second);
-        waiting.erase(next);
-        hand_over(std::move(record));
-      }
+      delivery.take(std::move(completion));
     }
   }
 
@@ -492,6 +668,7 @@ class Pipeline {
   std::unique_ptr<BatchQueue> queue_;  // the device's; none on the CPU
   std::optional<BatchAssembler> assembler_;
   Slots slots_;
+  FrameWindows windows_;
   Queue<Task> tasks_;
   Queue<Prepared> prepared_;
   Queue<Completion> completions_;
