@@ -247,6 +247,14 @@ ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
     destination->commit();
   }
   progress.finish(interrupt.interrupted());
+  if (stats.frames > 0) {
+    // Where a video run's time went (scripts/bench --video reads it).
+    spdlog::info(
+        "{} video frames classified; seconds summed over threads: decoding "
+        "{:.1f}, preprocessing {:.1f}, inference {:.1f}, writing {:.1f}",
+        stats.frames, stats.decode_seconds, stats.preprocess_seconds,
+        stats.inference_seconds, stats.output_seconds);
+  }
   if (interrupt.interrupted()) return kExitInterrupted;
   // Nothing to do is no failure (a shard may hold no input), but is said.
   if (stats.ok + stats.failed == 0) {

@@ -13,6 +13,7 @@
 
 #include "base/error.h"
 #include "run/batch_assembly.h"
+#include "run/decode_board.h"
 #include "run/explain.h"
 #include "run/image_step.h"
 #include "run/model_batch.h"
@@ -24,14 +25,13 @@ namespace resnet_cli {
 
 namespace {
 
+using detail::DecodeBoard;
+using detail::OrdinalWindow;
 using detail::Queue;
 using detail::Slots;
+using detail::Task;
+using detail::VideoWork;
 using Clock = std::chrono::steady_clock;
-
-struct Task {
-  std::uint64_t sequence = 0;
-  std::string path;
-};
 
 struct Prepared {
   std::uint64_t sequence = 0;
@@ -50,7 +50,10 @@ struct Completion {
   // whose closing record is made when it is delivered.
   enum Kind { kRecord, kVideoEnd, kEnd, kFatal } kind = kRecord;
   std::uint64_t sequence = 0;  // kEnd: the number of inputs
-  std::uint64_t sub = 0;       // a frame's place; kVideoEnd: frames sampled
+  // A frame's place among its video's taken frames; kVideoEnd: the frames
+  // delivered before the video's end (those in order before a failure).
+  std::uint64_t sub = 0;
+  std::uint64_t produced = 0;  // kVideoEnd: frames handed to the model
   Record record;               // kVideoEnd: its path
   std::vector<float> logits;   // a frame's, for the video's summary
   VideoEnd video_end;          // kVideoEnd
@@ -84,13 +87,14 @@ class StageClock {
   std::atomic<std::int64_t> nanoseconds_{0};
 };
 
-// Each video in flight's window of frames (work_queue.h: Slots), by input.
+// Each video in flight's window of frames (work_queue.h), by input.
 class FrameWindows {
  public:
   explicit FrameWindows(std::size_t size) : size_(size) {}
-  std::shared_ptr<Slots> open(std::uint64_t sequence) {
+  std::size_t size() const { return size_; }
+  std::shared_ptr<OrdinalWindow> open(std::uint64_t sequence) {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto window = std::make_shared<Slots>(size_);
+    auto window = std::make_shared<OrdinalWindow>(size_);
     if (cancelled_) window->cancel();
     windows_[sequence] = window;
     return window;
@@ -98,7 +102,7 @@ class FrameWindows {
   void release(std::uint64_t sequence) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (auto found = windows_.find(sequence); found != windows_.end()) {
-      found->second->release();
+      found->second->advance();
     }
   }
   void close(std::uint64_t sequence) {
@@ -114,7 +118,7 @@ class FrameWindows {
  private:
   std::size_t size_;
   std::mutex mutex_;
-  std::map<std::uint64_t, std::shared_ptr<Slots>> windows_;
+  std::map<std::uint64_t, std::shared_ptr<OrdinalWindow>> windows_;
   bool cancelled_ = false;
 };
 
@@ -140,6 +144,8 @@ class Delivery {
       take_unordered(std::move(completion));
       return;
     }
+    // A frame after its video's end: read past a failure by a later chunk.
+    if (completion.sequence < next_input_) return;
     waiting_.emplace(std::make_pair(completion.sequence, completion.sub),
                      std::move(completion));
     for (auto next = waiting_.find({next_input_, next_sub_});
@@ -169,7 +175,7 @@ class Delivery {
   void take_unordered(Completion&& completion) {
     const std::uint64_t sequence = completion.sequence;
     if (completion.kind == Completion::kVideoEnd &&
-        state(sequence).frames_delivered < completion.sub) {
+        state(sequence).frames_delivered < completion.produced) {
       state(sequence).parked_end = std::move(completion);
       return;
     }
@@ -177,7 +183,8 @@ class Delivery {
     hand_over(std::move(completion));
     if (!frame) return;
     VideoState& video = state(sequence);
-    if (video.parked_end && video.frames_delivered == video.parked_end->sub) {
+    if (video.parked_end &&
+        video.frames_delivered == video.parked_end->produced) {
       Completion end = std::move(*video.parked_end);
       hand_over(std::move(end));
     }
@@ -207,6 +214,8 @@ class Delivery {
       }
       videos_.erase(sequence);
       windows_.close(sequence);
+      waiting_.erase(waiting_.lower_bound({sequence, 0}),
+                     waiting_.lower_bound({sequence + 1, 0}));
       if (!end.interrupted) send(std::move(record), true);
       close_input();
       return true;
@@ -324,7 +333,9 @@ class Pipeline {
   static std::size_t frame_window(const PipelineOptions& options,
                                   const BatchQueue* queue) {
     const int batches = queue ? queue->slots() : options.workers * 2;
-    return static_cast<std::size_t>(std::max(8, batches * options.batch_size));
+    // and enough for every decode thread's chunk of a video to run ahead
+    return static_cast<std::size_t>(std::max(
+        {16, batches * options.batch_size, options.decode_threads * 6}));
   }
 
   // One completion per image of a finished batch, from its rows of `output`
@@ -357,7 +368,7 @@ class Pipeline {
     failed_ = true;
     slots_.cancel();
     windows_.cancel();
-    tasks_.close();
+    board_.cancel();
     prepared_.close();
     if (assembler_) assembler_->cancel();
     Completion completion;
@@ -383,13 +394,13 @@ class Pipeline {
           completion.record.error = input.error;
           completions_.push(std::move(completion));
         } else {
-          tasks_.push(Task{sequence, std::move(input.path)});
+          board_.push(Task{sequence, std::move(input.path)});
         }
       }
     } catch (...) {
       fail(std::current_exception());
     }
-    tasks_.close();
+    board_.close();
     Completion end;
     end.kind = Completion::kEnd;
     end.sequence = count;
@@ -401,10 +412,14 @@ class Pipeline {
   void decode() {
     std::vector<float> scratch;  // the device path's image, reused
     Task task;
-    while (tasks_.pop(task)) {
+    std::shared_ptr<VideoWork> video;
+    std::size_t chunk = 0;
+    while (board_.take(task, video, chunk)) {
       if (failed_) break;
       try {
-        if (job_.video && is_video_input(task.path)) {
+        if (video) {
+          read_video_chunk(*video, chunk);
+        } else if (job_.video && is_video_input(task.path)) {
           decode_video(task);
         } else if (!decode_one(task, scratch)) {
           break;
@@ -518,36 +533,52 @@ class Pipeline {
     return true;
   }
 
-  // A video's sampled frames into the model's queue, each waiting for room
-  // in the video's window; then its end, whose closing record the delivery
-  // makes. Input errors become the video's error record, after the frames
-  // read before them.
+  // Frame `ordinal` of a video into the model's queue, once the video's
+  // window has room for it. Adds the time it waited to `waited`.
+  void push_frame(std::uint64_t sequence, const std::string& path,
+                  OrdinalWindow& window, VideoFrame&& frame,
+                  std::uint64_t ordinal, StepTimes& times,
+                  Clock::duration& waited) {
+    const auto wait_start = Clock::now();
+    if (!window.wait(ordinal)) throw Cancelled{};
+    waited += Clock::now() - wait_start;
+    Prepared prepared;
+    prepared.sequence = sequence;
+    prepared.sub = ordinal;
+    prepared.path = path;
+    prepared.frame = FrameInfo{frame.index, frame.time};
+    prepared.tensor.resize(image_floats());
+    prepare_frame(frame.image, job_.transform, prepared.tensor.data(), &times);
+    if (!hand_to_model(std::move(prepared))) throw Cancelled{};
+  }
+
+  // Reading time, less the waits and the preprocessing, is decoding.
+  void add_video_times(Clock::time_point start, Clock::duration waited,
+                       const StepTimes& times) {
+    preprocess_clock_.add(times.preprocess_seconds);
+    decode_clock_.add(Clock::now() - start - waited);
+    decode_clock_.add(-times.preprocess_seconds);
+  }
+
+  // A video: planned, then read in chunks by this thread and any other that
+  // is free (read_video_chunk), or read sequentially (a stream); then its
+  // end, whose closing record the delivery makes. Input errors become the
+  // video's error record, after the frames read before them.
   void decode_video(const Task& task) {
-    const std::shared_ptr<Slots> window = windows_.open(task.sequence);
     Completion end;
     end.kind = Completion::kVideoEnd;
     end.sequence = task.sequence;
     end.record.path = task.path;
-    const auto start = Clock::now();
-    Clock::duration waited{};
-    StepTimes times;
-    const auto emit = [&](VideoFrame&& frame) {
-      const auto wait_start = Clock::now();
-      if (!window->acquire()) throw Cancelled{};
-      waited += Clock::now() - wait_start;
-      Prepared prepared;
-      prepared.sequence = task.sequence;
-      prepared.sub = end.sub++;
-      prepared.path = task.path;
-      prepared.frame = FrameInfo{frame.index, frame.time};
-      prepared.tensor.resize(image_floats());
-      prepare_frame(frame.image, job_.transform, prepared.tensor.data(),
-                    &times);
-      if (!hand_to_model(std::move(prepared))) throw Cancelled{};
-    };
+    const std::shared_ptr<OrdinalWindow> window = windows_.open(task.sequence);
     try {
-      end.video_end =
-          read_video(task.path, *job_.video, job_.decode, emit, stop_);
+      VideoPlan plan =
+          plan_video(task.path, *job_.video, job_.decode,
+                     std::max<std::size_t>(2, windows_.size() / 3));
+      if (plan.chunks.empty()) {
+        read_sequentially(task, plan, *window, end);
+      } else {
+        read_in_chunks(task, std::move(plan), window, end);
+      }
     } catch (const Error& e) {
       if (!is_input_error(e.kind())) throw;
       end.video_end.error = RecordError{e.kind(), e.what()};
@@ -555,10 +586,96 @@ class Pipeline {
       end.video_end.error = RecordError{
           ErrorKind::kTooLarge, task.path + ": out of memory decoding it"};
     }
-    preprocess_clock_.add(times.preprocess_seconds);
-    decode_clock_.add(Clock::now() - start - waited);
-    decode_clock_.add(-times.preprocess_seconds);
     completions_.push(std::move(end));
+  }
+
+  void read_sequentially(const Task& task, VideoPlan& plan,
+                         OrdinalWindow& window, Completion& end) {
+    const auto start = Clock::now();
+    Clock::duration waited{};
+    StepTimes times;
+    const auto emit = [&](VideoFrame&& frame) {
+      push_frame(task.sequence, task.path, window, std::move(frame),
+                 end.produced, times, waited);
+      end.sub = ++end.produced;
+    };
+    try {
+      end.video_end = read_video(task.path, *job_.video, plan, emit, stop_);
+    } catch (...) {
+      add_video_times(start, waited, times);
+      throw;
+    }
+    add_video_times(start, waited, times);
+  }
+
+  void read_in_chunks(const Task& task, VideoPlan&& plan,
+                      const std::shared_ptr<OrdinalWindow>& window,
+                      Completion& end) {
+    auto video = std::make_shared<VideoWork>();
+    video->sequence = task.sequence;
+    video->path = task.path;
+    video->plan = std::move(plan);
+    video->window = window;
+    board_.add(video);
+    std::size_t chunk = 0;
+    while (board_.next_chunk(*video, chunk)) read_video_chunk(*video, chunk);
+    const std::size_t handed_out = board_.handed_out(*video);
+    std::unique_lock<std::mutex> lock(video->mutex);
+    video->finished.wait(lock, [&] { return video->done == handed_out; });
+    lock.unlock();
+    board_.remove(*video);
+    if (failed_) throw Cancelled{};
+    end.video_end = planned_end(task.path, video->plan, video->failure);
+    end.video_end.interrupted = stop_;
+    end.produced = video->produced;
+    end.sub = video->failure ? video->contiguous : video->produced;
+  }
+
+  // One chunk of a planned video, on whichever thread took it. It stops
+  // when an earlier chunk has stopped (a sequential read would have ended
+  // there), and always counts itself done, so that the owner's wait ends.
+  void read_video_chunk(VideoWork& video, std::size_t chunk) {
+    const auto start = Clock::now();
+    Clock::duration waited{};
+    StepTimes times;
+    std::uint64_t emitted = 0;
+    std::optional<RecordError> error;
+    const auto keep_going = [&] {
+      if (stop_ || failed_) return false;
+      std::lock_guard<std::mutex> lock(video.mutex);
+      return chunk < video.failed_chunk;
+    };
+    const auto emit = [&](VideoFrame&& frame, std::uint64_t ordinal) {
+      push_frame(video.sequence, video.path, *video.window, std::move(frame),
+                 ordinal, times, waited);
+      ++emitted;
+    };
+    std::exception_ptr thrown;
+    try {
+      error = read_chunk(video.path, *job_.video, video.plan, chunk, emit,
+                         keep_going);
+    } catch (const Error& e) {
+      if (is_input_error(e.kind())) {
+        error = RecordError{e.kind(), e.what()};
+      } else {
+        thrown = std::current_exception();
+      }
+    } catch (...) {
+      thrown = std::current_exception();
+    }
+    add_video_times(start, waited, times);
+    {
+      std::lock_guard<std::mutex> lock(video.mutex);
+      video.produced += emitted;
+      if (error && chunk < video.failed_chunk) {
+        video.failed_chunk = chunk;
+        video.failure = error;
+        video.contiguous = video.plan.chunks[chunk].first_ordinal + emitted;
+      }
+      ++video.done;
+    }
+    video.finished.notify_all();
+    if (thrown) std::rethrow_exception(thrown);
   }
 
   void infer() {
@@ -669,7 +786,7 @@ class Pipeline {
   std::optional<BatchAssembler> assembler_;
   Slots slots_;
   FrameWindows windows_;
-  Queue<Task> tasks_;
+  DecodeBoard board_;
   Queue<Prepared> prepared_;
   Queue<Completion> completions_;
   std::atomic<int> active_decoders_{0};

@@ -1,10 +1,13 @@
 // The pipeline's blocking parts (internal to run/): a closable queue, the
 // in-flight slots that bound how many inputs are started, and a video's
-// window of frames in flight.
+// window of frames in flight (a video's frames wait for the inputs before it
+// when records are delivered in order; the window keeps them from piling
+// up).
 #pragma once
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 
@@ -53,10 +56,8 @@ class Queue {
   bool closed_ = false;
 };
 
-// Counts things in flight: taken when one starts, given back when its
-// record has been delivered. The pipeline has one for inputs, and one per
-// video for its frames (a video's frames wait for the inputs before it when
-// records are delivered in order; the window keeps them from piling up).
+// Counts inputs in flight: taken when one starts, given back when its
+// record has been delivered.
 class Slots {
  public:
   explicit Slots(std::size_t count) : free_(count) {}
@@ -87,6 +88,45 @@ class Slots {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::size_t free_;
+  bool cancelled_ = false;
+};
+
+// A video's frames in flight, by their place among its taken frames: frame
+// `ordinal` may be prepared once fewer than `size` frames before it wait for
+// delivery. Several threads reading chunks of one video then never starve
+// the one holding the earliest frames (a count alone could be taken by
+// later chunks while the earliest waits).
+class OrdinalWindow {
+ public:
+  explicit OrdinalWindow(std::uint64_t size) : size_(size) {}
+  // Blocks until `ordinal` is inside the window (true) or cancel() (false).
+  bool wait(std::uint64_t ordinal) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock,
+                  [&] { return ordinal < delivered_ + size_ || cancelled_; });
+    return !cancelled_;
+  }
+  // One more frame delivered.
+  void advance() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++delivered_;
+    }
+    changed_.notify_all();
+  }
+  void cancel() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      cancelled_ = true;
+    }
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::uint64_t size_;
+  std::uint64_t delivered_ = 0;
   bool cancelled_ = false;
 };
 

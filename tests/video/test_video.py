@@ -5,7 +5,8 @@ with Debian's ffmpeg from the fixture's test images: 320x240, 10 frames a
 second, 3 seconds, a different image each second.
 
   parity   acceptance 1: H.264/MP4, MJPEG/AVI, VP9/WebM and a variable frame
-           rate MP4; --every 1s, 10f, keyframe and 0.5s with --start/--end
+           rate MP4 (and a longer one read in chunks from seeks);
+           --every 1s, 10f, keyframe and 0.5s with --start/--end
            take the frames the Python loop takes (index and time), and each
            frame's logits are within 1e-4 of torchvision's (relative to the
            largest); text, CSV, TSV and JSON carry the same frames
@@ -20,6 +21,12 @@ second, 3 seconds, a different image each second.
            and where each leads, against the same from torchvision's logits
   resume   a run killed inside a video: --resume drops that video's frame
            records and reads it again, so that each frame is recorded once
+  report   acceptance 5: resnet-cli report's film strips in headless
+           Chromium (as tests/test_report.cpp renders pages): a section per
+           video with a frame per frame record, its top label and time, a
+           timeline segment per run of one leading class, the error of a
+           truncated video, placeholders for a video moved away, and a
+           screenshot that is not blank
 
 Usage: test_video.py MODE --binary resnet-cli --fixtures DIR --server SCRIPT
 """
@@ -80,6 +87,13 @@ def make_clips(folder, images):
            "setpts='N/10/TB+if(gte(N,15),0.5/TB,0)+if(gte(N,22),0.8/TB,0)'",
            "-vsync", "vfr", "-c:v", "libx264", "-movflags", "+faststart",
            clips["vfr"])
+    # 30 s with a keyframe every second and a 0.3 s gap every 5 s: read in
+    # chunks, each from its own seek, which OpenCV places by the average
+    # frame rate (off here, so that some land early and some late).
+    clips["long"] = os.path.join(folder, "long.mp4")
+    ffmpeg("-stream_loop", "9", "-i", clips["h264"], "-vf",
+           "setpts='N/10/TB+0.3*floor(N/50)/TB'", "-vsync", "vfr", "-c:v", "libx264",
+           "-g", "10", "-movflags", "+faststart", clips["long"])
     return clips
 
 
@@ -144,15 +158,18 @@ def compare_frames(name, got, expected):
 def test_parity(args, folder):
     clips = make_clips(folder, os.path.join(args.fixtures, "images"))
     truth = Oracle(args.fixtures)
-    specs = [(["--every", "1s"], ("1s",)), (["--every", "10f"], ("10f",)),
-             (["--every", "keyframe"], ("keyframe",)),
-             (["--every", "0.5s", "--start", "0.35", "--end", "2.25"], ("0.5s", 0.35, 2.25))]
-    for cli_spec, oracle_spec in specs:
-        run, _ = run_cli(list(clips.values()), args.binary, args.fixtures, *cli_spec,
+    specs = [(["--every", "1s"], ("1s",), clips), (["--every", "10f"], ("10f",), clips),
+             (["--every", "keyframe"], ("keyframe",), clips),
+             (["--every", "0.5s", "--start", "0.35", "--end", "2.25"], ("0.5s", 0.35, 2.25),
+              clips),
+             (["--every", "0.7s", "--start", "12.05", "--end", "25"], ("0.7s", 12.05, 25.0),
+              {"long": clips["long"]})]
+    for cli_spec, oracle_spec, inputs in specs:
+        run, _ = run_cli(list(inputs.values()), args.binary, args.fixtures, *cli_spec,
                          "--format", "jsonl", "--output-type", "logit", "--topk", "1000",
                          check_rc=0)
         lines = records(run.stdout)
-        for name, path in clips.items():
+        for name, path in inputs.items():
             got = [r for r in lines if r["path"] == path and r.get("kind") == "frame"]
             closing = [r for r in lines if r["path"] == path and r.get("kind") == "video"]
             check(len(closing) == 1 and closing[0]["frames"] == len(got),
@@ -357,9 +374,71 @@ def test_resume(args, folder):
     print("ok --resume read the unfinished video again:", run.stderr.strip().splitlines()[0])
 
 
+def chromium(*arguments):
+    run = subprocess.run(["timeout", "120", "chromium", "--headless", "--no-sandbox",
+                          "--disable-gpu", "--hide-scrollbars", *arguments],
+                         capture_output=True, text=True)
+    check(run.returncode == 0, "chromium failed: " + run.stderr[-2000:])
+    return run.stdout
+
+
+def test_report(args, folder):
+    import re
+    from PIL import Image
+    clips = make_clips(folder, os.path.join(args.fixtures, "images"))
+    data = open(clips["h264"], "rb").read()
+    truncated = os.path.join(folder, "truncated.mp4")
+    open(truncated, "wb").write(data[: len(data) // 2])
+    moved = os.path.join(folder, "moved.mp4")
+    subprocess.run(["cp", clips["h264"], moved], check=True)
+    photo = os.path.join(args.fixtures, "images", "photo_500x375.jpg")
+    results = os.path.join(folder, "run.jsonl")
+    run_cli([clips["h264"], clips["vfr"], truncated, moved, photo], args.binary,
+            args.fixtures, "--every", "0.3s", "--video-summary", "--format", "jsonl",
+            "-o", results, check_rc=1)
+    os.remove(moved)
+    lines = records(open(results).read())
+    page = os.path.join(folder, "report.html")
+    run = subprocess.run([args.binary, "report", results, "-o", page],
+                         capture_output=True, text=True, timeout=300)
+    check(run.returncode == 0, "report failed: " + run.stderr)
+    check("moved.mp4" in run.stderr, "a warning names the video moved away: " + run.stderr)
+    dom = chromium("--dump-dom", "file://" + page)
+    sections = re.findall(r'<section class="video[^"]*".*?</section>', dom, re.S)
+    videos = [clips["h264"], clips["vfr"], truncated, moved]
+    check(len(sections) == len(videos), "%d video sections" % len(sections))
+    for path, section in zip(videos, sections):
+        frames = [r for r in lines if r["path"] == path and r.get("kind") == "frame"]
+        check(path in section, path + ": its section is not where expected")
+        labels = re.findall(r'<figure class="frame" data-frame="(\d+)" data-label="([^"]*)"',
+                            section)
+        check([(int(i), l) for i, l in labels] ==
+              [(r["frame"], r["predictions"][0]["label"]) for r in frames],
+              "%s: the strip %s" % (path, labels))
+        images = section.count("<img ")
+        check(images == (0 if path == moved else len(frames)),
+              "%s: %d thumbnails for %d frames" % (path, images, len(frames)))
+        tops = [r["predictions"][0]["label"] for r in frames]
+        runs = sum(1 for i, top in enumerate(tops) if i == 0 or tops[i - 1] != top)
+        segments = re.findall(r'<i style="left:[^"]*" data-label="([^"]*)"', section)
+        check(len(segments) == runs, "%s: %d timeline segments for %d runs" % (
+            path, len(segments), runs))
+    check("stops after" in sections[2] and "decode" in sections[2],
+          "the truncated video's section shows its error")
+    check("mean of the frames" in sections[0], "the summary is shown")
+    check('class="card record"' in dom, "the photo still has its card")
+    shot = os.path.join(folder, "shot.png")
+    chromium("--window-size=1200,1600", "--screenshot=" + shot, "file://" + page)
+    colours = len(set(Image.open(shot).convert("RGB").getdata()))
+    check(colours > 1000, "the screenshot has %d colours" % colours)
+    print("ok the report shows %d videos as film strips (%d colours on screen)" % (
+        len(sections), colours))
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["parity", "stream", "bad", "summary", "resume"])
+    parser.add_argument("mode", choices=["parity", "stream", "bad", "summary", "resume",
+                                         "report"])
     parser.add_argument("--binary", required=True)
     parser.add_argument("--fixtures", required=True)
     parser.add_argument("--server", required=True)
