@@ -92,8 +92,11 @@ std::optional<FrameTable> read_frame_table(const std::string& path);
 // Sets, unless the user has, the environment OpenCV's FFmpeg backend reads
 // when it opens a video: one decoding thread per video
 // (OPENCV_FFMPEG_THREADS=1; resnet-cli decodes videos and their parts on
-// its own threads). Call it from main() before any thread starts: setenv
-// is not safe while other threads read the environment.
+// its own threads), and without OPENCV_FFMPEG_LOGLEVEL and
+// OPENCV_FFMPEG_DEBUG, with which OpenCV prints FFmpeg's messages on stdout
+// instead of handing them to resnet-cli's error records. Call it from main()
+// before any thread starts: setenv is not safe while other threads read the
+// environment.
 void prepare_video_environment();
 
 }  // namespace resnet_cli

@@ -250,6 +250,9 @@ def test_stream(args, folder):
         check(all(r.get("kind") == "frame" for r in stall[:-1]),
               "the stalled stream's frames before its error")
         print("ok a stalled stream:", stall[-1]["error"]["message"])
+        # video_oracle.py sets OPENCV_FFMPEG_LOGLEVEL, which resnet-cli
+        # inherits and must clear: with it OpenCV prints FFmpeg's messages on
+        # stdout (records() would fail on them) and the reason is lost.
         gone = [r for r in lines if r["path"] == refused]
         check(len(gone) == 1 and gone[0]["error"]["kind"] == "io" and
               "Connection refused" in gone[0]["error"]["message"], "refused: %s" % gone)
