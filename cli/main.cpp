@@ -17,6 +17,7 @@
 #include "options.h"
 #include "signals.h"
 #include "terminal.h"
+#include "video/video_reader.h"
 
 namespace {
 
@@ -41,6 +42,7 @@ int run(int argc, char** argv) {
   std::cin.tie(nullptr);  // stdin may be read on another thread than stdout
   remove_temporaries_on_fatal_signals();
   keep_freed_tensor_memory();
+  resnet_cli::prepare_video_environment();  // before any thread starts
   ParseOutcome parsed = parse_command_line(argc, argv, std::cout, std::cerr);
   if (!parsed.run) return parsed.exit_code;
   setup_logging(parsed.settings.verbosity);

@@ -35,6 +35,7 @@ MergeCommandSettings merge_settings(const OptionValues& values) {
   settings.merge.parts = values.merge_parts;
   if (!values.merge_inputs.empty() || !values.files_from.empty()) {
     settings.merge.inputs = input_options(values, values.merge_inputs);
+    settings.merge.inputs->videos = true;  // listed as classify lists them
   }
   settings.merge.format = values.merge_format;
   settings.output_file = values.output_file;

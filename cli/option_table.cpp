@@ -560,6 +560,30 @@ const std::vector<OptionSpec>& option_table() {
        "Seconds a request's line, headers and body may take to arrive; a "
        "slower client is answered 408 and dropped",
        kOnServe, number(&V::request_timeout_s, 1, 86400)},
+      {"--request-timeout", "RESNET_CLI_REQUEST_TIMEOUT",
+       "Video streams: seconds a stream may take to open or to send its next "
+       "frame; one that sends nothing for that long ends with an error record",
+       kOnClassify, number(&V::request_timeout_s, 1, 86400)},
+      {"--every", "RESNET_CLI_EVERY",
+       "Videos: which frames to classify: a time (1s, 0.5s, 250ms: the first "
+       "frame at or after each multiple), a frame count (10f) or keyframe",
+       kOnClassify, value(&V::every, "WHEN")},
+      {"--start", nullptr,
+       "Videos: classify from this time on, seconds or [HH:]MM:SS[.fff] "
+       "(default: the first frame)",
+       kOnClassify, value(&V::start, "TIME")},
+      {"--end", nullptr,
+       "Videos: stop reading at this time (not included), seconds or "
+       "[HH:]MM:SS[.fff] (default: the end)",
+       kOnClassify, value(&V::end, "TIME")},
+      {"--video-summary", nullptr,
+       "Videos: the closing record carries the top-k of the mean of the "
+       "frames' probabilities and where each leads (default with --format "
+       "text)",
+       kOnClassify, flag(&V::video_summary)},
+      {"--no-video-summary", nullptr,
+       "Videos: the closing record only counts the frames classified",
+       kOnClassify, flag(&V::no_video_summary)},
       {"--idle-timeout", nullptr,
        "Seconds a connection may wait for its next request", kOnServe,
        number(&V::idle_timeout_s, 1, 86400)},

@@ -88,6 +88,7 @@ struct ClassifySettings : SessionOptions {
   ColorMode color = ColorMode::kAuto;
   int explain_topk = 0;     // classes explained per image; 0: no explain
   std::string explain_dir;  // overlay PNGs; empty: none
+  VideoJob video;  // videos among the inputs: --every, --start, --end, ...
 };
 
 // evaluate: a model session over a labelled ImageFolder tree. The session
@@ -254,6 +255,12 @@ struct OptionValues {
   int explain_topk = 0;  // 0: not given
   std::string explain_dir;
   bool explain_errors = false;
+  // classify's videos
+  std::string every = "1s";
+  std::string start;  // "": the first frame
+  std::string end;    // "": the end
+  bool video_summary = false;
+  bool no_video_summary = false;
 };
 
 // The parsed command line: the command, -q/-v, and that command's settings

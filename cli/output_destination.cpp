@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "base/error.h"
+#include "base/file_util.h"
 #include "base/jsonl_reader.h"
 #include "run/record_json.h"
 
@@ -50,15 +51,59 @@ bool file_has_content(const std::string& file) {
          std::filesystem::file_size(file, ec) > 0;
 }
 
+namespace {
+
+// Rewrites `file` without the frame lines of the videos in `unfinished`
+// (and without a torn last line).
+void drop_unfinished_videos(const std::string& file,
+                            const std::unordered_set<std::string>& unfinished) {
+  AtomicFile rewritten(file);
+  JsonlReader reader(file);
+  std::uint64_t dropped = 0;
+  for (JsonlLine line; reader.next(line);) {
+    const std::optional<RecordLine> record = read_record_line(line.text);
+    if (record && !record->closes_input && unfinished.count(record->path)) {
+      ++dropped;
+      continue;
+    }
+    rewritten.write(line.text);
+    rewritten.write("\n");
+  }
+  rewritten.commit();
+  spdlog::warn(
+      "{}: dropping {} frame records of {} that did not finish; read again "
+      "from the first frame",
+      file, dropped,
+      unfinished.size() == 1 ? "a video"
+                             : std::to_string(unfinished.size()) + " videos");
+}
+
+}  // namespace
+
 std::shared_ptr<std::unordered_set<std::string>> recorded_paths(
     const std::string& file) {
   auto paths = std::make_shared<std::unordered_set<std::string>>();
   JsonlReader reader(file);
-  if (!reader.is_open()) return paths;  // nothing recorded yet
-  JsonlLine line;
-  while (reader.next(line)) {
-    std::string path = record_path_from_json(line.text);
-    if (!path.empty()) paths->insert(std::move(path));
+  if (!reader.is_open()) return paths;     // nothing recorded yet
+  std::unordered_set<std::string> framed;  // videos with frame records
+  for (JsonlLine line; reader.next(line);) {
+    std::optional<RecordLine> record = read_record_line(line.text);
+    if (!record) continue;
+    if (record->closes_input) {
+      paths->insert(std::move(record->path));
+    } else {
+      framed.insert(std::move(record->path));
+    }
+  }
+  // A video is recorded once its closing record is; the frames of one that
+  // was stopped (a killed run) would be written twice.
+  std::unordered_set<std::string> unfinished;
+  for (const std::string& path : framed) {
+    if (!paths->count(path)) unfinished.insert(path);
+  }
+  if (!unfinished.empty()) {
+    drop_unfinished_videos(file, unfinished);
+    return paths;
   }
   if (reader.torn_bytes() == 0) return paths;
   spdlog::warn("{}: dropping an incomplete last line ({} bytes)", file,

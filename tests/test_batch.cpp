@@ -268,14 +268,15 @@ TEST_CASE("csv: RFC 4180, odd names round-trip byte for byte",
   command.insert(command.end(), {"-k", "3"});
   const auto result = run_cli(command, fixture_env());
   CHECK(result.exit_code == kExitInputFailed);
-  CHECK(seen_from_rows(parse_csv_rows(result.out), 4 + 3 * 3) ==
+  // path, status, error kind and message; 3 ranks; kind, frame, time
+  CHECK(seen_from_rows(parse_csv_rows(result.out), 4 + 3 * 3 + 3) ==
         expected_records());
 }
 
 TEST_CASE("tsv: escaped fields, one row per input", "[batch][oracle]") {
   const auto result = run_cli(tree_command("tsv"), fixture_env());
   CHECK(result.exit_code == kExitInputFailed);
-  CHECK(seen_from_rows(parse_tsv_rows(result.out), 4 + 5 * 3) ==
+  CHECK(seen_from_rows(parse_tsv_rows(result.out), 4 + 5 * 3 + 3) ==
         expected_records());
 }
 
@@ -537,7 +538,7 @@ TEST_CASE("embeddings are the pooled features torchvision computes",
       fixture_env());
   const auto rows = parse_csv_rows(csv.out);
   REQUIRE(rows.size() == 2);
-  CHECK(rows[0].size() == 4 + 2048);
+  CHECK(rows[0].size() == 4 + 2048 + 3);  // then kind, frame, time
   CHECK(std::stof(rows[1][4]) == embedding[0]);
 }
 

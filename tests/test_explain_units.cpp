@@ -204,8 +204,8 @@ TEST_CASE("explain: records carry it in JSON, text, CSV and TSV",
         "crop_left,crop_top,crop_right,crop_bottom,explain_index_1,"
         "box_left_1,box_top_1,box_right_1,box_bottom_1,overlay_1,"
         "explain_index_2,box_left_2,box_top_2,box_right_2,box_bottom_2,"
-        "overlay_2\r\n"
+        "overlay_2,kind,frame,time\r\n"
         "cat.jpg,ok,,,7,cat,0.75,38,0,462,375,7,38,187,462,375,"
-        "out/cat.jpg.png,2,,,,,\r\n"
-        "bad.jpg,error,decode,bad.jpg: broken,,,,,,,,,,,,,,,,,,,\r\n");
+        "out/cat.jpg.png,2,,,,,,image,,\r\n"
+        "bad.jpg,error,decode,bad.jpg: broken,,,,,,,,,,,,,,,,,,,,image,,\r\n");
 }

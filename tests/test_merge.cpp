@@ -175,6 +175,43 @@ TEST_CASE("merge: records come out in input order, byte for byte", "[merge]") {
   }
 }
 
+TEST_CASE("merge: a video's frame records travel with its closing record",
+          "[merge]") {
+  const auto folder = resnet_cli::testing::temp_dir("merge-video");
+  const std::string clip = (folder / "clip.mp4").string();
+  const std::string stopped = (folder / "stopped.mp4").string();
+  const std::string photo = (folder / "photo.jpg").string();
+  for (const std::string& file : {clip, stopped, photo}) {
+    std::ofstream(file).put('x');
+  }
+  const auto frame = [](const std::string& path, int index) {
+    return R"({"frame":)" + std::to_string(index) +
+           R"(,"kind":"frame","path":")" + path +
+           R"(","predictions":[],"time":)" + std::to_string(index) + "}";
+  };
+  const std::string closing =
+      R"({"end":2.0,"frames":2,"kind":"video","path":")" + clip +
+      R"(","start":0.0})";
+  MergeSettings settings;
+  // The clip's frames and its end in part 0; in part 1 a video whose task
+  // was stopped inside it (frames, no end), then a photo.
+  settings.parts =
+      write_parts(folder, {lines({frame(clip, 0), frame(clip, 10), closing}),
+                           lines({frame(stopped, 0), record_line(photo)})});
+  std::ostringstream out;
+  const MergeSummary summary = merge_parts(settings, out);
+  CHECK(out.str() ==
+        lines({frame(clip, 0), frame(clip, 10), closing, record_line(photo)}));
+  CHECK(summary.records == 4);
+  SECTION("with --inputs, the stopped video is not recorded") {
+    settings.inputs = InputOptions{};
+    settings.inputs->paths = {clip, stopped, photo};
+    settings.inputs->videos = true;
+    const Error error = merge_error(settings);
+    CHECK_THAT(error.what(), Catch::Contains(stopped + ": not recorded"));
+  }
+}
+
 TEST_CASE("merge: an input recorded twice is refused, naming both places",
           "[merge]") {
   const InputTree tree;

@@ -134,16 +134,18 @@ TEST_CASE("csv and tsv writers: a header and a row per input", "[records]") {
                                     {ok_record("x,y.jpg"), failed_record("b")});
   CHECK(csv ==
         "path,status,error_kind,error_message,index_1,label_1,score_1,"
-        "index_2,label_2,score_2\r\n"
-        "\"x,y.jpg\",ok,,,7,cat,0.75,2,\"dog, \"\"big\"\"\",0.25\r\n"
-        "b,error,decode,b: not an image,,,,,,\r\n");
+        "index_2,label_2,score_2,kind,frame,time\r\n"
+        "\"x,y.jpg\",ok,,,7,cat,0.75,2,\"dog, \"\"big\"\"\",0.25,image,,\r\n"
+        "b,error,decode,b: not an image,,,,,,,image,,\r\n");
   const std::string tsv =
       write_all(with_format(OutputFormat::kTsv, 1), {ok_record("tab\there\\")});
   CHECK(tsv ==
-        "path\tstatus\terror_kind\terror_message\tindex_1\tlabel_1\tscore_1\n"
-        "tab\\there\\\\\tok\t\t\t7\tcat\t0.75\n");
+        "path\tstatus\terror_kind\terror_message\tindex_1\tlabel_1\tscore_1\t"
+        "kind\tframe\ttime\n"
+        "tab\\there\\\\\tok\t\t\t7\tcat\t0.75\timage\t\t\n");
   CHECK(write_all(with_format(OutputFormat::kCsv, 1), {}) ==
-        "path,status,error_kind,error_message,index_1,label_1,score_1\r\n");
+        "path,status,error_kind,error_message,index_1,label_1,score_1,kind,"
+        "frame,time\r\n");
 }
 
 TEST_CASE("embeddings in every format", "[records]") {
@@ -153,9 +155,9 @@ TEST_CASE("embeddings in every format", "[records]") {
   WriterOptions options = with_format(OutputFormat::kCsv);
   options.output_type = OutputType::kEmbedding;
   options.embedding_size = 2;
-  CHECK(
-      write_all(options, {record}) ==
-      "path,status,error_kind,error_message,e0,e1\r\ne.jpg,ok,,,0.5,-1.25\r\n");
+  CHECK(write_all(options, {record}) ==
+        "path,status,error_kind,error_message,e0,e1,kind,frame,time\r\n"
+        "e.jpg,ok,,,0.5,-1.25,image,,\r\n");
   options.format = OutputFormat::kText;
   CHECK(write_all(options, {record}) == "e.jpg\n  embedding (2): 0.5 -1.25\n");
   CHECK(record_json(record) == R"({"embedding":[0.5,-1.25],"path":"e.jpg"})");

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -64,7 +65,11 @@ std::vector<std::uint8_t> read_fd(int fd, const std::string& name,
 
 }  // namespace
 
-std::vector<std::uint8_t> read_input_file(const std::filesystem::path& path) {
+namespace {
+
+// Opens a regular, non-empty file; throws as read_input_file. Returns the
+// descriptor and sets `size`.
+int open_input_file(const std::filesystem::path& path, std::size_t& size) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail_input(path, errno);
   struct stat info {};
@@ -85,9 +90,17 @@ std::vector<std::uint8_t> read_input_file(const std::filesystem::path& path) {
     ::close(fd);
     throw Error(ErrorKind::kEmptyFile, path.string() + ": file is empty");
   }
+  size = static_cast<std::size_t>(info.st_size);
+  return fd;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> read_input_file(const std::filesystem::path& path) {
+  std::size_t size = 0;
+  const int fd = open_input_file(path, size);
   try {
-    auto data =
-        read_fd(fd, path.string(), static_cast<std::size_t>(info.st_size));
+    auto data = read_fd(fd, path.string(), size);
     ::close(fd);
     if (data.empty()) {
       throw Error(ErrorKind::kEmptyFile, path.string() + ": file is empty");
@@ -97,6 +110,32 @@ std::vector<std::uint8_t> read_input_file(const std::filesystem::path& path) {
     ::close(fd);
     throw;
   }
+}
+
+std::vector<std::uint8_t> read_file_head(const std::filesystem::path& path,
+                                         std::size_t count) {
+  std::size_t size = 0;
+  const int fd = open_input_file(path, size);
+  std::vector<std::uint8_t> head(std::min(size, count));
+  std::size_t done = 0;
+  while (done < head.size()) {
+    const ssize_t got = ::read(fd, head.data() + done, head.size() - done);
+    if (got == 0) break;
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      const int saved = errno;
+      ::close(fd);
+      throw Error(ErrorKind::kIo,
+                  path.string() + ": read failed: " + std::strerror(saved));
+    }
+    done += static_cast<std::size_t>(got);
+  }
+  ::close(fd);
+  head.resize(done);
+  if (head.empty()) {
+    throw Error(ErrorKind::kEmptyFile, path.string() + ": file is empty");
+  }
+  return head;
 }
 
 bool is_folder(const std::string& path) {

@@ -17,6 +17,11 @@ class TemporaryFileRegistration;
 // permission_denied, not_a_file, empty_file or io, naming the file.
 std::vector<std::uint8_t> read_input_file(const std::filesystem::path& path);
 
+// The first `count` bytes of a regular file (all of it when shorter), to
+// tell what it holds. Throws as read_input_file.
+std::vector<std::uint8_t> read_file_head(const std::filesystem::path& path,
+                                         std::size_t count);
+
 // Whether `path` is a folder, or a link to one (stat follows links).
 bool is_folder(const std::string& path);
 

@@ -10,10 +10,6 @@
 
 namespace resnet_cli {
 
-namespace {
-
-// Pillow's decompression bomb check: a warning above the limit, an error
-// above twice it.
 void check_pixel_count(const ImageSize& size, const std::string& name,
                        std::uint64_t max_pixels) {
   if (size.width == 0 || size.height == 0) {
@@ -41,8 +37,6 @@ void check_pixel_count(const ImageSize& size, const std::string& name,
         name, dimensions, max_pixels);
   }
 }
-
-}  // namespace
 
 RgbImage decode_image_bytes(const std::uint8_t* data, std::size_t size,
                             const std::string& name,

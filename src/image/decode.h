@@ -31,6 +31,12 @@
 
 namespace resnet_cli {
 
+// Pillow's decompression bomb check on a declared size: a warning naming
+// `name` above `max_pixels`, Error(kTooLarge) above twice it, Error(kDecode)
+// for an empty size. Video frames are checked by it too.
+void check_pixel_count(const ImageSize& size, const std::string& name,
+                       std::uint64_t max_pixels);
+
 RgbImage decode_image_file(const std::filesystem::path& path,
                            const DecodeOptions& options = {});
 

@@ -1,16 +1,15 @@
 // The model side as a module mapped on first use (RESNET_CLI_MODEL_MODULE=ON).
 #include <dlfcn.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <climits>
 #include <future>
 #include <mutex>
 #include <optional>
 #include <vector>
 
 #include "base/error.h"
+#include "base/module_file.h"
 #include "model/model_entry.h"
 #include "model/model_loader.h"
 
@@ -25,31 +24,6 @@ using TrainerFunction = decltype(&resnet_cli_trainer_load);
 using CalibratorFunction = decltype(&resnet_cli_calibrator_load);
 using AbiFunction = decltype(&resnet_cli_model_abi);
 
-std::filesystem::path executable_folder() {
-  char buffer[PATH_MAX];
-  const ssize_t size = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
-  if (size <= 0) return {};
-  return std::filesystem::path(std::string(buffer, static_cast<size_t>(size)))
-      .parent_path();
-}
-
-// Beside the binary (the build tree), then ../lib/resnet-cli (installed).
-std::vector<std::filesystem::path> module_candidates() {
-  const std::filesystem::path folder = executable_folder();
-  return {folder / kModuleName,
-          folder.parent_path() / "lib" / "resnet-cli" / kModuleName};
-}
-
-// The first candidate that exists; nullopt when none does.
-std::optional<std::filesystem::path> find_module(
-    const std::vector<std::filesystem::path>& candidates) {
-  for (const auto& path : candidates) {
-    std::error_code ec;
-    if (std::filesystem::exists(path, ec)) return path;
-  }
-  return std::nullopt;
-}
-
 struct LoadedModule {
   LoadFunction load = nullptr;
   TrainerFunction trainer = nullptr;
@@ -58,16 +32,13 @@ struct LoadedModule {
 };
 
 LoadedModule open_module() {
-  const std::vector<std::filesystem::path> candidates = module_candidates();
+  const std::vector<std::filesystem::path> candidates =
+      module_candidates(kModuleName);
   const std::optional<std::filesystem::path> path = find_module(candidates);
   if (!path) {
-    std::string tried;
-    for (const auto& candidate : candidates) {
-      tried += (tried.empty() ? "" : ", ") + candidate.string();
-    }
     return {nullptr, nullptr, nullptr,
             "the model module " + std::string(kModuleName) +
-                " is missing (looked for " + tried +
+                " is missing (looked for " + list_candidates(candidates) +
                 "); reinstall resnet-cli, or build it with "
                 "-DRESNET_CLI_MODEL_MODULE=OFF"};
   }
@@ -148,7 +119,8 @@ std::unique_ptr<Calibrator> load_calibrator(
 }
 
 ModelModuleStatus model_module_status() {
-  const std::vector<std::filesystem::path> candidates = module_candidates();
+  const std::vector<std::filesystem::path> candidates =
+      module_candidates(kModuleName);
   const std::optional<std::filesystem::path> path = find_module(candidates);
   ModelModuleStatus status;
   status.is_module = true;

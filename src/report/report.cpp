@@ -18,6 +18,8 @@
 #include "image/heatmap.h"
 #include "image/jpeg_encode.h"
 #include "image/preprocess.h"
+#include "report/film_strip.h"
+#include "report/html.h"
 #include "run/image_step.h"
 #include "run/record_json.h"
 
@@ -25,6 +27,8 @@ namespace resnet_cli {
 
 namespace {
 
+using detail::escape;
+using detail::number;
 using nlohmann::json;
 
 // One card: an image (or the input that failed) and what the results say.
@@ -67,7 +71,7 @@ Card card_from_record(const json& record) {
 }
 
 std::vector<Card> cards_from_records(const std::string& results,
-                                     const json& records) {
+                                     const std::vector<json>& records) {
   std::vector<Card> cards;
   for (const json& record : records) {
     if (!record.is_object() || !record.contains("path")) {
@@ -210,38 +214,6 @@ void make_thumbnails(std::vector<Card>& cards,
   for (std::thread& thread : pool) thread.join();
 }
 
-std::string escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-std::string number(double value, int decimals) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", decimals, value);
-  return text;
-}
-
 constexpr const char* kStyle = R"(
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}
 h1{font-size:1.4em;margin:0 0 .3em}h2{font-size:1.15em;margin:1.4em 0 .5em}
@@ -276,6 +248,7 @@ table.confusion td{min-width:2.5em;border:1px solid #fff}
 // data-order.
 constexpr const char* kScript = R"(
 const sheet=document.getElementById('sheet');
+if(sheet){
 const cards=Array.from(sheet.children);
 const label=document.getElementById('label'),sort=document.getElementById('sort');
 function apply(){
@@ -291,6 +264,7 @@ if(heat){heat.checked=location.hash==='#heatmaps';
  heat.onchange=show;show();}
 document.querySelectorAll('.counts span').forEach(s=>s.onclick=()=>{
  label.value=s.dataset.label;apply();});
+}
 )";
 
 void write_thumbnail(const Card& card, std::ostream& out) {
@@ -416,7 +390,8 @@ void write_page_start(const std::string& title, std::ostream& out) {
   out << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       << "<meta name=\"viewport\" content=\"width=device-width\">"
       << "<title>" << escape(title) << "</title><style>" << kStyle
-      << "</style></head><body>\n<h1>" << escape(title) << "</h1>\n";
+      << detail::kFilmStripStyle << "</style></head><body>\n<h1>"
+      << escape(title) << "</h1>\n";
 }
 
 void write_page_end(std::ostream& out) {
@@ -425,20 +400,42 @@ void write_page_end(std::ostream& out) {
 
 ReportSummary classify_report(const std::string& results,
                               std::vector<Card> cards,
+                              std::vector<detail::VideoEntry> videos,
                               const ReportOptions& options, std::ostream& out) {
-  make_thumbnails(cards, std::filesystem::path(results).parent_path(), options);
+  const auto folder = std::filesystem::path(results).parent_path();
+  make_thumbnails(cards, folder, options);
   ReportSummary summary;
+  summary.unreadable = detail::make_frame_thumbnails(
+      videos, folder, options.thumbnail_size, options.threads);
+  std::size_t frames = 0;
+  for (const detail::VideoEntry& video : videos) {
+    ++summary.records;
+    frames += video.frames.size();
+    if (video.closing.is_object() && video.closing.contains("error")) {
+      ++summary.failed;
+    }
+  }
   for (const Card& card : cards) {
     ++summary.records;
     if (!card.error_kind.empty()) ++summary.failed;
     if (card.error_kind.empty() && card.thumbnail.empty()) ++summary.unreadable;
   }
   write_page_start("resnet-cli report: " + results, out);
-  out << "<p class=\"meta\">" << summary.records << " records, "
+  out << "<p class=\"meta\">" << summary.records << " inputs, "
       << summary.records - summary.failed << " classified, " << summary.failed
-      << " failed</p>\n";
-  write_counts(cards, out);
-  write_sheet(cards, out);
+      << " failed";
+  if (!videos.empty()) {
+    out << "; " << videos.size()
+        << (videos.size() == 1 ? " video, " : " videos, ") << frames
+        << " frames";
+  }
+  out << "</p>\n";
+  detail::write_videos(videos, out);
+  if (!cards.empty() || videos.empty()) {
+    if (!videos.empty()) out << "<h2>Images</h2>\n";
+    write_counts(cards, out);
+    write_sheet(cards, out);
+  }
   write_page_end(out);
   return summary;
 }
@@ -553,10 +550,12 @@ ReportSummary write_report(const std::filesystem::path& results,
     }
   }
   // A JSON Lines file of one line parses as one object.
-  const json records = content.is_object() ? json::array({content}) : content;
-  if (!records.is_array()) not_results(name, "not a list of records");
-  return classify_report(name, cards_from_records(name, records), options,
-                         html);
+  const json all = content.is_object() ? json::array({content}) : content;
+  if (!all.is_array()) not_results(name, "not a list of records");
+  std::vector<json> records(all.begin(), all.end());
+  std::vector<detail::VideoEntry> videos = detail::take_videos(records);
+  return classify_report(name, cards_from_records(name, records),
+                         std::move(videos), options, html);
 }
 
 }  // namespace resnet_cli

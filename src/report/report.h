@@ -1,5 +1,6 @@
 // The report: classify's records (a JSON array or JSON Lines, probabilities
-// or logits) or evaluate's JSON object as one self-contained HTML page,
+// or logits; a video's as a film strip with a timeline of the leading class)
+// or evaluate's JSON object as one self-contained HTML page,
 // nothing fetched from the network. Thumbnails are made by resnet-cli's own
 // decoders and Pillow-exact resampler, JPEG-encoded into data: URIs; an
 // image that cannot be read any more (moved, deleted) gets a placeholder.
@@ -21,9 +22,11 @@ struct ReportOptions {
 
 struct ReportSummary {
   bool evaluation = false;       // evaluate's results, not classify's
-  std::uint64_t records = 0;     // cards shown (classify: every record)
+  std::uint64_t records = 0;     // cards shown (classify: every input, a
+                                 // video once)
   std::uint64_t failed = 0;      // error records
-  std::uint64_t unreadable = 0;  // images shown as a placeholder
+  std::uint64_t unreadable = 0;  // images shown as a placeholder, and
+                                 // videos whose frames are
 };
 
 // Reads `results` and writes the page to `html`. A path in the results that

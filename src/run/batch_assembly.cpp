@@ -27,8 +27,7 @@ bool BatchAssembler::open_slot() {
   return true;
 }
 
-bool BatchAssembler::add(std::uint64_t sequence, std::string path,
-                         const float* image) {
+bool BatchAssembler::add(StagedImage staged, const float* image) {
   std::unique_lock<std::mutex> lock(mutex_);
   changed_.wait(lock, [this] {
     return cancelled_ || (open_slot() && reserved_ < max_batch_);
@@ -36,7 +35,7 @@ bool BatchAssembler::add(std::uint64_t sequence, std::string path,
   if (cancelled_) return false;
   const int slot = open_;
   const std::int64_t row = reserved_++;
-  images_.push_back(StagedImage{sequence, std::move(path)});
+  images_.push_back(std::move(staged));
   lock.unlock();
   std::memcpy(inputs_[static_cast<std::size_t>(slot)] +
                   static_cast<std::size_t>(row) * image_floats_,

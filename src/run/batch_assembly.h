@@ -13,12 +13,15 @@
 #include <vector>
 
 #include "model/batch_queue.h"
+#include "run/record.h"
 
 namespace resnet_cli {
 
 struct StagedImage {
   std::uint64_t sequence = 0;
   std::string path;
+  std::uint64_t sub = 0;           // a video frame's place among its video's
+  std::optional<FrameInfo> frame;  // a video frame's index and time
 };
 
 struct StagedBatch {
@@ -36,7 +39,7 @@ class BatchAssembler {
 
   // Copies one preprocessed image into the batch being filled, waiting for
   // a free slot when every slot is taken. False once cancelled.
-  bool add(std::uint64_t sequence, std::string path, const float* image);
+  bool add(StagedImage staged, const float* image);
   void producer_done();
 
   // The batch being filled, closed to further images once every image it

@@ -62,6 +62,22 @@ RgbImage crop_input(const InputBytes& input, const DecodeOptions& decode,
   }
 }
 
+RgbImage crop_frame(const RgbImage& frame, const TransformSpec& transform,
+                    StepTimes* times) {
+  const auto start = Clock::now();
+  RgbImage crop = resize_center_crop(frame, transform);
+  if (times) times->preprocess_seconds += seconds_since(start);
+  return crop;
+}
+
+void prepare_frame(const RgbImage& frame, const TransformSpec& transform,
+                   float* chw, StepTimes* times) {
+  const RgbImage crop = crop_frame(frame, transform, times);
+  const auto start = Clock::now();
+  crop_to_model_input(crop, transform, chw);
+  if (times) times->preprocess_seconds += seconds_since(start);
+}
+
 void crop_to_model_input(const RgbImage& crop, const TransformSpec& transform,
                          float* chw) {
   normalize_to_chw(crop, transform, chw);

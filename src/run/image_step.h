@@ -59,6 +59,12 @@ RgbImage crop_input(const InputBytes& input, const DecodeOptions& decode,
                     const CropPolicy* policy = nullptr,
                     StepTimes* times = nullptr, RgbImage* decoded = nullptr);
 
+// A decoded frame of a video (or any image already decoded) cropped as
+// crop_input crops a decoded input: resize the short side, center crop.
+// Adds the time to times->preprocess_seconds.
+RgbImage crop_frame(const RgbImage& frame, const TransformSpec& transform,
+                    StepTimes* times = nullptr);
+
 // The second half of the step: a crop from crop_input, /255 and normalized
 // into `chw`, 3 planes (R, G, B) of crop_size x crop_size floats.
 void crop_to_model_input(const RgbImage& crop, const TransformSpec& transform,
@@ -70,6 +76,10 @@ void prepare_input(const InputBytes& input, const DecodeOptions& decode,
                    const TransformSpec& transform, float* chw,
                    const CropPolicy* policy = nullptr,
                    StepTimes* times = nullptr, RgbImage* decoded = nullptr);
+
+// crop_frame then crop_to_model_input: a decoded frame's model input.
+void prepare_frame(const RgbImage& frame, const TransformSpec& transform,
+                   float* chw, StepTimes* times = nullptr);
 
 // What a record reports of the model's output for one image.
 struct OutputSpec {

@@ -14,6 +14,7 @@
 #include "base/error.h"
 #include "base/text.h"
 #include "image/image_format.h"
+#include "video/video_source.h"
 
 namespace resnet_cli {
 
@@ -33,15 +34,15 @@ std::string join(const std::string& folder, const char* name) {
   return folder + "/" + name;
 }
 
-struct FileId {
+}  // namespace
+
+struct InputScanner::FileId {
   dev_t device;
   ino_t inode;
   bool operator==(const FileId& other) const {
     return device == other.device && inode == other.inode;
   }
 };
-
-}  // namespace
 
 // A folder being scanned: its entries, sorted by name bytes, and where the
 // scan is in them.
@@ -87,6 +88,16 @@ const std::vector<std::string>& default_image_extensions() {
   return extensions;
 }
 
+std::vector<std::string> scanned_extensions(const InputOptions& options) {
+  if (!options.extensions.empty()) return options.extensions;
+  std::vector<std::string> extensions = default_image_extensions();
+  if (options.videos) {
+    const auto& videos = default_video_extensions();
+    extensions.insert(extensions.end(), videos.begin(), videos.end());
+  }
+  return extensions;
+}
+
 std::vector<std::string> parse_extensions(std::string_view text) {
   std::vector<std::string> out;
   std::size_t start = 0;
@@ -107,9 +118,7 @@ std::vector<std::string> parse_extensions(std::string_view text) {
 
 InputScanner::InputScanner(InputOptions options)
     : options_(std::move(options)) {
-  const auto& extensions = options_.extensions.empty()
-                               ? default_image_extensions()
-                               : options_.extensions;
+  const std::vector<std::string> extensions = scanned_extensions(options_);
   extensions_.insert(extensions.begin(), extensions.end());
   if (options_.files_from == "-") {
     // The list is read on the pipeline's producer thread while results are
@@ -175,6 +184,7 @@ bool InputScanner::expand(const std::string& path, bool explicit_input,
                           Input& input) {
   input = Input{path, std::nullopt};
   if (explicit_input && path == "-") return true;
+  if (explicit_input && options_.videos && is_stream_url(path)) return true;
 
   struct stat link_info {};
   if (::lstat(path.c_str(), &link_info) != 0) {
@@ -212,7 +222,13 @@ bool InputScanner::expand(const std::string& path, bool explicit_input,
                  path);
     return false;
   }
-  const FileId id{info.st_dev, info.st_ino};
+  return open_folder(path, FileId{info.st_dev, info.st_ino}, input);
+}
+
+// Lists the folder `path` for the scan, or fills `input` with why it cannot
+// (true).
+bool InputScanner::open_folder(const std::string& path, const FileId& id,
+                               Input& input) {
   for (const auto& frame : frames_) {
     if (frame->id == id) {
       input.error = RecordError{

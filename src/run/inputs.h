@@ -28,19 +28,30 @@ struct Shard {
 Shard parse_shard(std::string_view text);
 bool in_shard(const std::string& path, const Shard& shard);
 
+struct InputOptions;
+
 // Lower-case extensions (no dot) a folder scan picks up by default: every
 // extension of every format in the table of image formats
 // (image/image_format.h), in its order.
 const std::vector<std::string>& default_image_extensions();
 
+// What a scan with `options` picks up in folders: its --ext, else the
+// image extensions and, when videos are inputs, the video ones.
+std::vector<std::string> scanned_extensions(const InputOptions& options);
+
 // "jpg,PNG,.webp" -> {"jpg", "png", "webp"}; throws Error(kUsage) when empty.
 std::vector<std::string> parse_extensions(std::string_view text);
 
 struct InputOptions {
-  std::vector<std::string> paths;       // in order; folders are scanned
-  std::string files_from;               // "" none, "-" stdin, else a file
-  bool null_separated = false;          // -0: --files-from entries end in NUL
-  std::vector<std::string> extensions;  // empty: default_image_extensions()
+  std::vector<std::string> paths;  // in order; folders are scanned
+  std::string files_from;          // "" none, "-" stdin, else a file
+  bool null_separated = false;     // -0: --files-from entries end in NUL
+  // empty: default_image_extensions(), and with `videos` the video
+  // extensions too (video/video_source.h)
+  std::vector<std::string> extensions;
+  // Videos are inputs too (classify): stream URLs pass as they are, and
+  // folder scans pick up video files by default.
+  bool videos = false;
   bool follow_symlinks = false;
   std::optional<Shard> shard;
   // Paths to leave out (--resume: already recorded).
@@ -78,7 +89,9 @@ class InputScanner {
 
  private:
   struct Frame;
+  struct FileId;
   bool next_root(std::string& path);
+  bool open_folder(const std::string& path, const FileId& id, Input& input);
   bool expand(const std::string& path, bool explicit_input, Input& input);
   bool wanted(const std::string& path) const;
   bool keep(const Input& input);

@@ -7,7 +7,6 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
 #include <set>
@@ -27,6 +26,13 @@ namespace {
 // Where one record lies. Records are read again when they are written, so
 // that memory holds an index of paths rather than the records themselves (an
 // embedding record is 2048 numbers, and a run may have millions).
+struct LineSpan {
+  std::uint64_t offset = 0;  // of the line's first byte
+  std::uint64_t size = 0;    // without the newline
+};
+
+// An input's closing record (record.h), and for a video the lines of its
+// frames before it, in the same part.
 struct RecordLocation {
   std::size_t part = 0;
   std::uint64_t line = 0;    // 1-based, for messages
@@ -34,6 +40,7 @@ struct RecordLocation {
   std::uint64_t size = 0;    // without the newline
   bool failed = false;       // an error record
   bool listed = false;       // matched to an input
+  std::vector<LineSpan> frames;
 };
 
 using RecordIndex = std::unordered_map<std::string, RecordLocation>;
@@ -43,31 +50,6 @@ using IndexEntry = RecordIndex::value_type;
 std::string where(const std::vector<std::string>& parts,
                   const RecordLocation& location) {
   return parts[location.part] + " line " + std::to_string(location.line);
-}
-
-struct RecordFields {
-  std::string path;
-  bool failed = false;
-};
-
-// The path a record line names and whether it is an error record; nullopt
-// when the line is not a record.
-std::optional<RecordFields> read_record_fields(const std::string& line) {
-  const auto json = nlohmann::json::parse(line, nullptr,
-                                          /*allow_exceptions=*/false);
-  if (!json.is_object()) return std::nullopt;
-  RecordFields fields;
-  fields.failed = json.contains("error");
-  if (json.contains("path_base64")) {
-    // Not UTF-8: the exact bytes are in path_base64, decoded as --resume
-    // decodes them.
-    fields.path = record_path_from_json(line);
-  } else if (const auto path = json.find("path");
-             path != json.end() && path->is_string()) {
-    fields.path = path->get<std::string>();
-  }
-  if (fields.path.empty()) return std::nullopt;
-  return fields;
 }
 
 // Adds the records of one part to the index, in the part's order. A last
@@ -83,29 +65,45 @@ void index_part(const std::vector<std::string>& parts, std::size_t part,
                 name + ": cannot open: " + std::strerror(errno) +
                     " (did the task of this part run?)");
   }
+  // A video's frame lines wait for its closing line.
+  std::unordered_map<std::string, std::vector<LineSpan>> frames;
   JsonlLine line;
   while (reader.next(line)) {
-    std::optional<RecordFields> fields = read_record_fields(line.text);
+    std::optional<RecordLine> fields = read_record_line(line.text);
     if (!fields) {
       throw Error(ErrorKind::kMerge,
                   name + " line " + std::to_string(line.number) +
                       ": not a resnet-cli record (a JSON object with a "
                       "\"path\", as classify --format jsonl writes)");
     }
-    RecordLocation location{part,           line.number,
-                            line.offset,    line.text.size(),
-                            fields->failed, false};
+    if (!fields->closes_input) {
+      frames[fields->path].push_back({line.offset, line.text.size()});
+      continue;
+    }
+    RecordLocation location{
+        part,           line.number, line.offset, line.text.size(),
+        fields->failed, false,       {}};
+    if (auto found = frames.find(fields->path); found != frames.end()) {
+      location.frames = std::move(found->second);
+      frames.erase(found);
+    }
     const auto [entry, inserted] =
-        index.emplace(std::move(fields->path), location);
+        index.emplace(std::move(fields->path), std::move(location));
     if (!inserted) {
       throw Error(ErrorKind::kMerge,
                   entry->first + ": recorded twice, in " +
-                      where(parts, entry->second) + " and in " +
-                      where(parts, location) +
+                      where(parts, entry->second) + " and in " + name +
+                      " line " + std::to_string(line.number) +
                       " (each input belongs to one part: were all parts made "
                       "with the same inputs and --shard count?)");
     }
     part_order.push_back(&*entry);
+  }
+  for (const auto& [path, lines] : frames) {
+    spdlog::warn(
+        "{}: leaving out {} frame records of {}, a video whose task stopped "
+        "before its end (continue that task with --resume)",
+        name, lines.size(), path);
   }
   if (reader.failed()) {
     throw Error(ErrorKind::kMerge,
@@ -190,15 +188,15 @@ class PartReader {
   explicit PartReader(const std::vector<std::string>& parts)
       : parts_(parts), files_(parts.size()) {}
 
-  void read(const RecordLocation& location, std::string& line) {
-    std::unique_ptr<std::ifstream>& file = files_[location.part];
-    if (!file) file = open(location.part);
-    line.resize(location.size);
-    file->seekg(static_cast<std::streamoff>(location.offset));
-    file->read(line.data(), static_cast<std::streamsize>(location.size));
+  void read(std::size_t part, const LineSpan& span, std::string& line) {
+    std::unique_ptr<std::ifstream>& file = files_[part];
+    if (!file) file = open(part);
+    line.resize(span.size);
+    file->seekg(static_cast<std::streamoff>(span.offset));
+    file->read(line.data(), static_cast<std::streamsize>(span.size));
     if (!*file) {
       throw Error(ErrorKind::kMerge,
-                  where(parts_, location) +
+                  parts_[part] + " at byte " + std::to_string(span.offset) +
                       ": cannot be read again (did the part change while it "
                       "was merged?)");
     }
@@ -232,16 +230,23 @@ void write_records(const std::vector<std::string>& parts,
   PartReader reader(parts);
   JsonArrayStream array(out);
   std::string line;
-  for (const IndexEntry* entry : order) {
-    reader.read(entry->second, line);
+  const auto write_line = [&](std::size_t part, const LineSpan& span) {
+    reader.read(part, span, line);
     if (format == OutputFormat::kJson) {
       array.element(line);
     } else {
       out << line << '\n';
     }
-    if (!out) return;  // the caller reports the failed write
     ++summary.records;
-    if (entry->second.failed) ++summary.failed;
+  };
+  for (const IndexEntry* entry : order) {
+    const RecordLocation& location = entry->second;
+    for (const LineSpan& frame : location.frames) {
+      write_line(location.part, frame);
+    }
+    write_line(location.part, {location.offset, location.size});
+    if (!out) return;  // the caller reports the failed write
+    if (location.failed) ++summary.failed;
   }
   if (format == OutputFormat::kJson) array.close();
   out.flush();

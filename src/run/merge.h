@@ -2,7 +2,8 @@
 // `classify --shard I/N --format jsonl --output part-I.jsonl --resume` writes,
 // one per task of a Slurm array, a Kubernetes indexed Job or a GNU parallel
 // host, into the output one process would have written, checked so that a
-// lost or repeated task cannot go unnoticed.
+// lost or repeated task cannot go unnoticed. A video is one input: its frame
+// records go with its closing record (record.h).
 #pragma once
 
 #include <cstdint>
@@ -28,8 +29,8 @@ struct MergeSettings {
 };
 
 struct MergeSummary {
-  std::uint64_t records = 0;  // written
-  std::uint64_t failed = 0;   // of which error records
+  std::uint64_t records = 0;  // lines written (a video's frames included)
+  std::uint64_t failed = 0;   // inputs whose closing record is an error
   // Last lines without their newline (a task stopped while writing one),
   // left out: the input they were about is not recorded.
   std::uint64_t incomplete_lines = 0;

@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -14,111 +13,54 @@
 
 #include "base/error.h"
 #include "run/batch_assembly.h"
+#include "run/decode_board.h"
 #include "run/explain.h"
 #include "run/image_step.h"
 #include "run/model_batch.h"
 #include "run/overlay_files.h"
+#include "run/video_summary.h"
+#include "run/work_queue.h"
 
 namespace resnet_cli {
 
 namespace {
 
-// A closable queue. Its length is bounded by the in-flight slots, not here.
-template <typename T>
-class Queue {
- public:
-  void push(T item) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      items_.push_back(std::move(item));
-    }
-    ready_.notify_one();
-  }
-  // Blocks until an item is there (true) or the queue is closed and empty.
-  bool pop(T& item) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    ready_.wait(lock, [this] { return !items_.empty() || closed_; });
-    if (items_.empty()) return false;
-    item = std::move(items_.front());
-    items_.pop_front();
-    return true;
-  }
-  bool try_pop(T& item) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (items_.empty()) return false;
-    item = std::move(items_.front());
-    items_.pop_front();
-    return true;
-  }
-  void close() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      closed_ = true;
-    }
-    ready_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<T> items_;
-  bool closed_ = false;
-};
-
-// Counts inputs in flight: taken when an input starts, given back when its
-// record has been delivered.
-class Slots {
- public:
-  explicit Slots(std::size_t count) : free_(count) {}
-  bool acquire() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [this] { return free_ > 0 || cancelled_; });
-    if (cancelled_) return false;
-    --free_;
-    return true;
-  }
-  void release() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      ++free_;
-    }
-    changed_.notify_one();
-  }
-  void cancel() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      cancelled_ = true;
-    }
-    changed_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::size_t free_;
-  bool cancelled_ = false;
-};
-
-struct Task {
-  std::uint64_t sequence = 0;
-  std::string path;
-};
+using detail::DecodeBoard;
+using detail::OrdinalWindow;
+using detail::Queue;
+using detail::Slots;
+using detail::Task;
+using detail::VideoWork;
+using Clock = std::chrono::steady_clock;
 
 struct Prepared {
   std::uint64_t sequence = 0;
+  std::uint64_t sub = 0;  // a video's frame: its place among the sampled
   std::string path;
   std::vector<float> tensor;  // 3 x crop x crop
   // explain: the decoded input's size, and the input itself for overlays.
   int image_width = 0;
   int image_height = 0;
   RgbImage image;
+  std::optional<FrameInfo> frame;
 };
 
 struct Completion {
-  enum Kind { kRecord, kEnd, kFatal } kind = kRecord;
+  // kRecord: a photo's record or a video frame's; kVideoEnd: a video's end,
+  // whose closing record is made when it is delivered.
+  enum Kind { kRecord, kVideoEnd, kEnd, kFatal } kind = kRecord;
   std::uint64_t sequence = 0;  // kEnd: the number of inputs
-  Record record;
+  // A frame's place among its video's taken frames; kVideoEnd: the frames
+  // delivered before the video's end (those in order before a failure).
+  std::uint64_t sub = 0;
+  std::uint64_t produced = 0;  // kVideoEnd: frames handed to the model
+  Record record;               // kVideoEnd: its path
+  std::vector<float> logits;   // a frame's, for the video's summary
+  VideoEnd video_end;          // kVideoEnd
 };
+
+// Thrown out of a video's frame loop when the pipeline has failed.
+struct Cancelled {};
 
 Record error_record(const std::string& path, const Error& error) {
   Record record;
@@ -130,7 +72,7 @@ Record error_record(const std::string& path, const Error& error) {
 // Adds up seconds from several threads.
 class StageClock {
  public:
-  void add(std::chrono::steady_clock::duration elapsed) {
+  void add(Clock::duration elapsed) {
     nanoseconds_ +=
         std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
   }
@@ -145,6 +87,183 @@ class StageClock {
   std::atomic<std::int64_t> nanoseconds_{0};
 };
 
+// Each video in flight's window of frames (work_queue.h), by input.
+class FrameWindows {
+ public:
+  explicit FrameWindows(std::size_t size) : size_(size) {}
+  std::size_t size() const { return size_; }
+  std::shared_ptr<OrdinalWindow> open(std::uint64_t sequence) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto window = std::make_shared<OrdinalWindow>(size_);
+    if (cancelled_) window->cancel();
+    windows_[sequence] = window;
+    return window;
+  }
+  void release(std::uint64_t sequence) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (auto found = windows_.find(sequence); found != windows_.end()) {
+      found->second->advance();
+    }
+  }
+  void close(std::uint64_t sequence) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    windows_.erase(sequence);
+  }
+  void cancel() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    cancelled_ = true;
+    for (auto& [sequence, window] : windows_) window->cancel();
+  }
+
+ private:
+  std::size_t size_;
+  std::mutex mutex_;
+  std::map<std::uint64_t, std::shared_ptr<OrdinalWindow>> windows_;
+  bool cancelled_ = false;
+};
+
+// Hands records to the caller: in input order (a video's frames in order,
+// then its closing record), or as they finish. Runs on the calling thread.
+class Delivery {
+ public:
+  Delivery(const std::function<void(Record&&)>& deliver, const ClassifyJob& job,
+           bool ordered, Slots& slots, FrameWindows& windows, StageClock& clock,
+           PipelineStats& stats)
+      : deliver_(deliver),
+        output_{job.output_type, job.topk, job.labels},
+        summary_(job.video && job.video->summary &&
+                 job.output_type != OutputType::kEmbedding),
+        ordered_(ordered),
+        slots_(slots),
+        windows_(windows),
+        clock_(clock),
+        stats_(stats) {}
+
+  void take(Completion&& completion) {
+    if (!ordered_) {
+      take_unordered(std::move(completion));
+      return;
+    }
+    // A frame after its video's end: read past a failure by a later chunk.
+    if (completion.sequence < next_input_) return;
+    waiting_.emplace(std::make_pair(completion.sequence, completion.sub),
+                     std::move(completion));
+    for (auto next = waiting_.find({next_input_, next_sub_});
+         next != waiting_.end();
+         next = waiting_.find({next_input_, next_sub_})) {
+      Completion ready = std::move(next->second);
+      waiting_.erase(next);
+      const bool closes = hand_over(std::move(ready));
+      next_sub_ = closes ? 0 : next_sub_ + 1;
+      if (closes) ++next_input_;
+    }
+  }
+
+  std::uint64_t inputs_delivered() const { return inputs_delivered_; }
+
+ private:
+  struct VideoState {
+    explicit VideoState(const OutputSpec& output, bool summary)
+        : summarizer(output, summary) {}
+    VideoSummarizer summarizer;
+    std::uint64_t frames_delivered = 0;
+    std::optional<Completion> parked_end;  // unordered: frames still due
+  };
+
+  // Unordered: as they finish, but a video's closing record after all of
+  // its frames.
+  void take_unordered(Completion&& completion) {
+    const std::uint64_t sequence = completion.sequence;
+    if (completion.kind == Completion::kVideoEnd &&
+        state(sequence).frames_delivered < completion.produced) {
+      state(sequence).parked_end = std::move(completion);
+      return;
+    }
+    const bool frame = completion.record.frame.has_value();
+    hand_over(std::move(completion));
+    if (!frame) return;
+    VideoState& video = state(sequence);
+    if (video.parked_end &&
+        video.frames_delivered == video.parked_end->produced) {
+      Completion end = std::move(*video.parked_end);
+      hand_over(std::move(end));
+    }
+  }
+
+  VideoState& state(std::uint64_t sequence) {
+    auto found = videos_.find(sequence);
+    if (found == videos_.end()) {
+      found = videos_.emplace(sequence, VideoState(output_, summary_)).first;
+    }
+    return found->second;
+  }
+
+  // Delivers one completion; true when it closed its input.
+  bool hand_over(Completion&& completion) {
+    const std::uint64_t sequence = completion.sequence;
+    Record record;
+    if (completion.kind == Completion::kVideoEnd) {
+      VideoState& video = state(sequence);
+      const VideoEnd& end = completion.video_end;
+      if (end.error) {
+        record.path = completion.record.path;
+        record.error = end.error;
+        record.video_error = true;
+      } else {
+        record = video.summarizer.finish(completion.record.path, end.end);
+      }
+      videos_.erase(sequence);
+      windows_.close(sequence);
+      waiting_.erase(waiting_.lower_bound({sequence, 0}),
+                     waiting_.lower_bound({sequence + 1, 0}));
+      if (!end.interrupted) send(std::move(record), true);
+      close_input();
+      return true;
+    }
+    if (completion.record.frame) {
+      VideoState& video = state(sequence);
+      video.summarizer.add(
+          completion.record.frame->time,
+          completion.logits.empty() ? nullptr : completion.logits.data(),
+          static_cast<std::int64_t>(completion.logits.size()));
+      ++video.frames_delivered;
+      ++stats_.frames;
+      send(std::move(completion.record), false);
+      windows_.release(sequence);
+      return false;
+    }
+    send(std::move(completion.record), true);
+    close_input();
+    return true;
+  }
+
+  void send(Record&& record, bool closing) {
+    if (closing) (record.error ? stats_.failed : stats_.ok)++;
+    const auto start = Clock::now();
+    deliver_(std::move(record));
+    clock_.add(Clock::now() - start);
+  }
+
+  void close_input() {
+    ++inputs_delivered_;
+    slots_.release();
+  }
+
+  const std::function<void(Record&&)>& deliver_;
+  const OutputSpec output_;
+  const bool summary_;
+  const bool ordered_;
+  Slots& slots_;
+  FrameWindows& windows_;
+  StageClock& clock_;
+  PipelineStats& stats_;
+  std::map<std::pair<std::uint64_t, std::uint64_t>, Completion> waiting_;
+  std::map<std::uint64_t, VideoState> videos_;
+  std::uint64_t next_input_ = 0;
+  std::uint64_t next_sub_ = 0;
+  std::uint64_t inputs_delivered_ = 0;
+};
+
 class Pipeline {
  public:
   Pipeline(InputScanner& scanner, const ClassifyJob& job,
@@ -156,7 +275,8 @@ class Pipeline {
         options_(options),
         stop_(stop),
         queue_(std::move(queue)),
-        slots_(in_flight_limit(options, queue_.get())) {
+        slots_(in_flight_limit(options, queue_.get())),
+        windows_(frame_window(options, queue_.get())) {
     if (queue_) {
       assembler_.emplace(*queue_, image_floats(), options.batch_size,
                          options.decode_threads);
@@ -209,16 +329,34 @@ class Pipeline {
     return 3 * crop * crop;
   }
 
-  // One record per image of a finished batch, from its rows of `output`
+  // Each video's frames in flight: as many as the model's batches hold.
+  static std::size_t frame_window(const PipelineOptions& options,
+                                  const BatchQueue* queue) {
+    const int batches = queue ? queue->slots() : options.workers * 2;
+    // and enough for every decode thread's chunk of a video to run ahead
+    return static_cast<std::size_t>(std::max(
+        {16, batches * options.batch_size, options.decode_threads * 6}));
+  }
+
+  // One completion per image of a finished batch, from its rows of `output`
   // (Prepared: the CPU workers', which explain; StagedImage: a device
-  // queue's, which carries no feature maps and so never runs with explain).
+  // queue's, which carries no feature maps and so never runs with explain);
+  // a frame keeps its logits for its video's summary.
   template <typename Image>
   void complete(std::vector<Image>& images, const float* output,
                 std::size_t out_per_image) {
+    const bool keep_logits = job_.video && job_.video->summary &&
+                             job_.output_type != OutputType::kEmbedding;
     for (std::size_t i = 0; i < images.size(); ++i) {
+      const float* row = output + i * out_per_image;
       Completion completion;
       completion.sequence = images[i].sequence;
-      completion.record = finish_record(images[i], output + i * out_per_image);
+      completion.sub = images[i].sub;
+      completion.record = finish_record(images[i], row);
+      completion.record.frame = images[i].frame;
+      if (keep_logits && images[i].frame) {
+        completion.logits.assign(row, row + record_size());
+      }
       completions_.push(std::move(completion));
     }
   }
@@ -229,7 +367,8 @@ class Pipeline {
     }
     failed_ = true;
     slots_.cancel();
-    tasks_.close();
+    windows_.cancel();
+    board_.cancel();
     prepared_.close();
     if (assembler_) assembler_->cancel();
     Completion completion;
@@ -255,13 +394,13 @@ class Pipeline {
           completion.record.error = input.error;
           completions_.push(std::move(completion));
         } else {
-          tasks_.push(Task{sequence, std::move(input.path)});
+          board_.push(Task{sequence, std::move(input.path)});
         }
       }
     } catch (...) {
       fail(std::current_exception());
     }
-    tasks_.close();
+    board_.close();
     Completion end;
     end.kind = Completion::kEnd;
     end.sequence = count;
@@ -273,10 +412,18 @@ class Pipeline {
   void decode() {
     std::vector<float> scratch;  // the device path's image, reused
     Task task;
-    while (tasks_.pop(task)) {
+    std::shared_ptr<VideoWork> video;
+    std::size_t chunk = 0;
+    while (board_.take(task, video, chunk)) {
       if (failed_) break;
       try {
-        if (!decode_one(task, scratch)) break;
+        if (video) {
+          read_video_chunk(*video, chunk);
+        } else if (job_.video && is_video_input(task.path)) {
+          decode_video(task);
+        } else if (!decode_one(task, scratch)) {
+          break;
+        }
       } catch (const Error& e) {
         if (!is_input_error(e.kind())) {
           fail(std::current_exception());
@@ -286,6 +433,8 @@ class Pipeline {
         completion.sequence = task.sequence;
         completion.record = error_record(task.path, e);
         completions_.push(std::move(completion));
+      } catch (const Cancelled&) {
+        break;
       } catch (...) {
         fail(std::current_exception());
         break;
@@ -308,8 +457,10 @@ class Pipeline {
     decode_clock_.add(times.decode_seconds);
     preprocess_clock_.add(times.preprocess_seconds);
     if (assembler_) {
-      return assembler_->add(task.sequence, std::move(task.path),
-                             tensor.data());
+      StagedImage staged;
+      staged.sequence = task.sequence;
+      staged.path = std::move(task.path);
+      return assembler_->add(std::move(staged), tensor.data());
     }
     Prepared prepared;
     prepared.sequence = task.sequence;
@@ -346,7 +497,8 @@ class Pipeline {
     record.path = std::move(prepared.path);
     fill_record(record, row, record_size(), output_);
     const Explainer* explainer = job_.explain.explainer;
-    if (!explainer) return record;
+    // Video frames are not explained (README: Explain).
+    if (!explainer || prepared.frame) return record;
     record.explanation =
         explainer->explain(row, prepared.image_width, prepared.image_height);
     const ExplainJob& explain = job_.explain;
@@ -365,6 +517,165 @@ class Pipeline {
     }
     return job_.explain.explainer ? BatchOutput::kLogitsAndMaps
                                   : BatchOutput::kLogits;
+  }
+
+  // Hands a preprocessed frame to the inference workers (CPU) or copies it
+  // into the device's batch being filled; false when cancelled meanwhile.
+  bool hand_to_model(Prepared&& prepared) {
+    if (assembler_) {
+      const float* tensor = prepared.tensor.data();
+      return assembler_->add(
+          StagedImage{prepared.sequence, std::move(prepared.path), prepared.sub,
+                      prepared.frame},
+          tensor);
+    }
+    prepared_.push(std::move(prepared));
+    return true;
+  }
+
+  // Frame `ordinal` of a video into the model's queue, once the video's
+  // window has room for it. Adds the time it waited to `waited`.
+  void push_frame(std::uint64_t sequence, const std::string& path,
+                  OrdinalWindow& window, VideoFrame&& frame,
+                  std::uint64_t ordinal, StepTimes& times,
+                  Clock::duration& waited) {
+    const auto wait_start = Clock::now();
+    if (!window.wait(ordinal)) throw Cancelled{};
+    waited += Clock::now() - wait_start;
+    Prepared prepared;
+    prepared.sequence = sequence;
+    prepared.sub = ordinal;
+    prepared.path = path;
+    prepared.frame = FrameInfo{frame.index, frame.time};
+    prepared.tensor.resize(image_floats());
+    prepare_frame(frame.image, job_.transform, prepared.tensor.data(), &times);
+    if (!hand_to_model(std::move(prepared))) throw Cancelled{};
+  }
+
+  // Reading time, less the waits and the preprocessing, is decoding.
+  void add_video_times(Clock::time_point start, Clock::duration waited,
+                       const StepTimes& times) {
+    preprocess_clock_.add(times.preprocess_seconds);
+    decode_clock_.add(Clock::now() - start - waited);
+    decode_clock_.add(-times.preprocess_seconds);
+  }
+
+  // A video: planned, then read in chunks by this thread and any other that
+  // is free (read_video_chunk), or read sequentially (a stream); then its
+  // end, whose closing record the delivery makes. Input errors become the
+  // video's error record, after the frames read before them.
+  void decode_video(const Task& task) {
+    Completion end;
+    end.kind = Completion::kVideoEnd;
+    end.sequence = task.sequence;
+    end.record.path = task.path;
+    const std::shared_ptr<OrdinalWindow> window = windows_.open(task.sequence);
+    try {
+      VideoPlan plan =
+          plan_video(task.path, *job_.video, job_.decode,
+                     std::max<std::size_t>(2, windows_.size() / 3));
+      if (plan.chunks.empty()) {
+        read_sequentially(task, plan, *window, end);
+      } else {
+        read_in_chunks(task, std::move(plan), window, end);
+      }
+    } catch (const Error& e) {
+      if (!is_input_error(e.kind())) throw;
+      end.video_end.error = RecordError{e.kind(), e.what()};
+    } catch (const std::bad_alloc&) {
+      end.video_end.error = RecordError{
+          ErrorKind::kTooLarge, task.path + ": out of memory decoding it"};
+    }
+    completions_.push(std::move(end));
+  }
+
+  void read_sequentially(const Task& task, VideoPlan& plan,
+                         OrdinalWindow& window, Completion& end) {
+    const auto start = Clock::now();
+    Clock::duration waited{};
+    StepTimes times;
+    const auto emit = [&](VideoFrame&& frame) {
+      push_frame(task.sequence, task.path, window, std::move(frame),
+                 end.produced, times, waited);
+      end.sub = ++end.produced;
+    };
+    try {
+      end.video_end = read_video(task.path, *job_.video, plan, emit, stop_);
+    } catch (...) {
+      add_video_times(start, waited, times);
+      throw;
+    }
+    add_video_times(start, waited, times);
+  }
+
+  void read_in_chunks(const Task& task, VideoPlan&& plan,
+                      const std::shared_ptr<OrdinalWindow>& window,
+                      Completion& end) {
+    auto video = std::make_shared<VideoWork>();
+    video->sequence = task.sequence;
+    video->path = task.path;
+    video->plan = std::move(plan);
+    video->window = window;
+    board_.add(video);
+    std::size_t chunk = 0;
+    while (board_.next_chunk(*video, chunk)) read_video_chunk(*video, chunk);
+    const std::size_t handed_out = board_.handed_out(*video);
+    std::unique_lock<std::mutex> lock(video->mutex);
+    video->finished.wait(lock, [&] { return video->done == handed_out; });
+    lock.unlock();
+    board_.remove(*video);
+    if (failed_) throw Cancelled{};
+    end.video_end = planned_end(task.path, video->plan, video->failure);
+    end.video_end.interrupted = stop_;
+    end.produced = video->produced;
+    end.sub = video->failure ? video->contiguous : video->produced;
+  }
+
+  // One chunk of a planned video, on whichever thread took it. It stops
+  // when an earlier chunk has stopped (a sequential read would have ended
+  // there), and always counts itself done, so that the owner's wait ends.
+  void read_video_chunk(VideoWork& video, std::size_t chunk) {
+    const auto start = Clock::now();
+    Clock::duration waited{};
+    StepTimes times;
+    std::uint64_t emitted = 0;
+    std::optional<RecordError> error;
+    const auto keep_going = [&] {
+      if (stop_ || failed_) return false;
+      std::lock_guard<std::mutex> lock(video.mutex);
+      return chunk < video.failed_chunk;
+    };
+    const auto emit = [&](VideoFrame&& frame, std::uint64_t ordinal) {
+      push_frame(video.sequence, video.path, *video.window, std::move(frame),
+                 ordinal, times, waited);
+      ++emitted;
+    };
+    std::exception_ptr thrown;
+    try {
+      error = read_chunk(video.path, *job_.video, video.plan, chunk, emit,
+                         keep_going);
+    } catch (const Error& e) {
+      if (is_input_error(e.kind())) {
+        error = RecordError{e.kind(), e.what()};
+      } else {
+        thrown = std::current_exception();
+      }
+    } catch (...) {
+      thrown = std::current_exception();
+    }
+    add_video_times(start, waited, times);
+    {
+      std::lock_guard<std::mutex> lock(video.mutex);
+      video.produced += emitted;
+      if (error && chunk < video.failed_chunk) {
+        video.failed_chunk = chunk;
+        video.failure = error;
+        video.contiguous = video.plan.chunks[chunk].first_ordinal + emitted;
+      }
+      ++video.done;
+    }
+    video.finished.notify_all();
+    if (thrown) std::rethrow_exception(thrown);
   }
 
   void infer() {
@@ -391,12 +702,12 @@ class Pipeline {
         for (const Prepared& prepared : batch) {
           images.push_back(prepared.tensor.data());
         }
-        const auto start = std::chrono::steady_clock::now();
+        const auto start = Clock::now();
         run_model_batch(*job_.model, images, crop, kind, scratch,
                         output.data());
         ++batches_;
         complete(batch, output.data(), out_per_image);
-        inference_clock_.add(std::chrono::steady_clock::now() - start);
+        inference_clock_.add(Clock::now() - start);
       }
     } catch (...) {
       fail(std::current_exception());
@@ -449,19 +760,11 @@ class Pipeline {
 
   void write(const std::function<void(Record&&)>& deliver,
              PipelineStats& stats) {
-    std::map<std::uint64_t, Record> waiting;  // finished out of order
+    Delivery delivery(deliver, job_, options_.ordered, slots_, windows_,
+                      output_clock_, stats);
     std::optional<std::uint64_t> total;
-    std::uint64_t delivered = 0;
-    auto hand_over = [&](Record&& record) {
-      (record.error ? stats.failed : stats.ok)++;
-      const auto start = std::chrono::steady_clock::now();
-      deliver(std::move(record));
-      output_clock_.add(std::chrono::steady_clock::now() - start);
-      ++delivered;
-      slots_.release();
-    };
     Completion completion;
-    while (!total || delivered < *total) {
+    while (!total || delivery.inputs_delivered() < *total) {
       if (!completions_.pop(completion) ||
           completion.kind == Completion::kFatal) {
         return;
@@ -470,17 +773,7 @@ class Pipeline {
         total = completion.sequence;
         continue;
       }
-      if (!options_.ordered) {
-        hand_over(std::move(completion.record));
-        continue;
-      }
-      waiting.emplace(completion.sequence, std::move(completion.record));
-      for (auto next = waiting.find(delivered); next != waiting.end();
-           next = waiting.find(delivered)) {
-        Record record = std::move(next->second);
-        waiting.erase(next);
-        hand_over(std::move(record));
-      }
+      delivery.take(std::move(completion));
     }
   }
 
@@ -492,7 +785,8 @@ class Pipeline {
   std::unique_ptr<BatchQueue> queue_;  // the device's; none on the CPU
   std::optional<BatchAssembler> assembler_;
   Slots slots_;
-  Queue<Task> tasks_;
+  FrameWindows windows_;
+  DecodeBoard board_;
   Queue<Prepared> prepared_;
   Queue<Completion> completions_;
   std::atomic<int> active_decoders_{0};

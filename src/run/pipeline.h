@@ -1,7 +1,8 @@
 // The batch pipeline: inputs are decoded and preprocessed on worker threads,
 // classified in batches by inference workers, and handed back in input order
-// (or as they finish). The number of inputs in flight is bounded, so memory
-// stays flat however many inputs there are.
+// (or as they finish). The number of inputs in flight is bounded, and so is
+// each video's number of frames in flight, so memory stays flat however many
+// inputs there are and however long a video is.
 #pragma once
 
 #include <atomic>
@@ -15,6 +16,7 @@
 #include "model/model.h"
 #include "run/inputs.h"
 #include "run/record.h"
+#include "run/video_frames.h"
 
 namespace resnet_cli {
 
@@ -49,11 +51,15 @@ struct ClassifyJob {
   int topk = 5;
   const std::vector<std::string>* labels = nullptr;
   ExplainJob explain;  // needs output_type prob or logit
+  // Videos among the inputs (classify): how their frames are chosen.
+  // nullptr: every input is read as an image (evaluate, bench).
+  const VideoJob* video = nullptr;
 };
 
 struct PipelineStats {
-  std::uint64_t ok = 0;
-  std::uint64_t failed = 0;
+  std::uint64_t ok = 0;      // inputs (a video counts once)
+  std::uint64_t failed = 0;  // inputs whose closing record is an error
+  std::uint64_t frames = 0;  // video frames classified
   // Time spent in each stage, summed over the threads that ran it.
   double decode_seconds = 0;      // reading and decoding files
   double preprocess_seconds = 0;  // resize, crop, normalize
@@ -67,10 +73,12 @@ struct PipelineStats {
 };
 
 // Classifies every input `scanner` yields and calls `deliver` (always from the
-// calling thread) with one record per input. When `stop` becomes true no new
-// input is started; those already started are still delivered. A fatal error
-// (Error of a non-input kind, e.g. inference failing) stops the pipeline and
-// is rethrown after every thread has finished.
+// calling thread) with one record per input, preceded for a video by one per
+// sampled frame. When `stop` becomes true no new input is started; those
+// already started are still delivered, but a video stops reading frames and
+// gets no closing record (it is not finished: --resume reads it again). A fatal
+// error (Error of a non-input kind, e.g. inference failing) stops the pipeline
+// and is rethrown after every thread has finished.
 PipelineStats run_pipeline(InputScanner& scanner, const ClassifyJob& job,
                            const PipelineOptions& options,
                            const std::function<void(Record&&)>& deliver,

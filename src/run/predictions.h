@@ -22,9 +22,21 @@ std::vector<Prediction> top_predictions(const float* logits,
                                         OutputType output_type,
                                         const std::vector<std::string>& labels);
 
+// The top `k` of `scores` (a video's mean probabilities), ordered as
+// top_predictions orders them, each score rounded to float32.
+std::vector<Prediction> top_scores(const std::vector<double>& scores, int k,
+                                   const std::vector<std::string>& labels);
+
+// The index of the largest logit (the lower index on a tie); -1 for none.
+std::int64_t top_class(const float* logits, std::int64_t num_classes);
+
 // The shortest decimal that reads back as the same float32 ("0.1", not
 // "0.100000001"), for text formats.
 std::string float_text(float value);
+
+// The shortest decimal that reads back as the same double (a frame's time
+// in seconds: "2.7", not "2.7000000000000002").
+std::string double_text(double value);
 
 // float_text's value as a double, so that JSON writes it without float noise
 // and keeps all of its precision. Non-finite values pass through.

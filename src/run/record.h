@@ -1,5 +1,7 @@
 // One input's result: its predictions or embedding when it worked, its error
-// when it did not. Every input gives exactly one record.
+// when it did not. Every input ends with exactly one record: a photo's, or a
+// video's closing record (its summary, or its error), which follows the
+// records of the video's sampled frames.
 #pragma once
 
 #include <array>
@@ -76,12 +78,43 @@ struct RecordError {
   std::string message;  // one line naming the input
 };
 
+// A sampled frame of a video (its record's path is the video's).
+struct FrameInfo {
+  std::int64_t index = 0;  // frames from the video's first, 0-based
+  double time = 0;         // seconds, the frame's presentation time
+};
+
+// From `start` to `end`, seconds.
+struct TimeRange {
+  double start = 0;
+  double end = 0;
+};
+
+// A video's closing record. With --video-summary its predictions are the
+// top-k of the mean of the sampled frames' softmax probabilities, and
+// `leads[i]` the time ranges where predictions[i]'s class is the frames' top
+// class (each frame standing for the time until the next sampled frame, the
+// last one until `end`).
+struct VideoSummary {
+  std::int64_t frames = 0;  // frames classified (sampled)
+  double start = 0;         // seconds: the first classified frame's time
+  double end = 0;           // seconds: where the last frame read ends
+  bool summary = false;     // --video-summary: predictions and leads
+  std::vector<std::vector<TimeRange>> leads;
+};
+
 struct Record {
   std::string path;  // as the user gave it ("-" for stdin), any bytes
   std::vector<Prediction> predictions;
   std::vector<float> embedding;            // --output-type embedding
   std::optional<Explanation> explanation;  // --explain
   std::optional<RecordError> error;
+  std::optional<FrameInfo> frame;     // a video's frame
+  std::optional<VideoSummary> video;  // a video's closing record
+  bool video_error = false;           // `error` closes a video
 };
+
+// Whether a record is the last one of its input (not a video's frame).
+inline bool closes_input(const Record& record) { return !record.frame; }
 
 }  // namespace resnet_cli

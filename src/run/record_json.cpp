@@ -119,11 +119,43 @@ nlohmann::json explanation_json(const Explanation& explanation) {
           {"maps", std::move(maps)}};
 }
 
+nlohmann::json prediction_objects(const Record& record) {
+  nlohmann::json predictions = nlohmann::json::array();
+  for (std::size_t i = 0; i < record.predictions.size(); ++i) {
+    const Prediction& prediction = record.predictions[i];
+    nlohmann::json object = {{"rank", prediction.rank},
+                             {"index", prediction.index},
+                             {"label", prediction.label},
+                             {"score", prediction.score}};
+    if (record.video && i < record.video->leads.size()) {
+      nlohmann::json ranges = nlohmann::json::array();
+      for (const TimeRange& range : record.video->leads[i]) {
+        ranges.push_back({range.start, range.end});
+      }
+      object["leads"] = std::move(ranges);
+    }
+    predictions.push_back(std::move(object));
+  }
+  return predictions;
+}
+
 nlohmann::json record_object(const Record& record) {
   nlohmann::json json;
   json["path"] = record.path;
   if (!is_valid_utf8(record.path)) {
     json["path_base64"] = base64_encode(record.path);
+  }
+  if (record.frame) {
+    json["kind"] = "frame";
+    json["frame"] = record.frame->index;
+    json["time"] = record.frame->time;
+  }
+  if (record.video || record.video_error) json["kind"] = "video";
+  if (record.video) {
+    json["frames"] = record.video->frames;
+    json["start"] = record.video->start;
+    json["end"] = record.video->end;
+    if (!record.video->summary) return json;
   }
   if (record.error) {
     json["error"] = {{"kind", std::string(error_kind_name(record.error->kind))},
@@ -137,14 +169,7 @@ nlohmann::json record_object(const Record& record) {
     json["embedding"] = std::move(values);
     return json;
   }
-  nlohmann::json predictions = nlohmann::json::array();
-  for (const Prediction& prediction : record.predictions) {
-    predictions.push_back({{"rank", prediction.rank},
-                           {"index", prediction.index},
-                           {"label", prediction.label},
-                           {"score", prediction.score}});
-  }
-  json["predictions"] = std::move(predictions);
+  json["predictions"] = prediction_objects(record);
   if (record.explanation)
     json["explain"] = explanation_json(*record.explanation);
   return json;
@@ -162,9 +187,9 @@ std::string record_json(const Record& record) {
   return dump(record_object(record));
 }
 
-std::string record_path_from_json(std::string_view json_line) {
-  const nlohmann::json json =
-      nlohmann::json::parse(json_line, nullptr, /*allow_exceptions=*/false);
+namespace {
+
+std::string path_of(const nlohmann::json& json) {
   if (!json.is_object()) return {};
   if (auto encoded = json.find("path_base64");
       encoded != json.end() && encoded->is_string()) {
@@ -174,6 +199,24 @@ std::string record_path_from_json(std::string_view json_line) {
     return path->get<std::string>();
   }
   return {};
+}
+
+}  // namespace
+
+std::string record_path_from_json(std::string_view json_line) {
+  return path_of(
+      nlohmann::json::parse(json_line, nullptr, /*allow_exceptions=*/false));
+}
+
+std::optional<RecordLine> read_record_line(std::string_view json_line) {
+  const nlohmann::json json =
+      nlohmann::json::parse(json_line, nullptr, /*allow_exceptions=*/false);
+  RecordLine line;
+  line.path = path_of(json);
+  if (line.path.empty()) return std::nullopt;
+  line.failed = json.contains("error");
+  line.closes_input = !json.contains("frame");
+  return line;
 }
 
 }  // namespace resnet_cli

@@ -6,6 +6,7 @@
 // exact bytes.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,12 +19,24 @@ namespace resnet_cli {
 // Explain) is {"width", "height", "exif_applied", "crop": box, "maps":
 // [{"rank", "index", "label", "grid": rows of floats, "box": box or null,
 // ["overlay"]}]}, a box being {"left", "top", "right", "bottom"} in the
-// input's pixels.
+// input's pixels. A video's frame adds "kind": "frame", "frame" and "time";
+// a video's closing record has "kind": "video" and "frames", "start", "end"
+// (or "error"), and with the summary "predictions" whose entries carry
+// "leads": [[start, end], ...].
 std::string record_json(const Record& record);
 
 // The path a record line names: "path_base64" decoded when present, else
 // "path"; empty when the line is not a JSON object with a path.
 std::string record_path_from_json(std::string_view json_line);
+
+// What --resume and merge need of a written record line.
+struct RecordLine {
+  std::string path;           // as record_path_from_json
+  bool failed = false;        // an error record
+  bool closes_input = false;  // not a video's frame (see record.h)
+};
+// nullopt when the line is not a JSON object with a path.
+std::optional<RecordLine> read_record_line(std::string_view json_line);
 
 // Base64 (RFC 4648, padded), as "path_base64" holds bytes.
 std::string base64_encode(std::string_view bytes);

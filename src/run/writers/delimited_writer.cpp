@@ -14,7 +14,9 @@ namespace {
 // CSV (RFC 4180: CRLF rows, fields with separators, quotes or line breaks
 // quoted, quotes doubled) and TSV (no quoting; tab, newline, carriage return
 // and backslash escaped as \t, \n, \r, \\). One row per input: path, status,
-// error kind and message, then index/label/score per rank or the embedding.
+// error kind and message, then index/label/score per rank or the embedding,
+// then what the record is (image, frame or video) and a frame's index and
+// time. A video's closing row carries its summary's top-k, when asked for.
 class DelimitedWriter final : public RecordWriter {
  public:
   DelimitedWriter(const WriterOptions& options, std::ostream& out)
@@ -52,6 +54,12 @@ class DelimitedWriter final : public RecordWriter {
       }
       add_explanation(record, fields);
     }
+    const std::string kind =
+        record.frame ? "frame"
+                     : (record.video || record.video_error ? "video" : "image");
+    fields.push_back(kind);
+    fields.push_back(record.frame ? std::to_string(record.frame->index) : "");
+    fields.push_back(record.frame ? double_text(record.frame->time) : "");
     write_row(fields);
     out_.flush();
   }
@@ -87,6 +95,7 @@ class DelimitedWriter final : public RecordWriter {
         if (options_.explain_overlays) names.push_back("overlay_" + r);
       }
     }
+    names.insert(names.end(), {"kind", "frame", "time"});
     write_row(names);
   }
 
