@@ -244,23 +244,29 @@ TEST_CASE("decode gate: bytes and threads bound, first come first served",
   std::vector<DecodeGate::Ticket> held;
   held.push_back(gate.enter(70));
   CHECK(gate.in_use() == 70);
-  // 40 does not fit beside 70; 10 would, but comes later and must wait.
+  // Waits until `count` decodes wait in the gate (at most 10 s).
+  const auto until_waiting = [&](std::size_t count) {
+    for (int i = 0; i < 2000 && gate.waiting() != count; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return gate.waiting() == count;
+  };
+  // 80 does not fit beside 70; 25 would, but comes later and must wait. And
+  // 80 and 25 do not fit together, so the order they are let in is the
+  // order they record.
   std::atomic<int> order{0};
   std::atomic<int> big_at{0}, small_at{0};
   std::thread big([&] {
-    DecodeGate::Ticket ticket = gate.enter(40);
+    DecodeGate::Ticket ticket = gate.enter(80);
     big_at = ++order;
   });
-  while (true) {  // until the big one waits
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (gate.in_use() == 70) break;
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(until_waiting(1));
   std::thread small([&] {
-    DecodeGate::Ticket ticket = gate.enter(10);
+    DecodeGate::Ticket ticket = gate.enter(25);
     small_at = ++order;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const bool both_wait = until_waiting(2);
+  CHECK(both_wait);
   CHECK(order == 0);
   held.clear();
   big.join();

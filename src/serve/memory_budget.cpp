@@ -79,6 +79,11 @@ std::size_t DecodeGate::in_use() const {
   return used_;
 }
 
+std::size_t DecodeGate::waiting() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return waiting_.size();
+}
+
 void DecodeGate::leave(std::size_t bytes) {
   {
     std::lock_guard<std::mutex> lock(mutex_);

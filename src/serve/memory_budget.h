@@ -85,6 +85,8 @@ class DecodeGate {
 
   std::size_t capacity() const { return capacity_; }
   std::size_t in_use() const;
+  // Decodes waiting in enter().
+  std::size_t waiting() const;
 
  private:
   void leave(std::size_t bytes);
