@@ -14,6 +14,7 @@
 #include "base/error.h"
 #include "run/batch_assembly.h"
 #include "run/decode_board.h"
+#include "run/delivery.h"
 #include "run/explain.h"
 #include "run/image_step.h"
 #include "run/model_batch.h"
@@ -25,13 +26,17 @@ namespace resnet_cli {
 
 namespace {
 
+using detail::Clock;
+using detail::Completion;
 using detail::DecodeBoard;
+using detail::Delivery;
+using detail::FrameWindows;
 using detail::OrdinalWindow;
 using detail::Queue;
 using detail::Slots;
+using detail::StageClock;
 using detail::Task;
 using detail::VideoWork;
-using Clock = std::chrono::steady_clock;
 
 struct Prepared {
   std::uint64_t sequence = 0;
@@ -45,20 +50,6 @@ struct Prepared {
   std::optional<FrameInfo> frame;
 };
 
-struct Completion {
-  // kRecord: a photo's record or a video frame's; kVideoEnd: a video's end,
-  // whose closing record is made when it is delivered.
-  enum Kind { kRecord, kVideoEnd, kEnd, kFatal } kind = kRecord;
-  std::uint64_t sequence = 0;  // kEnd: the number of inputs
-  // A frame's place among its video's taken frames; kVideoEnd: the frames
-  // delivered before the video's end (those in order before a failure).
-  std::uint64_t sub = 0;
-  std::uint64_t produced = 0;  // kVideoEnd: frames handed to the model
-  Record record;               // kVideoEnd: its path
-  std::vector<float> logits;   // a frame's, for the video's summary
-  VideoEnd video_end;          // kVideoEnd
-};
-
 // Thrown out of a video's frame loop when the pipeline has failed.
 struct Cancelled {};
 
@@ -68,201 +59,6 @@ Record error_record(const std::string& path, const Error& error) {
   record.error = RecordError{error.kind(), error.what()};
   return record;
 }
-
-// Adds up seconds from several threads.
-class StageClock {
- public:
-  void add(Clock::duration elapsed) {
-    nanoseconds_ +=
-        std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
-  }
-  void add(double seconds) {
-    nanoseconds_ += static_cast<std::int64_t>(seconds * 1e9);
-  }
-  double seconds() const {
-    return static_cast<double>(nanoseconds_.load()) * 1e-9;
-  }
-
- private:
-  std::atomic<std::int64_t> nanoseconds_{0};
-};
-
-// Each video in flight's window of frames (work_queue.h), by input.
-class FrameWindows {
- public:
-  explicit FrameWindows(std::size_t size) : size_(size) {}
-  std::size_t size() const { return size_; }
-  std::shared_ptr<OrdinalWindow> open(std::uint64_t sequence) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto window = std::make_shared<OrdinalWindow>(size_);
-    if (cancelled_) window->cancel();
-    windows_[sequence] = window;
-    return window;
-  }
-  void release(std::uint64_t sequence) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (auto found = windows_.find(sequence); found != windows_.end()) {
-      found->second->advance();
-    }
-  }
-  void close(std::uint64_t sequence) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    windows_.erase(sequence);
-  }
-  void cancel() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    cancelled_ = true;
-    for (auto& [sequence, window] : windows_) window->cancel();
-  }
-
- private:
-  std::size_t size_;
-  std::mutex mutex_;
-  std::map<std::uint64_t, std::shared_ptr<OrdinalWindow>> windows_;
-  bool cancelled_ = false;
-};
-
-// Hands records to the caller: in input order (a video's frames in order,
-// then its closing record), or as they finish. Runs on the calling thread.
-class Delivery {
- public:
-  Delivery(const std::function<void(Record&&)>& deliver, const ClassifyJob& job,
-           bool ordered, Slots& slots, FrameWindows& windows, StageClock& clock,
-           PipelineStats& stats)
-      : deliver_(deliver),
-        output_{job.output_type, job.topk, job.labels},
-        summary_(job.video && job.video->summary &&
-                 job.output_type != OutputType::kEmbedding),
-        ordered_(ordered),
-        slots_(slots),
-        windows_(windows),
-        clock_(clock),
-        stats_(stats) {}
-
-  void take(Completion&& completion) {
-    if (!ordered_) {
-      take_unordered(std::move(completion));
-      return;
-    }
-    // A frame after its video's end: read past a failure by a later chunk.
-    if (completion.sequence < next_input_) return;
-    waiting_.emplace(std::make_pair(completion.sequence, completion.sub),
-                     std::move(completion));
-    for (auto next = waiting_.find({next_input_, next_sub_});
-         next != waiting_.end();
-         next = waiting_.find({next_input_, next_sub_})) {
-      Completion ready = std::move(next->second);
-      waiting_.erase(next);
-      const bool closes = hand_over(std::move(ready));
-      next_sub_ = closes ? 0 : next_sub_ + 1;
-      if (closes) ++next_input_;
-    }
-  }
-
-  std::uint64_t inputs_delivered() const { return inputs_delivered_; }
-
- private:
-  struct VideoState {
-    explicit VideoState(const OutputSpec& output, bool summary)
-        : summarizer(output, summary) {}
-    VideoSummarizer summarizer;
-    std::uint64_t frames_delivered = 0;
-    std::optional<Completion> parked_end;  // unordered: frames still due
-  };
-
-  // Unordered: as they finish, but a video's closing record after all of
-  // its frames.
-  void take_unordered(Completion&& completion) {
-    const std::uint64_t sequence = completion.sequence;
-    if (completion.kind == Completion::kVideoEnd &&
-        state(sequence).frames_delivered < completion.produced) {
-      state(sequence).parked_end = std::move(completion);
-      return;
-    }
-    const bool frame = completion.record.frame.has_value();
-    hand_over(std::move(completion));
-    if (!frame) return;
-    VideoState& video = state(sequence);
-    if (video.parked_end &&
-        video.frames_delivered == video.parked_end->produced) {
-      Completion end = std::move(*video.parked_end);
-      hand_over(std::move(end));
-    }
-  }
-
-  VideoState& state(std::uint64_t sequence) {
-    auto found = videos_.find(sequence);
-    if (found == videos_.end()) {
-      found = videos_.emplace(sequence, VideoState(output_, summary_)).first;
-    }
-    return found->second;
-  }
-
-  // Delivers one completion; true when it closed its input.
-  bool hand_over(Completion&& completion) {
-    const std::uint64_t sequence = completion.sequence;
-    Record record;
-    if (completion.kind == Completion::kVideoEnd) {
-      VideoState& video = state(sequence);
-      const VideoEnd& end = completion.video_end;
-      if (end.error) {
-        record.path = completion.record.path;
-        record.error = end.error;
-        record.video_error = true;
-      } else {
-        record = video.summarizer.finish(completion.record.path, end.end);
-      }
-      videos_.erase(sequence);
-      windows_.close(sequence);
-      waiting_.erase(waiting_.lower_bound({sequence, 0}),
-                     waiting_.lower_bound({sequence + 1, 0}));
-      if (!end.interrupted) send(std::move(record), true);
-      close_input();
-      return true;
-    }
-    if (completion.record.frame) {
-      VideoState& video = state(sequence);
-      video.summarizer.add(
-          completion.record.frame->time,
-          completion.logits.empty() ? nullptr : completion.logits.data(),
-          static_cast<std::int64_t>(completion.logits.size()));
-      ++video.frames_delivered;
-      ++stats_.frames;
-      send(std::move(completion.record), false);
-      windows_.release(sequence);
-      return false;
-    }
-    send(std::move(completion.record), true);
-    close_input();
-    return true;
-  }
-
-  void send(Record&& record, bool closing) {
-    if (closing) (record.error ? stats_.failed : stats_.ok)++;
-    const auto start = Clock::now();
-    deliver_(std::move(record));
-    clock_.add(Clock::now() - start);
-  }
-
-  void close_input() {
-    ++inputs_delivered_;
-    slots_.release();
-  }
-
-  const std::function<void(Record&&)>& deliver_;
-  const OutputSpec output_;
-  const bool summary_;
-  const bool ordered_;
-  Slots& slots_;
-  FrameWindows& windows_;
-  StageClock& clock_;
-  PipelineStats& stats_;
-  std::map<std::pair<std::uint64_t, std::uint64_t>, Completion> waiting_;
-  std::map<std::uint64_t, VideoState> videos_;
-  std::uint64_t next_input_ = 0;
-  std::uint64_t next_sub_ = 0;
-  std::uint64_t inputs_delivered_ = 0;
-};
 
 class Pipeline {
  public:
