@@ -41,17 +41,23 @@ std::string number(double value, int decimals) {
   return text;
 }
 
-std::string thumbnail_uri(const RgbImage& image, int size,
-                          const std::string& name) {
+RgbImage thumbnail_image(const RgbImage& image, int size) {
   const int longer = std::max(image.width, image.height);
   const double scale = std::min(1.0, static_cast<double>(size) / longer);
+  if (scale >= 1.0) return image;
   const int width = std::max(1, static_cast<int>(image.width * scale + 0.5));
   const int height = std::max(1, static_cast<int>(image.height * scale + 0.5));
-  const RgbImage small =
-      scale < 1.0 ? pil_resize(image, width, height, Interpolation::kBilinear)
-                  : image;
+  return pil_resize(image, width, height, Interpolation::kBilinear);
+}
+
+std::string jpeg_data_uri(const RgbImage& image, const std::string& name) {
   return "data:image/jpeg;base64," +
-         base64_encode(encode_jpeg(small, 82, name));
+         base64_encode(encode_jpeg(image, 82, name));
+}
+
+std::string thumbnail_uri(const RgbImage& image, int size,
+                          const std::string& name) {
+  return jpeg_data_uri(thumbnail_image(image, size), name);
 }
 
 }  // namespace resnet_cli::detail

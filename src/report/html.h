@@ -16,7 +16,14 @@ std::string escape(std::string_view text);
 std::string number(double value, int decimals);
 
 // `image` shrunk (never enlarged) so that its longer side is `size` pixels,
-// by Pillow's antialiased bilinear filter, as a JPEG data: URI.
+// by Pillow's antialiased bilinear filter.
+RgbImage thumbnail_image(const RgbImage& image, int size);
+
+// `image` as a JPEG (quality 82) data: URI; `name` is the file it came from,
+// for the error message.
+std::string jpeg_data_uri(const RgbImage& image, const std::string& name);
+
+// thumbnail_image() as a JPEG data: URI.
 std::string thumbnail_uri(const RgbImage& image, int size,
                           const std::string& name);
 

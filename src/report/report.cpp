@@ -28,7 +28,9 @@ namespace resnet_cli {
 namespace {
 
 using detail::escape;
+using detail::jpeg_data_uri;
 using detail::number;
+using detail::thumbnail_image;
 using nlohmann::json;
 
 // One card: an image (or the input that failed) and what the results say.
@@ -161,8 +163,7 @@ std::string heat_map_uri(const RgbImage& image, const RgbImage& small,
       crop.value("right", 0) * scale_x, crop.value("bottom", 0) * scale_y};
   const RgbImage overlay =
       heatmap_overlay(small, HeatmapGrid{grid.data(), rows, columns}, region);
-  return "data:image/jpeg;base64," +
-         base64_encode(detail::encode_jpeg(overlay, 82, name));
+  return jpeg_data_uri(overlay, name);
 }
 
 // A thumbnail with the longer side `size` (never enlarged), by Pillow's
@@ -176,16 +177,8 @@ void make_thumbnail(const std::filesystem::path& file, int size, Card& card) {
     decode.apply_exif_orientation =
         card.explain.is_object() && card.explain.value("exif_applied", false);
     const RgbImage image = decode_input(InputBytes{name}, decode);
-    const int longer = std::max(image.width, image.height);
-    const double scale = std::min(1.0, static_cast<double>(size) / longer);
-    const int width = std::max(1, static_cast<int>(image.width * scale + 0.5));
-    const int height =
-        std::max(1, static_cast<int>(image.height * scale + 0.5));
-    const RgbImage small =
-        scale < 1.0 ? pil_resize(image, width, height, Interpolation::kBilinear)
-                    : image;
-    card.thumbnail = "data:image/jpeg;base64," +
-                     base64_encode(detail::encode_jpeg(small, 82, name));
+    const RgbImage small = thumbnail_image(image, size);
+    card.thumbnail = jpeg_data_uri(small, name);
     if (card.explain.is_object()) {
       card.heat_map = heat_map_uri(image, small, card.explain, name);
     }
