@@ -160,6 +160,11 @@ std::string nothing_to_do(const ClassifySettings& settings,
   for (const std::string& reason : reasons) {
     why += (why.empty() ? "" : ", ") + reason;
   }
+  // The extension filter, only where it is part of why: files it left out,
+  // or none found (inputs all recorded or in other shards are not its doing).
+  if (counts.other_extension == 0 && !reasons.empty()) {
+    return "nothing to classify in " + scanned + " (" + why + ")";
+  }
   const std::vector<std::string> extensions = scanned_extensions(input);
   std::string filter;
   for (const std::string& extension : extensions) {
@@ -169,6 +174,28 @@ std::string nothing_to_do(const ClassifySettings& settings,
          "); extensions picked up in folders: " + filter +
          (input.extensions.empty() ? " (the default; --ext chooses)"
                                    : " (--ext)");
+}
+
+// What an interrupted run wrote and how to go on: the --resume command that
+// continues a JSON Lines file, or how to make a run that one can continue.
+std::string after_interrupt(const ClassifySettings& settings) {
+  if (appends_jsonl(settings)) {
+    return "their records are in " + settings.output_file +
+           "; continue with: " + command_line_with("--resume");
+  }
+  const std::string resumable =
+      "to continue an interrupted run, write it with --format jsonl --output "
+      "FILE and run it again with --resume";
+  if (!settings.output_file.empty()) {
+    return settings.output_file + " left as it was (--format " +
+           std::string(enum_name(settings.format)) +
+           " is written whole at the end); " + resumable;
+  }
+  return "their records are on stdout" +
+         std::string(settings.format == OutputFormat::kJson
+                         ? " (the JSON array closed)"
+                         : "") +
+         "; " + resumable;
 }
 
 // --topk (or --explain-topk: `option`), at most the model's classes (a
@@ -240,13 +267,11 @@ ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
   if (interrupt.interrupted() && destination->is_file() &&
       !appends_jsonl(settings)) {
     destination->check();
-    spdlog::warn(
-        "interrupted: {} left as it was (--format jsonl writes as it goes)",
-        settings.output_file);
   } else {
     destination->commit();
   }
-  progress.finish(interrupt.interrupted());
+  progress.finish(interrupt.interrupted(),
+                  interrupt.interrupted() ? after_interrupt(settings) : "");
   if (stats.frames > 0) {
     // Where a video run's time went (scripts/bench --video reads it).
     spdlog::info(

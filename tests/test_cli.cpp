@@ -540,8 +540,23 @@ TEST_CASE("weights list and info", "[cli][oracle]") {
   CHECK(list.exit_code == 0);
   CHECK_THAT(list.out, Catch::Contains("IMAGENET1K_V1") &&
                            Catch::Contains("IMAGENET1K_V2") &&
-                           Catch::Contains("DEFAULT") &&
-                           Catch::Contains("yes"));
+                           Catch::Contains("DEFAULT"));
+  // The fixture's torch.hub cache holds the test network under ResNet50's
+  // registry names: weights verify calls both MISMATCH, and so does list;
+  // the other entries are not cached.
+  const auto verify = run_cli({"weights", "verify"}, fixture_env());
+  CHECK(verify.exit_code == kExitModel);
+  for (const std::string& line : testing::lines_of(list.out)) {
+    const bool resnet50 = line.rfind("ResNet50_Weights.", 0) == 0;
+    INFO(line);
+    if (resnet50) {
+      const std::string file = line.substr(line.rfind(' ') + 1);
+      CHECK_THAT(verify.out, Catch::Contains(file + ": MISMATCH"));
+      CHECK_THAT(line, Catch::Contains(" MISMATCH "));
+    } else if (line.rfind("NAME", 0) != 0) {
+      CHECK_THAT(line, Catch::Contains(" no "));
+    }
+  }
   const auto info = run_cli(
       {"weights", "info", "ResNet50_Weights.DEFAULT", "--format", "json"},
       fixture_env());
@@ -554,9 +569,17 @@ TEST_CASE("weights list and info", "[cli][oracle]") {
   CHECK(meta.at("num_params") == expected.at("num_params"));
   CHECK(meta.at("transforms").at("resize_size") == 232);
   CHECK(meta.at("categories") == expected.at("categories"));
-  CHECK(meta.at("cached") == true);
+  CHECK(meta.at("cached") == false);
+  CHECK(meta.at("cache_mismatch") == true);
   const auto unknown = run_cli({"weights", "info", "V9"});
   CHECK(unknown.exit_code == kExitUsage);
+  // An architecture's name means its DEFAULT, as --arch alone does.
+  const auto by_arch =
+      run_cli({"weights", "info", "resnet18", "--format", "json"});
+  INFO(by_arch.err);
+  REQUIRE(by_arch.exit_code == 0);
+  CHECK(nlohmann::json::parse(by_arch.out).at("enum") ==
+        "ResNet18_Weights.IMAGENET1K_V1");
 }
 
 TEST_CASE("bench reports forward-only and pipeline rates", "[cli][oracle]") {
@@ -854,8 +877,9 @@ TEST_CASE("nothing to do is said, and is no failure", "[cli][oracle][teach]") {
         run_cli({"classify", photo, "--shard", std::to_string(other) + "/2"},
                 fixture_env());
     CHECK(shard.exit_code == 0);
-    CHECK_THAT(shard.err, Catch::Contains("(1 input of other shards than " +
-                                          std::to_string(other) + "/2)"));
+    CHECK(shard.err == "resnet-cli: warning: nothing to classify in '" + photo +
+                           "' (1 input of other shards than " +
+                           std::to_string(other) + "/2)\n");
     const auto output = (folder / "run.jsonl").string();
     const std::vector<std::string> resumed = {
         "classify", notes.string(), "-f", "jsonl", "-o", output, "--resume"};
@@ -865,5 +889,19 @@ TEST_CASE("nothing to do is said, and is no failure", "[cli][oracle][teach]") {
     CHECK_THAT(again.err, Catch::Contains("1 file with other extensions, 1 "
                                           "input already recorded in " +
                                           output));
+    // Everything recorded, no other file: the extensions are not why.
+    const auto photos = folder / "photos";
+    std::filesystem::create_directories(photos);
+    std::filesystem::copy_file(notes / "photo.jpg", photos / "photo.jpg");
+    const auto all_output = (folder / "all.jsonl").string();
+    const std::vector<std::string> all = {
+        "classify", photos.string(), "-f",      "jsonl",
+        "-o",       all_output,      "--resume"};
+    REQUIRE(run_cli(all, fixture_env()).exit_code == 0);
+    const auto recorded = run_cli(all, fixture_env());
+    CHECK(recorded.exit_code == 0);
+    CHECK(recorded.err ==
+          "resnet-cli: warning: nothing to classify in '" + photos.string() +
+              "' (1 input already recorded in " + all_output + ")\n");
   }
 }
