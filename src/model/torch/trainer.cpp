@@ -5,6 +5,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -481,15 +482,18 @@ class ResNetTrainer final : public Trainer {
 
   // State tensor `name` of a parameter, float32 and shaped as `parameter`
   // (any shape with one element when `parameter` is undefined: AdamW's
-  // step), copied out of the file.
+  // step), copied out of the file. (Not numel(): the module links nothing
+  // of the writer's file code.)
   static torch::Tensor loaded_tensor(const std::vector<StateDictEntry>& state,
                                      const std::string& name,
                                      const torch::Tensor& parameter) {
     for (const StateDictEntry& entry : state) {
       if (entry.name != name) continue;
-      const bool fits = parameter.defined()
-                            ? entry.sizes == parameter.sizes().vec()
-                            : numel(entry) == 1;
+      const bool fits =
+          parameter.defined()
+              ? entry.sizes == parameter.sizes().vec()
+              : std::all_of(entry.sizes.begin(), entry.sizes.end(),
+                            [](std::int64_t n) { return n == 1; });
       if (entry.type != pickle::ScalarType::kFloat32 || !fits) {
         throw Error(ErrorKind::kCheckpoint, "the optimizer state's '" + name +
                                                 "' does not fit its parameter");
