@@ -199,13 +199,19 @@ std::string after_interrupt(const ClassifySettings& settings) {
 }
 
 // --topk (or --explain-topk: `option`), at most the model's classes (a
-// fine-tuned head may have few).
-int checked_topk(int topk, const char* option, const Session& session) {
+// fine-tuned head may have few): a default means "at most that many" and
+// clamps silently; a value given (option or variable) asking for more is told
+// once.
+int checked_topk(int topk, bool given, const char* option,
+                 const Session& session) {
   const std::int64_t classes = session.model().num_classes();
   if (topk <= classes) return topk;
-  spdlog::warn(
-      "{} {} is more than the model's {}; reporting all of them", option, topk,
-      count_of(static_cast<std::uint64_t>(classes), "class", "classes"));
+  if (given) {
+    spdlog::warn(
+        "{} {} is more than the model's {}; reporting all of them", option,
+        topk,
+        count_of(static_cast<std::uint64_t>(classes), "class", "classes"));
+  }
   return static_cast<int>(classes);
 }
 
@@ -221,12 +227,13 @@ ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
     prepare_overlay_folder(settings.explain_dir);
   }
   const Session session(settings);
-  const int topk = checked_topk(settings.topk, "--topk", session);
+  const int topk =
+      checked_topk(settings.topk, settings.topk_given, "--topk", session);
   std::optional<Explainer> explainer;
   if (settings.explain_topk > 0) {
     explainer.emplace(
         session.model(), session.transform(), settings.decode, session.labels(),
-        checked_topk(settings.explain_topk, "--explain-topk", session));
+        checked_topk(settings.explain_topk, true, "--explain-topk", session));
   }
 
   WriterOptions writer_options;

@@ -833,6 +833,47 @@ TEST_CASE("topk above the model's classes: one warning, every class",
       "reporting all of them\n";
   CHECK_THAT(result.err, Catch::EndsWith(warning));
   CHECK(result.err.find("--topk") == result.err.rfind("--topk"));
+  // RESNET_CLI_TOPK asks as --topk does.
+  auto env = fixture_env();
+  env["RESNET_CLI_TOPK"] = "25";
+  const auto by_variable =
+      run_cli({"classify", image, "--weights-file",
+               checkpoint_fixture("ten_classes").string(), "--format", "json"},
+              env);
+  CHECK_THAT(by_variable.err, Catch::Contains("--topk 25 is more"));
+}
+
+TEST_CASE("topk not given: the default clamps to the classes in silence",
+          "[cli][oracle][teach]") {
+  // A 4-class ResNet18, as torch.save writes one, and its labels.
+  const auto folder = testing::temp_dir("four-classes");
+  const auto checkpoint = folder / "four.pth";
+  const auto made = testing::run_command(
+      std::string(RESNET_CLI_TEST_PYTHON) +
+      " -c 'import sys, torch, torchvision; torch.manual_seed(0); "
+      "torch.save(torchvision.models.resnet18(num_classes=4).state_dict(), "
+      "sys.argv[1])' '" +
+      checkpoint.string() + "'");
+  REQUIRE(made.exit_code == 0);
+  testing::write_text(folder / "labels.txt", "a\nb\nc\nd\n");
+  const std::vector<std::string> args = {
+      "classify",       fixture("images/photo_500x375.jpg").string(),
+      "--weights-file", checkpoint.string(),
+      "--labels",       (folder / "labels.txt").string(),
+      "--format",       "json"};
+  const auto result = run_cli(args, fixture_env());
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  CHECK(nlohmann::json::parse(result.out)[0].at("predictions").size() == 4);
+  CHECK(result.err.empty());
+  // Asked for: all 4, and a word.
+  auto asked = args;
+  asked.insert(asked.end(), {"-k", "5"});
+  const auto given = run_cli(asked, fixture_env());
+  CHECK(nlohmann::json::parse(given.out)[0].at("predictions").size() == 4);
+  CHECK(given.err ==
+        "resnet-cli: warning: --topk 5 is more than the model's 4 classes; "
+        "reporting all of them\n");
 }
 
 TEST_CASE("nothing to do is said, and is no failure", "[cli][oracle][teach]") {
