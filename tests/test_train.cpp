@@ -300,8 +300,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "train: a broken image is skipped with one warning and counted; "
-    "--strict makes it fatal; epoch lines and the summary",
+    "train: a broken image is skipped with one warning and counted, "
+    "--strict makes it fatal, epoch lines and the summary",
     "[oracle][train]") {
   const fs::path dir = make_data("train-broken");
   const fs::path data = dir / "data";
@@ -354,8 +354,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "train: an unwritable MODEL_DIR; a full disk while saving leaves the "
-    "previous epoch's checkpoint",
+    "train: an unwritable MODEL_DIR, and a full disk while saving leaves "
+    "the previous epoch's checkpoint",
     "[oracle][train]") {
   const fs::path dir = make_data("train-disk");
   const fs::path out = dir / "m";
@@ -422,8 +422,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "train: Ctrl-C finishes the batch, saves and exits 130; --resume ends "
-    "with an uninterrupted run's weights; --force replaces a run",
+    "train: Ctrl-C finishes the batch, saves and exits 130, --resume ends "
+    "with an uninterrupted run's weights, --force replaces a run",
     "[oracle][train]") {
   const fs::path dir = make_data("train-interrupt");
   const auto args_for = [&](const fs::path& out) {
@@ -535,7 +535,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "train: optimizer.pt is torch.save(optimizer.state_dict()); PyTorch's "
+    "train: optimizer.pt is torch.save(optimizer.state_dict()), PyTorch's "
     "SGD and AdamW continue from it as --resume does",
     "[oracle][train]") {
   const fs::path dir = make_data("train-optimizer");
