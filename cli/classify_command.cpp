@@ -338,6 +338,7 @@ ClassifySettings classify_settings(const OptionValues& values, int verbosity) {
   classify.input.videos = true;
   classify.resume = values.resume;
   classify.topk = values.topk;
+  classify.topk_given = values.topk_given;
   classify.output_type = values.output_type;
   classify.format = values.format;
   classify.output_file = values.output_file;
