@@ -578,13 +578,15 @@ TEST_CASE(
       REQUIRE(result.exit_code == 0);
     };
     train("2", false);
-    // PyTorch continues for 2 epochs from model.pth and optimizer.pt, and
-    // again with a fresh optimizer, before resnet-cli --resume does.
+    // PyTorch continues for 2 epochs from model.pth and optimizer.pt (and,
+    // for SGD, again with a fresh optimizer) before resnet-cli --resume does.
     const nlohmann::json loaded =
         nlohmann::json::parse(python("resume " + dir.string() + " " +
                                      out.string() + " fc " + kind + " 2 4"));
-    python("resume " + dir.string() + " " + out.string() + " fc " + kind +
-           " 2 4 fresh");
+    if (kind == "sgd") {
+      python("resume " + dir.string() + " " + out.string() + " fc " + kind +
+             " 2 4 fresh");
+    }
     CHECK(loaded["type"] == "dict");
     CHECK(loaded["keys"] == nlohmann::json::array({"param_groups", "state"}));
     CHECK(loaded["state_keys"] ==
@@ -604,6 +606,10 @@ TEST_CASE(
     CHECK(resumed["strict"] == true);
     CHECK(resumed["fc"].get<double>() < 1e-4);
     CHECK(resumed["trunk_identical"] == true);
-    CHECK(compare("resumed-fresh-" + kind + ".pth")["fc"].get<double>() > 1e-3);
+    // (Once: the momentum buffers are what a resume can lose.)
+    if (kind == "sgd") {
+      CHECK(compare("resumed-fresh-" + kind + ".pth")["fc"].get<double>() >
+            1e-3);
+    }
   }
 }
