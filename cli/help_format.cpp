@@ -115,92 +115,109 @@ std::map<std::string, std::vector<const CLI::Option*>> grouped_options(
   return groups;
 }
 
-// The examples of every command: what --help ends with and the man page's
-// EXAMPLES. Each runs as written (given the files it names).
-const std::map<std::string_view, std::vector<CommandExample>>& all_examples() {
-  static const std::map<std::string_view, std::vector<CommandExample>> table = {
-      {"",
-       {{"resnet-cli classify photo.jpg",
-         "the top 5 ImageNet classes of a photo (ResNet50, IMAGENET1K_V2)"},
-        {"resnet-cli classify photos/ -f jsonl -o run.jsonl",
-         "a folder, recursively, a JSON line per image"},
-        {"resnet-cli help classify", "classify's options"}}},
-      {"classify",
-       {{"resnet-cli classify photo.jpg", "the top 5 classes, as a table"},
-        {"resnet-cli classify photos/ -f jsonl -o run.jsonl --resume",
-         "a folder; continues run.jsonl where an interrupted run stopped"},
-        {"resnet-cli classify --arch resnet18 -k 3 -f json a.jpg b.png",
-         "another architecture (its DEFAULT weights), the top 3, one JSON "
-         "array"},
-        {"find . -name '*.jpg' -print0 | resnet-cli classify --files-from - "
-         "-0 -f csv",
-         "a list of files from find"},
-        {"resnet-cli classify --model birds new-photos/",
-         "with a model resnet-cli train made"}}},
-      {"preprocess",
-       {{"resnet-cli preprocess photo.jpg -o x.npy --png crop.png",
-         "the model input as .npy, and the crop as PNG, to compare with "
-         "weights.transforms() in Python"}}},
-      {"weights",
-       {{"resnet-cli weights list", "every entry, and which are cached"},
-        {"resnet-cli weights download ResNet18_Weights.DEFAULT",
-         "into torch.hub's cache, hash-checked"}}},
-      {"weights list",
-       {{"resnet-cli weights list", "every entry, and which are cached"},
-        {"resnet-cli weights list --format json | jq '.[].enum'",
-         "the entries' names, for a script"}}},
-      {"weights info",
-       {{"resnet-cli weights info DEFAULT", "ResNet50's default entry"},
-        {"resnet-cli weights info resnet18 --format json",
-         "resnet18's DEFAULT, as JSON"}}},
-      {"weights download",
-       {{"resnet-cli weights download ResNet18_Weights.DEFAULT",
-         "into torch.hub's cache; prints the file's path"},
-        {"resnet-cli weights download --url "
-         "https://example.org/tuned-1a2b3c4d.pth",
-         "any URL, cached and hash-checked the same way"}}},
-      {"weights path",
-       {{"resnet-cli weights path IMAGENET1K_V1",
-         "where ResNet50's V1 weights are (or would be) cached"}}},
-      {"weights verify",
-       {{"resnet-cli weights verify", "re-hash every cached entry"},
-        {"resnet-cli weights verify ~/Downloads/resnet50-11ad3fa6.pth",
-         "check a file against the hash in its name"}}},
-      {"bench",
-       {{"resnet-cli bench",
-         "forward passes alone: images per second, latency"},
-        {"resnet-cli bench --precision bf16 photos/",
-         "bf16, and the whole pipeline over a folder"}}},
-      {"merge",
-       {{"resnet-cli merge part-*.jsonl --inputs photos/ -o run.jsonl",
-         "join a sharded run's parts, every input recorded exactly once"}}},
-      {"serve",
-       {{"resnet-cli serve --port 8080",
-         "answer http://127.0.0.1:8080/predictions/resnet50"},
-        {"curl http://127.0.0.1:8080/predictions/resnet50 -T photo.jpg",
-         "ask it, as TorchServe is asked"},
-        {"RESNET_CLI_API_KEY=secret resnet-cli serve --host 0.0.0.0",
-         "every interface, a key required"}}},
-      {"train",
-       {{"resnet-cli train photos/ -o birds --epochs 10",
-         "fc on the pooled features (cached), a tenth of photos/ held out"},
-        {"resnet-cli train photos/ -o birds --train layer4 --augment standard",
-         "layer4 too, torchvision's training augmentation"},
-        {"resnet-cli train photos/ -o birds --epochs 10 --resume",
-         "continue an interrupted run"}}},
-      {"evaluate",
-       {{"resnet-cli evaluate val/ --model birds",
-         "acc@1, acc@5, per class, the confusion matrix"},
-        {"resnet-cli evaluate imagenet/val/ -f json -o eval.json",
-         "ImageNet's validation set (folders named by WordNet id), as JSON"}}},
-      {"report",
-       {{"resnet-cli report run.jsonl -o report.html",
-         "a contact sheet of classify's results"},
-        {"resnet-cli report eval.json -o eval.html",
-         "evaluate's figures and its misclassified images"}}},
-  };
-  return table;
-}
+// The examples of every command, by its path: what --help ends with and the
+// man page's EXAMPLES. Each runs as written (given the files it names).
+struct PathExample {
+  const char* path;
+  CommandExample example;
+};
+constexpr PathExample kExamples[] = {
+    {"",
+     {"resnet-cli classify photo.jpg",
+      "the top 5 ImageNet classes of a photo (ResNet50, IMAGENET1K_V2)"}},
+    {"",
+     {"resnet-cli classify photos/ -f jsonl -o run.jsonl",
+      "a folder, recursively, a JSON line per image"}},
+    {"", {"resnet-cli help classify", "classify's options"}},
+    {"classify",
+     {"resnet-cli classify photo.jpg", "the top 5 classes, as a table"}},
+    {"classify",
+     {"resnet-cli classify photos/ -f jsonl -o run.jsonl --resume",
+      "a folder; continues run.jsonl where an interrupted run stopped"}},
+    {"classify",
+     {"resnet-cli classify --arch resnet18 -k 3 -f json a.jpg b.png",
+      "another architecture (its DEFAULT weights), the top 3, one JSON "
+      "array"}},
+    {"classify",
+     {"find . -name '*.jpg' -print0 | resnet-cli classify --files-from - "
+      "-0 -f csv",
+      "a list of files from find"}},
+    {"classify",
+     {"resnet-cli classify --model birds new-photos/",
+      "with a model resnet-cli train made"}},
+    {"preprocess",
+     {"resnet-cli preprocess photo.jpg -o x.npy --png crop.png",
+      "the model input as .npy, and the crop as PNG, to compare with "
+      "weights.transforms() in Python"}},
+    {"weights",
+     {"resnet-cli weights list", "every entry, and which are cached"}},
+    {"weights",
+     {"resnet-cli weights download ResNet18_Weights.DEFAULT",
+      "into torch.hub's cache, hash-checked"}},
+    {"weights list",
+     {"resnet-cli weights list", "every entry, and which are cached"}},
+    {"weights list",
+     {"resnet-cli weights list --format json | jq '.[].enum'",
+      "the entries' names, for a script"}},
+    {"weights info",
+     {"resnet-cli weights info DEFAULT", "ResNet50's default entry"}},
+    {"weights info",
+     {"resnet-cli weights info resnet18 --format json",
+      "resnet18's DEFAULT, as JSON"}},
+    {"weights download",
+     {"resnet-cli weights download ResNet18_Weights.DEFAULT",
+      "into torch.hub's cache; prints the file's path"}},
+    {"weights download",
+     {"resnet-cli weights download --url "
+      "https://example.org/tuned-1a2b3c4d.pth",
+      "any URL, cached and hash-checked the same way"}},
+    {"weights path",
+     {"resnet-cli weights path IMAGENET1K_V1",
+      "where ResNet50's V1 weights are (or would be) cached"}},
+    {"weights verify",
+     {"resnet-cli weights verify", "re-hash every cached entry"}},
+    {"weights verify",
+     {"resnet-cli weights verify ~/Downloads/resnet50-11ad3fa6.pth",
+      "check a file against the hash in its name"}},
+    {"bench",
+     {"resnet-cli bench", "forward passes alone: images per second, latency"}},
+    {"bench",
+     {"resnet-cli bench --precision bf16 photos/",
+      "bf16, and the whole pipeline over a folder"}},
+    {"merge",
+     {"resnet-cli merge part-*.jsonl --inputs photos/ -o run.jsonl",
+      "join a sharded run's parts, every input recorded exactly once"}},
+    {"serve",
+     {"resnet-cli serve --port 8080",
+      "answer http://127.0.0.1:8080/predictions/resnet50"}},
+    {"serve",
+     {"curl http://127.0.0.1:8080/predictions/resnet50 -T photo.jpg",
+      "ask it, as TorchServe is asked"}},
+    {"serve",
+     {"RESNET_CLI_API_KEY=secret resnet-cli serve --host 0.0.0.0",
+      "every interface, a key required"}},
+    {"train",
+     {"resnet-cli train photos/ -o birds --epochs 10",
+      "fc on the pooled features (cached), a tenth of photos/ held out"}},
+    {"train",
+     {"resnet-cli train photos/ -o birds --train layer4 --augment standard",
+      "layer4 too, torchvision's training augmentation"}},
+    {"train",
+     {"resnet-cli train photos/ -o birds --epochs 10 --resume",
+      "continue an interrupted run"}},
+    {"evaluate",
+     {"resnet-cli evaluate val/ --model birds",
+      "acc@1, acc@5, per class, the confusion matrix"}},
+    {"evaluate",
+     {"resnet-cli evaluate imagenet/val/ -f json -o eval.json",
+      "ImageNet's validation set (folders named by WordNet id), as JSON"}},
+    {"report",
+     {"resnet-cli report run.jsonl -o report.html",
+      "a contact sheet of classify's results"}},
+    {"report",
+     {"resnet-cli report eval.json -o eval.html",
+      "evaluate's figures and its misclassified images"}},
+};
 
 }  // namespace
 
@@ -227,10 +244,16 @@ const char* group_title(OptionGroup group) {
 }
 
 const std::vector<CommandExample>& command_examples(std::string_view path) {
+  static const auto by_path = [] {
+    std::map<std::string_view, std::vector<CommandExample>> table;
+    for (const PathExample& entry : kExamples) {
+      table[entry.path].push_back(entry.example);
+    }
+    return table;
+  }();
   static const std::vector<CommandExample> none;
-  const auto& table = all_examples();
-  const auto found = table.find(path);
-  return found == table.end() ? none : found->second;
+  const auto found = by_path.find(path);
+  return found == by_path.end() ? none : found->second;
 }
 
 std::string command_path(const CLI::App& app) {
