@@ -309,7 +309,10 @@ std::string HelpFormatter::make_option(const CLI::Option* option,
   std::vector<std::string> notes;
   const std::vector<std::string> parts = type_parts(*option);
   if (!is_positional && takes_value(*option)) name += " " + parts.front();
-  if (!option->get_default_str().empty()) {
+  // The default once: a description that says it ("(default: every
+  // extension ...)") is clearer than the value CLI11 holds.
+  if (!option->get_default_str().empty() &&
+      option->get_description().find("default") == std::string::npos) {
     notes.push_back(unbreakable("default: " + option->get_default_str()));
   }
   for (std::size_t i = 1; i < parts.size(); ++i) {
@@ -335,8 +338,14 @@ std::string HelpFormatter::make_subcommand(const CLI::App* sub) const {
 
 std::string HelpFormatter::make_footer(const CLI::App* app) const {
   std::string out;
-  if (!app->get_footer().empty()) {
-    out += wrap(app->get_footer(), 0, 0, kWidth);
+  // Its paragraphs (Formats, Exit codes) each wrapped, a blank line apart.
+  const std::string& footer = app->get_footer();
+  for (std::size_t start = 0; start < footer.size();) {
+    std::size_t end = footer.find("\n\n", start);
+    if (end == std::string::npos) end = footer.size();
+    out += std::string(out.empty() ? "" : "\n") +
+           wrap(footer.substr(start, end - start), 0, 0, kWidth);
+    start = end + 2;
   }
   const std::vector<CommandExample>& examples =
       command_examples(command_path(*app));

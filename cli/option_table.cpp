@@ -148,14 +148,16 @@ Binder real(double OptionValues::*member, double minimum, double maximum) {
 }
 
 // A count of pixels, checked as whole_number checks one.
-Binder pixel_count(std::uint64_t OptionValues::*member) {
-  return [member](CLI::App& app, OptionValues& values, const std::string& flags,
-                  const std::string& help) {
-    return app.add_option(flags, values.*member, help)
-        ->check(whole_number(1, std::numeric_limits<long long>::max()))
-        ->type_name("INT")
-        ->capture_default_str();
-  };
+Binder pixel_count(std::uint64_t OptionValues::*member,
+                   const char* type_name = "INT") {
+  return
+      [member, type_name](CLI::App& app, OptionValues& values,
+                          const std::string& flags, const std::string& help) {
+        return app.add_option(flags, values.*member, help)
+            ->check(whole_number(1, std::numeric_limits<long long>::max()))
+            ->type_name(type_name)
+            ->capture_default_str();
+      };
 }
 
 // A value converted as it is parsed: `convert` gives the typed value or
@@ -522,7 +524,7 @@ const std::vector<OptionSpec>& option_table() {
       {"--device", G::kPerformance, "RESNET_CLI_DEVICE",
        "cpu, cuda or cuda:N (a GPU needs a build against a CUDA LibTorch)",
        kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnServe,
-       value(&V::device)},
+       value(&V::device, "DEVICE")},
       {"--resize", G::kPreprocessing, nullptr,
        "Short side after resize, pixels (default: the weights' 256 or 232)",
        kOnTrain | kOnClassify | kOnEvaluate | kOnBench | kOnPreprocess |
@@ -572,16 +574,16 @@ const std::vector<OptionSpec>& option_table() {
       {"--max-body", G::kServer, "RESNET_CLI_MAX_BODY",
        "Largest request body serve reads, bytes, chunked or not; a larger "
        "one is answered 413 before it is read",
-       kOnServe, value(&V::max_body)},
+       kOnServe, value(&V::max_body, "BYTES")},
       {"--body-memory", G::kServer, "RESNET_CLI_BODY_MEMORY",
        "Bytes the request bodies being received or handled may hold in all; "
        "beyond, 503 with Retry-After (0: 4 x --max-body)",
-       kOnServe, value(&V::body_memory)},
+       kOnServe, value(&V::body_memory, "BYTES")},
       {"--decode-memory", G::kServer, "RESNET_CLI_DECODE_MEMORY",
        "Bytes the images being decoded may hold in all, each counted from "
        "its header; decodes wait for room, and an image that alone needs "
        "more is answered 413",
-       kOnServe, pixel_count(&V::decode_memory)},
+       kOnServe, pixel_count(&V::decode_memory, "BYTES")},
       {"--max-batch-delay", G::kServer, "RESNET_CLI_MAX_BATCH_DELAY",
        "How long a forward pass waits for more requests to fill its batch "
        "(--batch-size), milliseconds",
@@ -698,7 +700,7 @@ const std::vector<OptionSpec>& option_table() {
       {"--seed", G::kTraining, "RESNET_CLI_SEED",
        "Seed of the new fc (torch.manual_seed), the shuffle and the "
        "augmentation",
-       kOnTrain, value(&V::seed)},
+       kOnTrain, value(&V::seed, "INT")},
       {"--freeze-bn", G::kTraining, nullptr,
        "BatchNorm of the trained blocks keeps its running statistics (eval "
        "mode) instead of model.train()'s batch statistics",

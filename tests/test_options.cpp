@@ -165,8 +165,11 @@ TEST_CASE(
       CHECK(names.insert(match[1].str()).second);
       const std::string type = match[4].str();
       if (type.empty()) continue;
-      // One type, not CLI11's "INT:INT in 1 to 100"; choices said once.
+      // One type, not CLI11's "INT:INT in 1 to 100"; choices said once;
+      // a name for what the value is, not CLI11's placeholders.
       CHECK(type.find(':') == std::string::npos);
+      CHECK(type != "TEXT");
+      CHECK(type != "UINT");
       if (type.front() == '{') {
         CHECK(line.find(type, line.find(type) + type.size()) ==
               std::string::npos);
