@@ -145,6 +145,10 @@ constexpr PathExample kExamples[] = {
     {"classify",
      {"resnet-cli classify --model birds new-photos/",
       "with a model resnet-cli train made"}},
+    {"classify",
+     {"resnet-cli classify --explain-dir maps/ photo.jpg",
+      "where in the photo the top class is: the box of its region, and an "
+      "overlay in maps/photo.jpg.png"}},
     {"preprocess",
      {"resnet-cli preprocess photo.jpg -o x.npy --png crop.png",
       "the model input as .npy, and the crop as PNG, to compare with "
