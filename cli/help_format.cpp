@@ -209,6 +209,13 @@ constexpr PathExample kExamples[] = {
     {"train",
      {"resnet-cli train photos/ -o birds --epochs 10 --resume",
       "continue an interrupted run"}},
+    {"quantize",
+     {"resnet-cli quantize --calibrate calib/ -o r50-int8",
+      "ResNet50 quantized to int8 as PyTorch's post-training quantization "
+      "does, calibrated on calib/"}},
+    {"quantize",
+     {"resnet-cli classify photos/ --model r50-int8",
+      "then classify with the quantized model"}},
     {"evaluate",
      {"resnet-cli evaluate val/ --model birds",
       "acc@1, acc@5, per class, the confusion matrix"}},

@@ -31,7 +31,7 @@ done
 examples=$(sed -n '/^EXAMPLES/,/^[A-Z][A-Z ]*$/p' <<<"$text" | sed '$d')
 for command in "" classify preprocess "weights list" "weights info" \
   "weights download" "weights path" "weights verify" bench merge serve \
-  train evaluate report; do
+  train quantize evaluate report; do
   if ! grep -qE -- "^ {4,}resnet-cli ${command:+$command( |\$)}" <<<"$examples"; then
     echo "FAIL: EXAMPLES shows no 'resnet-cli $command'" >&2
     missing=1
