@@ -64,13 +64,15 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${RESNET_CLI_SUMMARY}")
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "resnet-cli runs torchvision's ResNet family (ResNet18 to 152, ResNeXt, Wide
 ResNet) on LibTorch, with torchvision's preprocessing bit for bit, so that
 it gives the answers Python gives, without Python:
- - classify: images, folders and file lists to text, JSON, JSON Lines, CSV
-   or TSV (probabilities, logits or embeddings), resumable, sharded over
-   machines (Slurm, Kubernetes) and joined again with merge;
+ - classify: images, folders, file lists and videos to text, JSON, JSON
+   Lines, CSV or TSV (probabilities, logits or embeddings, activation maps
+   with --explain), resumable, sharded over machines (Slurm, Kubernetes)
+   and joined again with merge;
  - evaluate: acc@1, acc@5, per-class figures and the confusion matrix of a
    labelled ImageFolder tree; report: an HTML page of a run's results;
  - train: fine-tune fc, layer4 or the whole network on class folders as a
-   PyTorch script does, writing what torch.save writes;
+   PyTorch script does, writing what torch.save writes; quantize: int8
+   post-training quantization, as PyTorch's;
  - serve: an HTTP server speaking TorchServe's inference API (a disabled
    systemd unit, resnet-cli.service, is included);
  - weights: list, download, verify the weights in torch.hub's cache, which
