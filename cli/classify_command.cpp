@@ -160,6 +160,11 @@ std::string nothing_to_do(const ClassifySettings& settings,
   for (const std::string& reason : reasons) {
     why += (why.empty() ? "" : ", ") + reason;
   }
+  // The extension filter, only where it is part of why: files it left out,
+  // or none found (inputs all recorded or in other shards are not its doing).
+  if (counts.other_extension == 0 && !reasons.empty()) {
+    return "nothing to classify in " + scanned + " (" + why + ")";
+  }
   const std::vector<std::string> extensions = scanned_extensions(input);
   std::string filter;
   for (const std::string& extension : extensions) {
@@ -171,14 +176,42 @@ std::string nothing_to_do(const ClassifySettings& settings,
                                    : " (--ext)");
 }
 
+// What an interrupted run wrote and how to go on: the --resume command that
+// continues a JSON Lines file, or how to make a run that one can continue.
+std::string after_interrupt(const ClassifySettings& settings) {
+  if (appends_jsonl(settings)) {
+    return "their records are in " + settings.output_file +
+           "; continue with: " + command_line_with("--resume");
+  }
+  const std::string resumable =
+      "to continue an interrupted run, write it with --format jsonl --output "
+      "FILE and run it again with --resume";
+  if (!settings.output_file.empty()) {
+    return settings.output_file + " left as it was (--format " +
+           std::string(enum_name(settings.format)) +
+           " is written whole at the end); " + resumable;
+  }
+  return "their records are on stdout" +
+         std::string(settings.format == OutputFormat::kJson
+                         ? " (the JSON array closed)"
+                         : "") +
+         "; " + resumable;
+}
+
 // --topk (or --explain-topk: `option`), at most the model's classes (a
-// fine-tuned head may have few).
-int checked_topk(int topk, const char* option, const Session& session) {
+// fine-tuned head may have few): a default means "at most that many" and
+// clamps silently; a value given (option or variable) asking for more is told
+// once.
+int checked_topk(int topk, bool given, const char* option,
+                 const Session& session) {
   const std::int64_t classes = session.model().num_classes();
   if (topk <= classes) return topk;
-  spdlog::warn(
-      "{} {} is more than the model's {}; reporting all of them", option, topk,
-      count_of(static_cast<std::uint64_t>(classes), "class", "classes"));
+  if (given) {
+    spdlog::warn(
+        "{} {} is more than the model's {}; reporting all of them", option,
+        topk,
+        count_of(static_cast<std::uint64_t>(classes), "class", "classes"));
+  }
   return static_cast<int>(classes);
 }
 
@@ -194,12 +227,13 @@ ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
     prepare_overlay_folder(settings.explain_dir);
   }
   const Session session(settings);
-  const int topk = checked_topk(settings.topk, "--topk", session);
+  const int topk =
+      checked_topk(settings.topk, settings.topk_given, "--topk", session);
   std::optional<Explainer> explainer;
   if (settings.explain_topk > 0) {
     explainer.emplace(
         session.model(), session.transform(), settings.decode, session.labels(),
-        checked_topk(settings.explain_topk, "--explain-topk", session));
+        checked_topk(settings.explain_topk, true, "--explain-topk", session));
   }
 
   WriterOptions writer_options;
@@ -240,13 +274,11 @@ ExitCode run_classify(const ClassifySettings& settings, std::ostream& out) {
   if (interrupt.interrupted() && destination->is_file() &&
       !appends_jsonl(settings)) {
     destination->check();
-    spdlog::warn(
-        "interrupted: {} left as it was (--format jsonl writes as it goes)",
-        settings.output_file);
   } else {
     destination->commit();
   }
-  progress.finish(interrupt.interrupted());
+  progress.finish(interrupt.interrupted(),
+                  interrupt.interrupted() ? after_interrupt(settings) : "");
   if (stats.frames > 0) {
     // Where a video run's time went (scripts/bench --video reads it).
     spdlog::info(
@@ -306,6 +338,7 @@ ClassifySettings classify_settings(const OptionValues& values, int verbosity) {
   classify.input.videos = true;
   classify.resume = values.resume;
   classify.topk = values.topk;
+  classify.topk_given = values.topk_given;
   classify.output_type = values.output_type;
   classify.format = values.format;
   classify.output_file = values.output_file;

@@ -3,11 +3,13 @@
 #include "command_line.h"
 
 #include <CLI/CLI.hpp>
+#include <memory>
 #include <string>
 
 #include "command_registry.h"
 #include "exit_codes.h"
 #include "formats_help.h"
+#include "help_format.h"
 #include "option_table.h"
 
 namespace resnet_cli::cli {
@@ -17,6 +19,7 @@ namespace {
 CLI::App* add_app(CLI::App& parent, CommandLine& line, const std::string& name,
                   const char* help) {
   CLI::App* app = parent.add_subcommand(name, help);
+  app->group("Commands");  // the heading --help lists them under
   // Every command binds its options to the same OptionValues. Without a
   // parse-complete callback CLI11 reads environment variables for every
   // command, typed or not, so RESNET_CLI_TOPK would override `classify
@@ -54,10 +57,16 @@ CommandLine declare_command_line(CLI::App& app, OptionValues& values) {
                        "Version, build and what this machine offers; with "
                        "--format json for scripts");
   app.footer(formats_help() + "\n\n" + exit_codes_help());
+  // Before the commands: they inherit it.
+  app.formatter(std::make_shared<HelpFormatter>());
+  const char* logging = group_title(OptionGroup::kLogging);
+  app.get_version_ptr()->group(logging);
   CommandLine line;
   line.verbose =
-      app.add_flag("-v,--verbose", "More log output on stderr (repeatable)");
-  line.quiet = app.add_flag("-q,--quiet", "Only errors on stderr");
+      app.add_flag("-v,--verbose", "More log output on stderr (repeatable)")
+          ->group(logging);
+  line.quiet =
+      app.add_flag("-q,--quiet", "Only errors on stderr")->group(logging);
   for (const CommandSpec& spec : command_registry()) {
     const std::string path = spec.path;
     const std::size_t space = path.find(' ');

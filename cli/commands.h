@@ -4,6 +4,7 @@
 #pragma once
 
 #include <iosfwd>
+#include <string>
 
 #include "exit_codes.h"
 #include "options.h"
@@ -13,6 +14,13 @@ namespace resnet_cli::cli {
 // Runs the parsed command, writing results to `out`. Returns the exit code;
 // fatal failures throw resnet_cli::Error (main maps them to exit codes).
 ExitCode run_command(const Settings& settings, std::ostream& out);
+
+// The command line as typed (main records it), for messages that say which
+// command to run next.
+void record_command_line(int argc, char** argv);
+// "resnet-cli ARG ...", each argument quoted for a POSIX shell where it needs
+// it, then `extra` unless the arguments hold it already.
+std::string command_line_with(const std::string& extra);
 
 ExitCode run_classify(const ClassifySettings& settings, std::ostream& out);
 ExitCode run_bench(const BenchSettings& settings, std::ostream& out);

@@ -43,6 +43,7 @@ int run(int argc, char** argv) {
   remove_temporaries_on_fatal_signals();
   keep_freed_tensor_memory();
   resnet_cli::prepare_video_environment();  // before any thread starts
+  record_command_line(argc, argv);
   ParseOutcome parsed = parse_command_line(argc, argv, std::cout, std::cerr);
   if (!parsed.run) return parsed.exit_code;
   setup_logging(parsed.settings.verbosity);

@@ -80,6 +80,9 @@ struct ClassifySettings : SessionOptions {
   InputOptions input;   // paths, folders, --files-from, --shard, ...
   bool resume = false;  // skip inputs already recorded in output_file
   int topk = 5;
+  // --topk (or RESNET_CLI_TOPK) was given: asking for more classes than the
+  // model has is then worth a warning; the default clamps silently.
+  bool topk_given = false;
   OutputType output_type = OutputType::kProbability;
   OutputFormat format = OutputFormat::kText;
   std::string output_file;  // empty: stdout
@@ -170,6 +173,7 @@ struct OptionValues {
   std::string weights_url;  // classify --weights-url, weights download --url
   std::string labels_file;
   int topk = 5;
+  bool topk_given = false;
   OutputType output_type = OutputType::kProbability;
   OutputFormat format = OutputFormat::kText;
   ReportFormat report_format = ReportFormat::kText;

@@ -7,10 +7,12 @@
 #include <ostream>
 #include <sstream>
 #include <string_view>
+#include <vector>
 
 #include "base/error.h"
 #include "command_line.h"
 #include "command_registry.h"
+#include "commands.h"
 #include "exit_codes.h"
 #include "options.h"
 #include "version.h"
@@ -357,6 +359,48 @@ ParseOutcome parse_command_line(int argc, const char* const* argv,
   }
   outcome.run = true;
   return outcome;
+}
+
+// The command line as typed, for messages that give a command to run next
+// (commands.h).
+namespace {
+
+// The arguments main recorded (record_command_line).
+std::vector<std::string>& command_line() {
+  static std::vector<std::string> arguments;
+  return arguments;
+}
+
+// `text` as one word of a POSIX shell: as is when it is made of characters
+// no shell treats specially, else in single quotes.
+std::string shell_word(const std::string& text) {
+  const bool plain =
+      !text.empty() && text.find_first_not_of(
+                           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW"
+                           "XYZ0123456789_-+=/.,:@%") == std::string::npos;
+  if (plain) return text;
+  std::string quoted = "'";
+  for (const char c : text) {
+    quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return quoted + "'";
+}
+
+}  // namespace
+
+void record_command_line(int argc, char** argv) {
+  command_line().assign(argv + std::min(argc, 1), argv + argc);
+}
+
+std::string command_line_with(const std::string& extra) {
+  std::string text = "resnet-cli";
+  bool has_extra = false;
+  for (const std::string& argument : command_line()) {
+    text += " " + shell_word(argument);
+    has_extra = has_extra || argument == extra;
+  }
+  if (!has_extra && !extra.empty()) text += " " + shell_word(extra);
+  return text;
 }
 
 }  // namespace resnet_cli::cli

@@ -253,10 +253,11 @@ void RunProgress::record_done(bool failed) {
   if (line_.live()) line_.draw(progress_line(state(), colors_));
 }
 
-void RunProgress::finish(bool interrupted) {
-  const std::string text = progress_summary(state(), interrupted, colors_);
+void RunProgress::finish(bool interrupted, const std::string& what_next) {
+  std::string text = progress_summary(state(), interrupted, colors_);
+  if (interrupted && !what_next.empty()) text += "; " + what_next;
   line_.clear();
-  if (line_.live()) {
+  if (line_.live() || interrupted) {
     notice(text);
   } else {
     spdlog::info("{}", text);

@@ -134,7 +134,9 @@ class RunProgress {
   bool live() const { return line_.live(); }
   // One record delivered.
   void record_done(bool failed);
-  void finish(bool interrupted);
+  // The summary; an interrupted run's, with `what_next` after it (what was
+  // written, how to continue), is a notice whether progress shows or not.
+  void finish(bool interrupted, const std::string& what_next = {});
 
  private:
   ProgressState state() const;

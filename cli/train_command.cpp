@@ -44,8 +44,7 @@ std::string bar(const char* what, std::uint64_t done, std::uint64_t total) {
                      std::string(kWidth - filled, '.'), done, total);
 }
 
-void print_summary(const TrainSettings& settings, const TrainSummary& summary,
-                   bool show) {
+void print_summary(const TrainSettings& settings, const TrainSummary& summary) {
   std::string text = fmt::format(
       "{} training images, {} validation, {} skipped; {} epoch(s) done",
       summary.train_images, summary.val_images, summary.skipped,
@@ -56,12 +55,9 @@ void print_summary(const TrainSettings& settings, const TrainSummary& summary,
   }
   text += "; model in " + settings.train.output_dir.string();
   if (summary.interrupted) text += " (interrupted: continue with --resume)";
-  // Where an interrupted run stands is worth a line even without progress.
-  if (show || summary.interrupted) {
-    notice(text);
-  } else {
-    spdlog::info("{}", text);
-  }
+  // Always, on a terminal or not: a run of minutes to hours ends saying what
+  // it reached and where the model went (a batch job's log keeps it).
+  notice(text);
 }
 
 }  // namespace
@@ -113,7 +109,7 @@ ExitCode run_train(const TrainSettings& settings) {
   const TrainSummary summary =
       train_classifier(settings.train, progress, interrupt.stop_flag());
   line.clear();
-  print_summary(settings, summary, show);
+  print_summary(settings, summary);
   return summary.interrupted ? kExitInterrupted : kExitOk;
 }
 

@@ -16,7 +16,7 @@ scripts/install-deps.sh
 # without sanitizers (scripts/test.sh).
 CXX=clang++ cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DRESNET_CLI_SANITIZE=address,undefined -DRESNET_CLI_BUILD_FUZZERS=ON \
-  -DRESNET_CLI_MODEL_MODULE=OFF
+  -DRESNET_CLI_MODEL_MODULE=OFF -DRESNET_CLI_BUILD_TESTS=ON
 cmake --build "$build_dir" -j"$jobs"
 
 # LibTorch and OpenCV are not built with the sanitizers: their one-time

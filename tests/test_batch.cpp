@@ -443,6 +443,47 @@ TEST_CASE("SIGINT writes what is done, closes the JSON and exits 130",
   CHECK(seen ==
         std::vector<Seen>(expected.begin(),
                           expected.begin() + static_cast<long>(seen.size())));
+  // Off a terminal too: what was written, and how to make a run resumable.
+  CHECK_THAT(result.err,
+             Catch::Contains("interrupted after " +
+                             std::to_string(seen.size()) + " inputs: ") &&
+                 Catch::Contains("their records are on stdout (the JSON "
+                                 "array closed); to continue an interrupted "
+                                 "run, write it with --format jsonl --output "
+                                 "FILE and run it again with --resume"));
+}
+
+TEST_CASE(
+    "SIGINT on a JSON Lines file says the --resume command, which finishes "
+    "the run",
+    "[batch][oracle]") {
+  const auto folder = testing::temp_dir("interrupt-resume");
+  const auto output = folder / "run with space.jsonl";
+  testing::CliProcess process(
+      {"classify", tree_root(), "--resize", "128", "--crop", "112", "-t", "1",
+       "-f", "jsonl", "-o", output.string()},
+      fixture_env(), {});
+  wait_for_lines(output, 30);
+  process.send_signal(SIGINT);
+  const auto result = process.wait();
+  CHECK(result.exit_code == 130);
+  const std::string marker = "; continue with: ";
+  const std::size_t at = result.err.find(marker);
+  REQUIRE(at != std::string::npos);
+  CHECK_THAT(result.err, Catch::Contains("their records are in " +
+                                         output.string() + marker));
+  const std::string resume = result.err.substr(
+      at + marker.size(), result.err.find('\n', at) - at - marker.size());
+  CHECK_THAT(resume, Catch::StartsWith("resnet-cli classify ") &&
+                         Catch::EndsWith(" --resume"));
+  // The command as printed, run by a shell with resnet-cli on PATH.
+  const auto resumed = testing::run_command(
+      "cd '" + std::filesystem::current_path().string() + "' && TORCH_HOME='" +
+      fixture("torch_home").string() + "' PATH='" +
+      std::filesystem::path(RESNET_CLI_BINARY).parent_path().string() +
+      "':\"$PATH\" " + resume + " 2>/dev/null");
+  CHECK(resumed.exit_code == kExitInputFailed);
+  CHECK(parse_jsonl(testing::read_file(output)).size() == tree_inputs().size());
 }
 
 TEST_CASE("a closed pipe ends the run without a word", "[batch][oracle]") {

@@ -540,8 +540,23 @@ TEST_CASE("weights list and info", "[cli][oracle]") {
   CHECK(list.exit_code == 0);
   CHECK_THAT(list.out, Catch::Contains("IMAGENET1K_V1") &&
                            Catch::Contains("IMAGENET1K_V2") &&
-                           Catch::Contains("DEFAULT") &&
-                           Catch::Contains("yes"));
+                           Catch::Contains("DEFAULT"));
+  // The fixture's torch.hub cache holds the test network under ResNet50's
+  // registry names: weights verify calls both MISMATCH, and so does list;
+  // the other entries are not cached.
+  const auto verify = run_cli({"weights", "verify"}, fixture_env());
+  CHECK(verify.exit_code == kExitModel);
+  for (const std::string& line : testing::lines_of(list.out)) {
+    const bool resnet50 = line.rfind("ResNet50_Weights.", 0) == 0;
+    INFO(line);
+    if (resnet50) {
+      const std::string file = line.substr(line.rfind(' ') + 1);
+      CHECK_THAT(verify.out, Catch::Contains(file + ": MISMATCH"));
+      CHECK_THAT(line, Catch::Contains(" MISMATCH "));
+    } else if (line.rfind("NAME", 0) != 0) {
+      CHECK_THAT(line, Catch::Contains(" no "));
+    }
+  }
   const auto info = run_cli(
       {"weights", "info", "ResNet50_Weights.DEFAULT", "--format", "json"},
       fixture_env());
@@ -554,9 +569,17 @@ TEST_CASE("weights list and info", "[cli][oracle]") {
   CHECK(meta.at("num_params") == expected.at("num_params"));
   CHECK(meta.at("transforms").at("resize_size") == 232);
   CHECK(meta.at("categories") == expected.at("categories"));
-  CHECK(meta.at("cached") == true);
+  CHECK(meta.at("cached") == false);
+  CHECK(meta.at("cache_mismatch") == true);
   const auto unknown = run_cli({"weights", "info", "V9"});
   CHECK(unknown.exit_code == kExitUsage);
+  // An architecture's name means its DEFAULT, as --arch alone does.
+  const auto by_arch =
+      run_cli({"weights", "info", "resnet18", "--format", "json"});
+  INFO(by_arch.err);
+  REQUIRE(by_arch.exit_code == 0);
+  CHECK(nlohmann::json::parse(by_arch.out).at("enum") ==
+        "ResNet18_Weights.IMAGENET1K_V1");
 }
 
 TEST_CASE("bench reports forward-only and pipeline rates", "[cli][oracle]") {
@@ -810,6 +833,47 @@ TEST_CASE("topk above the model's classes: one warning, every class",
       "reporting all of them\n";
   CHECK_THAT(result.err, Catch::EndsWith(warning));
   CHECK(result.err.find("--topk") == result.err.rfind("--topk"));
+  // RESNET_CLI_TOPK asks as --topk does.
+  auto env = fixture_env();
+  env["RESNET_CLI_TOPK"] = "25";
+  const auto by_variable =
+      run_cli({"classify", image, "--weights-file",
+               checkpoint_fixture("ten_classes").string(), "--format", "json"},
+              env);
+  CHECK_THAT(by_variable.err, Catch::Contains("--topk 25 is more"));
+}
+
+TEST_CASE("topk not given: the default clamps to the classes in silence",
+          "[cli][oracle][teach]") {
+  // A 4-class ResNet18, as torch.save writes one, and its labels.
+  const auto folder = testing::temp_dir("four-classes");
+  const auto checkpoint = folder / "four.pth";
+  const auto made = testing::run_command(
+      std::string(RESNET_CLI_TEST_PYTHON) +
+      " -c 'import sys, torch, torchvision; torch.manual_seed(0); "
+      "torch.save(torchvision.models.resnet18(num_classes=4).state_dict(), "
+      "sys.argv[1])' '" +
+      checkpoint.string() + "'");
+  REQUIRE(made.exit_code == 0);
+  testing::write_text(folder / "labels.txt", "a\nb\nc\nd\n");
+  const std::vector<std::string> args = {
+      "classify",       fixture("images/photo_500x375.jpg").string(),
+      "--weights-file", checkpoint.string(),
+      "--labels",       (folder / "labels.txt").string(),
+      "--format",       "json"};
+  const auto result = run_cli(args, fixture_env());
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  CHECK(nlohmann::json::parse(result.out)[0].at("predictions").size() == 4);
+  CHECK(result.err.empty());
+  // Asked for: all 4, and a word.
+  auto asked = args;
+  asked.insert(asked.end(), {"-k", "5"});
+  const auto given = run_cli(asked, fixture_env());
+  CHECK(nlohmann::json::parse(given.out)[0].at("predictions").size() == 4);
+  CHECK(given.err ==
+        "resnet-cli: warning: --topk 5 is more than the model's 4 classes; "
+        "reporting all of them\n");
 }
 
 TEST_CASE("nothing to do is said, and is no failure", "[cli][oracle][teach]") {
@@ -854,8 +918,9 @@ TEST_CASE("nothing to do is said, and is no failure", "[cli][oracle][teach]") {
         run_cli({"classify", photo, "--shard", std::to_string(other) + "/2"},
                 fixture_env());
     CHECK(shard.exit_code == 0);
-    CHECK_THAT(shard.err, Catch::Contains("(1 input of other shards than " +
-                                          std::to_string(other) + "/2)"));
+    CHECK(shard.err == "resnet-cli: warning: nothing to classify in '" + photo +
+                           "' (1 input of other shards than " +
+                           std::to_string(other) + "/2)\n");
     const auto output = (folder / "run.jsonl").string();
     const std::vector<std::string> resumed = {
         "classify", notes.string(), "-f", "jsonl", "-o", output, "--resume"};
@@ -865,5 +930,19 @@ TEST_CASE("nothing to do is said, and is no failure", "[cli][oracle][teach]") {
     CHECK_THAT(again.err, Catch::Contains("1 file with other extensions, 1 "
                                           "input already recorded in " +
                                           output));
+    // Everything recorded, no other file: the extensions are not why.
+    const auto photos = folder / "photos";
+    std::filesystem::create_directories(photos);
+    std::filesystem::copy_file(notes / "photo.jpg", photos / "photo.jpg");
+    const auto all_output = (folder / "all.jsonl").string();
+    const std::vector<std::string> all = {
+        "classify", photos.string(), "-f",      "jsonl",
+        "-o",       all_output,      "--resume"};
+    REQUIRE(run_cli(all, fixture_env()).exit_code == 0);
+    const auto recorded = run_cli(all, fixture_env());
+    CHECK(recorded.exit_code == 0);
+    CHECK(recorded.err ==
+          "resnet-cli: warning: nothing to classify in '" + photos.string() +
+              "' (1 input already recorded in " + all_output + ")\n");
   }
 }

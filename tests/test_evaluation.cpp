@@ -135,11 +135,19 @@ TEST_CASE("evaluation: counts, precision, recall and the matrix",
   std::ostringstream table;
   write_evaluation_csv(result, table);
   CHECK_THAT(table.str(),
-             Catch::StartsWith("class,index,count,correct@1,correct@2,"
-                               "precision,recall,acc@1,acc@2,predicted:x,"
+             Catch::StartsWith("class,index,count,correct@1,correct@5,"
+                               "precision,recall,acc@1,acc@5,predicted:x,"
                                "predicted:y,predicted:other\r\n"
                                "x,0,2,1,2,1.000000,0.500000,50.0000,100.0000,"
                                "1,1,0\r\n"));
   CHECK_THAT(table.str(), Catch::EndsWith("all,,4,2,4,,,50.0000,100.0000,1,"
                                           "2,1\r\n"));
+  // acc@5 is called so in every format (the JSON key), the text saying how
+  // many classes its top holds when the model has fewer than 5.
+  std::ostringstream text;
+  write_evaluation_text(result, text);
+  CHECK_THAT(text.str(),
+             Catch::Contains("acc@1 50.00%  acc@5 100.00% (top 2: the model "
+                             "has fewer than 5 classes)"));
+  CHECK_THAT(text.str(), !Catch::Contains("acc@2"));
 }

@@ -196,6 +196,12 @@ TEST_CASE("an enum prefix or an architecture chooses the weights",
     CHECK(find_weights("imagenet1k_v1", "RESNEXT50_32X4D").file_name ==
           "resnext50_32x4d-7cdf4587.pth");
   }
+  SECTION("an architecture's name alone: its DEFAULT, any case") {
+    CHECK(find_weights("resnet18").qualified_name() ==
+          "ResNet18_Weights.IMAGENET1K_V1");
+    CHECK(find_weights("Wide_ResNet101_2").qualified_name() ==
+          "Wide_ResNet101_2_Weights.IMAGENET1K_V2");
+  }
   SECTION("neither: ResNet50, as before the family") {
     CHECK(find_weights("IMAGENET1K_V2").qualified_name() ==
           "ResNet50_Weights.IMAGENET1K_V2");

@@ -2,6 +2,7 @@
 // flag or variable declared twice, every option in its commands' --help and
 // in README, every variable bound, and the exit codes in step everywhere.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <map>
@@ -9,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "command_registry.h"
 #include "exit_codes.h"
 #include "options.h"
 #include "test_support.h"
@@ -84,10 +86,12 @@ TEST_CASE("option table: every variable belongs to one option and is bound",
     }
   }
   // Every RESNET_CLI_ variable README names is one of the table's, or one
-  // of CMakeLists.txt's options.
+  // of CMakeLists.txt's (or tests/CMakeLists.txt's) options.
   const std::string text = readme();
-  const std::string cmake = testing::read_file(
-      std::filesystem::path(RESNET_CLI_SOURCE_DIR) / "CMakeLists.txt");
+  const std::filesystem::path source(RESNET_CLI_SOURCE_DIR);
+  const std::string cmake =
+      testing::read_file(source / "CMakeLists.txt") +
+      testing::read_file(source / "tests" / "CMakeLists.txt");
   std::set<std::string> cmake_options;
   const std::regex option_call("(?:option|set)\\((RESNET_CLI_[A-Z0-9_]+)");
   for (auto it = std::sregex_iterator(cmake.begin(), cmake.end(), option_call);
@@ -116,6 +120,95 @@ TEST_CASE("option table: every option in its commands' --help and in README",
     CHECK_THAT(text, Catch::Contains("`" + long_flag(option)));
     if (!option.env.empty()) CHECK_THAT(text, Catch::Contains(option.env));
   }
+}
+
+TEST_CASE(
+    "--help reads like a manual: grouped, each option's type once, no "
+    "description joined to its name, examples last",
+    "[options]") {
+  // Every command of the registry, its groups and the top.
+  std::vector<std::string> commands = {""};
+  for (const CommandGroup& group : command_groups()) {
+    commands.push_back(group.name);
+  }
+  for (const CommandSpec& spec : command_registry()) {
+    commands.push_back(spec.path);
+  }
+  // "  -k, --topk INT   description", "  --resume   description", a
+  // positional, or a name alone with its description on the next line.
+  const std::regex option_line(
+      R"(  (-[A-Za-z0-9](, --[a-z0-9-]+)?|--[a-z0-9-]+)( (\S+))?( {2,}\S.*)?)");
+  const std::vector<std::string> group_order = {
+      "Input:",  "Model:",  "Preprocessing:", "Training:",
+      "Output:", "Server:", "Performance:",   "Logging and help:"};
+  for (const std::string& command : commands) {
+    INFO("resnet-cli " << command << " --help");
+    const std::string help = help_of(command);
+    const std::vector<std::string> lines = testing::lines_of(help);
+    std::set<std::string> names;
+    std::size_t last_group = 0;
+    for (const std::string& line : lines) {
+      INFO(line);
+      CHECK(line.size() <= 80);
+      const auto group =
+          std::find(group_order.begin(), group_order.end(), line);
+      if (group != group_order.end()) {
+        const auto position =
+            static_cast<std::size_t>(group - group_order.begin());
+        CHECK(position >= last_group);
+        last_group = position;
+      }
+      if (line.rfind("  -", 0) != 0) continue;
+      std::smatch match;
+      REQUIRE(std::regex_match(line, match, option_line));
+      // Each option once, under one group.
+      CHECK(names.insert(match[1].str()).second);
+      const std::string type = match[4].str();
+      if (type.empty()) continue;
+      // One type, not CLI11's "INT:INT in 1 to 100"; choices said once;
+      // a name for what the value is, not CLI11's placeholders.
+      CHECK(type.find(':') == std::string::npos);
+      CHECK(type != "TEXT");
+      CHECK(type != "UINT");
+      if (type.front() == '{') {
+        CHECK(line.find(type, line.find(type) + type.size()) ==
+              std::string::npos);
+      }
+    }
+    const bool group =
+        std::any_of(command_groups().begin(), command_groups().end(),
+                    [&](const CommandGroup& g) { return command == g.name; });
+    if (group) continue;  // a group of commands
+    // The examples close the help: comment lines, then a command, to the
+    // end.
+    const auto examples = std::find(lines.begin(), lines.end(), "Examples:");
+    REQUIRE(examples != lines.end());
+    REQUIRE(examples + 1 != lines.end());
+    bool after_comment = false;
+    for (auto it = examples + 1; it != lines.end(); ++it) {
+      INFO(*it);
+      const bool comment = it->rfind("  # ", 0) == 0;
+      CHECK(it->rfind("  ", 0) == 0);
+      if (!comment) CHECK(after_comment);  // each command says what it does
+      after_comment = comment;
+    }
+    CHECK_FALSE(after_comment);  // the last line is a command
+  }
+  const std::string classify = help_of("classify");
+  for (const char* group :
+       {"\nInput:\n", "\nModel:\n", "\nPreprocessing:\n", "\nOutput:\n",
+        "\nPerformance:\n", "\nLogging and help:\n"}) {
+    CHECK_THAT(classify, Catch::Contains(group));
+  }
+  // The issue's lines, now: type, default and range once.
+  const std::string flat =
+      std::regex_replace(classify, std::regex("\\s+"), " ");
+  CHECK_THAT(
+      flat,
+      Catch::Contains(" --output-type {prob,logit,embedding} ") &&
+          Catch::Contains("[default: prob; env: RESNET_CLI_OUTPUT_TYPE]") &&
+          Catch::Contains(" --crop INT Center crop size") &&
+          Catch::Contains("[1 to 4096]") && !Catch::Contains("INT:"));
 }
 
 TEST_CASE("exit codes: ExitCode, --help and README agree", "[options]") {

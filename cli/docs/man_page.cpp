@@ -1,9 +1,11 @@
 // resnet-cli(1), rendered in man(7) roff from the command tree.
+#include <cctype>
 #include <set>
 #include <sstream>
 
 #include "exit_codes.h"
 #include "formats_help.h"
+#include "help_format.h"
 #include "image/image_format.h"
 #include "renderers.h"
 
@@ -153,6 +155,52 @@ void formats(std::ostream& out) {
   }
 }
 
+// Each command's examples (help_format.h, the ones its --help ends with):
+// the comment, then the command as typed.
+void examples(std::ostream& out, const CommandDoc& top) {
+  out << ".SH EXAMPLES\n";
+  for (const CommandDoc* command : all_commands(top)) {
+    const std::vector<CommandExample>& list = command_examples(command->path);
+    if (list.empty()) continue;
+    out << ".SS \""
+        << roff("resnet-cli" + std::string(command->path.empty() ? "" : " ") +
+                command->path)
+        << "\"\n";
+    for (const CommandExample& example : list) {
+      out << ".PP\n"
+          << line(std::string(
+                      1, static_cast<char>(std::toupper(
+                             static_cast<unsigned char>(example.what[0])))) +
+                  (example.what + 1) + ":")
+          << ".RS 4\n.EX\n"
+          << line(example.command) << ".EE\n.RE\n";
+    }
+  }
+}
+
+// The tools resnet-cli works beside, as their pages name them.
+void see_also(std::ostream& out) {
+  out << ".SH SEE ALSO\n.nh\n";
+  const char* pages[][2] = {
+      {"python3", "1"},   {"jq", "1"},
+      {"curl", "1"},      {"find", "1"},
+      {"parallel", "1"},  {"sbatch", "1"},
+      {"systemctl", "1"}, {"systemd.service", "5"},
+      {"lintian", "1"},
+  };
+  std::string text;
+  for (const auto& page : pages) {
+    text += (text.empty() ? "" : ",\n") + bold(page[0]) + "(" + page[1] + ")";
+  }
+  out << text << "\n.PP\n"
+      << line(
+             "torchvision's models and weights, whose answers resnet-cli "
+             "gives: https://pytorch.org/vision/stable/models.html. "
+             "README.md in /usr/share/doc/resnet-cli (or the doc folder of "
+             "the installation prefix): formats, training, serving, "
+             "scale-out, performance.");
+}
+
 void exit_status(std::ostream& out) {
   out << ".SH EXIT STATUS\n";
   for (const ExitCodeInfo& entry : exit_code_table()) {
@@ -184,15 +232,13 @@ std::string man_page(const CommandDoc& top, const std::string& version,
     command_section(out, *command);
   }
   formats(out);
+  examples(out, top);
   environment(out, top);
   exit_status(out);
   out << ".SH FILES\n.TP\n"
       << italic("$TORCH_HOME/hub/checkpoints/") << "\n"
-      << line("Downloaded weights files, under torchvision's file names.")
-      << ".SH SEE ALSO\n"
-      << line(
-             "README.md in /usr/share/doc/resnet-cli (or the doc folder of "
-             "the installation prefix): examples, formats, performance.");
+      << line("Downloaded weights files, under torchvision's file names.");
+  see_also(out);
   return out.str();
 }
 

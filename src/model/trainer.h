@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/enum_names.h"
+#include "weights/optimizer_state.h"
 #include "weights/state_dict_writer.h"
 
 namespace resnet_cli {
@@ -117,11 +118,17 @@ class Trainer {
   // destroyed.
   virtual std::vector<StateDictEntry> state_dict() const = 0;
 
-  // The optimizer's state (momentum buffers, AdamW's moments and steps), for
-  // --resume; load_optimizer_state takes what optimizer_state_bytes gave.
-  // Throws Error(kCheckpoint) for bytes it cannot read.
-  virtual std::string optimizer_state_bytes() const = 0;
-  virtual void load_optimizer_state(const std::string& bytes) = 0;
+  // optimizer.state_dict() as torch.optim.SGD or AdamW gives it
+  // (optimizer_state.h: momentum buffers, AdamW's steps and moments, the
+  // hyper-parameters with the learning rate set last), over the trained
+  // parameters in model.parameters() order. The entries point into the
+  // trainer's own tensors: valid until it next trains or is destroyed.
+  virtual OptimizerState optimizer_state() const = 0;
+  // Continues from `state`: what optimizer_state gave, or what PyTorch's
+  // optimizer.state_dict() holds for the same parameters. Throws
+  // Error(kCheckpoint) when it is another optimizer's, or its tensors do not
+  // fit the trained parameters.
+  virtual void load_optimizer_state(const OptimizerState& state) = 0;
 };
 
 }  // namespace resnet_cli

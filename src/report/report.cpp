@@ -518,8 +518,12 @@ ReportSummary evaluation_report(const std::string& results,
   out << "<p class=\"meta\">" << evaluation.value("images", 0)
       << " images classified, " << summary.failed << " failed</p>"
       << "<p><b>acc@1 " << number(evaluation.value("acc@1", 0.0), 2)
-      << "%</b> &nbsp; acc@" << topk << " "
-      << number(evaluation.value("acc@5", 0.0), 2) << "%</p>\n";
+      << "%</b> &nbsp; acc@5 " << number(evaluation.value("acc@5", 0.0), 2)
+      << "%"
+      << (topk < 5 ? " (top " + std::to_string(topk) +
+                         ": the model has fewer than 5 classes)"
+                   : std::string())
+      << "</p>\n";
   write_confusion(evaluation.at("confusion"), out);
   write_class_table(evaluation.value("classes", json::array()), out);
   out << "<h2>Misclassified and failed</h2>\n";

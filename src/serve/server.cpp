@@ -564,9 +564,8 @@ void Server::State::answered(const HttpRequest* request, int status,
   if (!options.access_log) return;
   char milliseconds[32];
   std::snprintf(milliseconds, sizeof(milliseconds), "%.1f", seconds * 1e3);
-  const std::string in =
-      request ? std::string(request->header("Content-Length").value_or("0"))
-              : "0";
+  // The bytes of the body read (de-chunked; 0 for one refused unread).
+  const std::string in = request ? std::to_string(request->body.size()) : "0";
   options.access_log(
       (request ? request->client : std::string("-")) + " \"" +
       (request ? request->method + " " + request->target : std::string("-")) +

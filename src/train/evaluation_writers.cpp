@@ -100,14 +100,23 @@ nlohmann::json misclassified_json(const EvaluationResult& result) {
   return list;
 }
 
+// acc@5 is the JSON key, the CSV column and the text's name whatever the class
+// count; with fewer than 5 classes it counts the top min(5, classes), as
+// torchvision's reference evaluation would, and the text says so.
+std::string top_note(const EvaluationResult& result) {
+  if (result.topk >= 5) return "";
+  return " (top " + std::to_string(result.topk) +
+         ": the model has fewer than 5 classes)";
+}
+
 }  // namespace
 
 void write_evaluation_text(const EvaluationResult& result, std::ostream& out) {
   out << result.data << ": " << result.images << " images in "
       << result.classes.size() << " classes";
   if (result.failed > 0) out << " (" << result.failed << " failed)";
-  out << "\nacc@1 " << fixed(result.acc1, 2) << "%  acc@" << result.topk << " "
-      << fixed(result.acc5, 2) << "%\n\n";
+  out << "\nacc@1 " << fixed(result.acc1, 2) << "%  acc@5 "
+      << fixed(result.acc5, 2) << "%" << top_note(result) << "\n\n";
   write_class_table(result, out);
   write_confusion_text(result, out);
 }
@@ -141,8 +150,8 @@ void write_evaluation_json(const EvaluationResult& result, std::ostream& out) {
 }
 
 void write_evaluation_csv(const EvaluationResult& result, std::ostream& out) {
-  out << "class,index,count,correct@1,correct@" << result.topk
-      << ",precision,recall,acc@1,acc@" << result.topk;
+  out << "class,index,count,correct@1,correct@5,precision,recall,acc@1,"
+         "acc@5";
   for (const std::string& column : result.columns) {
     out << "," << csv_field("predicted:" + column);
   }

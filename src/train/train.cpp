@@ -20,6 +20,7 @@
 #include "train/model_folder.h"
 #include "train/train_data.h"
 #include "weights/download.h"
+#include "weights/optimizer_state.h"
 #include "weights/state_dict_writer.h"
 #include "weights/weights_source.h"
 
@@ -204,12 +205,13 @@ void save_run(const Run& run, bool interrupted) {
   written.push_back(std::make_unique<AtomicFile>(dir / kModelFile));
   write_state_dict(*written.back(), run.trainer->state_dict());
   written.back()->sync();
+  written.push_back(std::make_unique<AtomicFile>(dir / kOptimizerFile));
+  write_optimizer_state(*written.back(), run.trainer->optimizer_state());
+  written.back()->sync();
   std::string lines;
   for (const json& line : run.state.history) lines += line.dump() + "\n";
   const std::pair<const char*, std::string> files[] = {
-      {kOptimizerFile, run.trainer->optimizer_state_bytes()},
-      {kHistoryFile, lines},
-      {kRecordFile, record_text(run, interrupted)}};
+      {kHistoryFile, lines}, {kRecordFile, record_text(run, interrupted)}};
   for (const auto& [name, bytes] : files) {
     written.push_back(std::make_unique<AtomicFile>(dir / name));
     written.back()->write(bytes);
@@ -534,6 +536,10 @@ void finish_epoch(Run& run, int epoch, double seconds) {
   s.batches_done = 0;
   s.loss_sum = 0;
   s.correct = s.seen = 0;
+  // As a PyTorch script saves after scheduler.step(): optimizer.pt holds the
+  // learning rate the next epoch trains with.
+  run.trainer->set_learning_rate(
+      scheduled_learning_rate(run.options->recipe, s.epochs_done));
   save_run(run, false);
   if (run.progress->epoch_done) run.progress->epoch_done(stats);
 }
@@ -575,9 +581,8 @@ TrainSummary train_classifier(const TrainOptions& options,
   run.trainer =
       load_trainer(start, trainer_options(options, run.base, classes));
   if (options.resume) {
-    std::ifstream in(options.output_dir / kOptimizerFile, std::ios::binary);
-    const std::string bytes{std::istreambuf_iterator<char>(in), {}};
-    run.trainer->load_optimizer_state(bytes);
+    run.trainer->load_optimizer_state(
+        read_optimizer_state(options.output_dir / kOptimizerFile));
   }
   run.features = options.recipe.part == TrainedPart::kFc &&
                  options.recipe.augment == Augment::kNone;

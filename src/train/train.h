@@ -9,7 +9,8 @@
 //   model.json    architecture, base weights and their SHA-256, transforms,
 //                 classes, recipe, data counts, metrics, progress
 //   train.jsonl   one line per epoch: loss, acc@1, val acc@1/acc@5, lr, seconds
-//   optimizer.pt  the optimizer's state, for --resume
+//   optimizer.pt  torch.save(optimizer.state_dict()) (optimizer_state.h),
+//                 for --resume and for PyTorch to continue from
 // Nothing here knows of terminals: progress goes through callbacks.
 #pragma once
 

@@ -226,6 +226,11 @@ const std::vector<WeightsInfo>& all_weights() {
 }
 
 const WeightsInfo& find_weights(std::string_view name, std::string_view arch) {
+  if (arch.empty() && name.find('.') == std::string_view::npos) {
+    if (const ArchSpec* named = find_architecture(name)) {
+      return find_weights("DEFAULT", named->name);
+    }
+  }
   const ArchSpec* wanted = arch.empty() ? nullptr : &architecture(arch);
   std::string entry = detail::ascii_upper(name);
   std::string enum_upper;

@@ -59,7 +59,9 @@ const std::vector<WeightsInfo>& all_weights();
 // - "IMAGENET1K_V1", "DEFAULT": that entry of `arch`'s (float) enum,
 //   ResNet50's when `arch` is empty (what resnet-cli meant before the
 //   family); a quantized enum is always named;
-// - "" with an `arch`: that architecture's DEFAULT.
+// - "" with an `arch`: that architecture's DEFAULT;
+// - an architecture's name ("resnet18") without `arch`: its DEFAULT, as
+//   `--arch resnet18` alone means it.
 // `arch` is a model_spec.h name ("resnet18", any case) or empty. Throws
 // Error(kUsage) for an unknown architecture, a name that architecture has no
 // entry for (naming its entries), or an enum of another architecture than

@@ -311,26 +311,15 @@ Layout lay_out(std::vector<Record>& records) {
   return layout;
 }
 
-}  // namespace
-
-std::uint64_t numel(const StateDictEntry& entry) {
-  std::uint64_t count = 1;
-  for (const std::int64_t size : entry.sizes) {
-    count *= static_cast<std::uint64_t>(size);
-  }
-  return count;
-}
-
-void write_state_dict(AtomicFile& file,
-                      const std::vector<StateDictEntry>& entries,
-                      const ModuleVersions& versions) {
-  StateDictPickler pickler;
-  const std::string pickle = pickler.pickle(entries, versions);
+// torch.save's zip archive of `pickle` and the storages it names, in order
+// (records "data/0", "data/1", ...).
+void write_archive(AtomicFile& file, const std::string& pickle,
+                   const std::vector<Storage>& storages) {
   std::vector<Record> records;
   records.push_back(
       {kArchive + std::string("data.pkl"), pickle.data(), pickle.size()});
-  for (std::size_t i = 0; i < pickler.storages.size(); ++i) {
-    const Storage& storage = pickler.storages[i];
+  for (std::size_t i = 0; i < storages.size(); ++i) {
+    const Storage& storage = storages[i];
     records.push_back({kArchive + ("data/" + std::to_string(i)), storage.data,
                        storage.numel * element_size(storage.type)});
   }
@@ -339,10 +328,9 @@ void write_state_dict(AtomicFile& file,
   const Layout layout = lay_out(records);
   if (records.size() > 0xffff ||
       layout.archive_size > std::numeric_limits<std::uint32_t>::max()) {
-    throw Error(ErrorKind::kOutput,
-                file.destination().string() +
-                    ": the state_dict does not fit a zip archive without "
-                    "zip64 (4 GiB, 65535 records)");
+    throw Error(ErrorKind::kOutput, file.destination().string() +
+                                        ": does not fit a zip archive without "
+                                        "zip64 (4 GiB, 65535 records)");
   }
   std::string directory;
   for (Record& record : records) {
@@ -360,6 +348,118 @@ void write_state_dict(AtomicFile& file,
   put32(end, layout.directory_offset);
   put16(end, 0);  // comment
   file.write(directory + end);
+}
+
+}  // namespace
+
+TorchPickler::TorchPickler() { bytes_ += "\x80\x02"; }
+
+void TorchPickler::global(const char* module, const char* name) {
+  bytes_ += 'c';
+  (bytes_ += module) += '\n';
+  (bytes_ += name) += '\n';
+}
+
+void TorchPickler::text(const std::string& value) {
+  bytes_ += 'X';
+  put32(bytes_, value.size());
+  bytes_ += value;
+}
+
+void TorchPickler::integer(std::int64_t value) {
+  if (value >= 0 && value < 0x100) {
+    bytes_ += 'K';
+    bytes_.push_back(static_cast<char>(value));
+  } else if (value >= 0 && value < 0x10000) {
+    bytes_ += 'M';
+    put16(bytes_, static_cast<std::uint64_t>(value));
+  } else if (value >= std::numeric_limits<std::int32_t>::min() &&
+             value <= std::numeric_limits<std::int32_t>::max()) {
+    bytes_ += 'J';
+    put32(bytes_, static_cast<std::uint32_t>(value));
+  } else {
+    bytes_ += "\x8a\x08";  // LONG1, 8 bytes of two's complement
+    const auto bits = static_cast<std::uint64_t>(value);
+    for (int shift = 0; shift < 64; shift += 8) {
+      bytes_.push_back(static_cast<char>((bits >> shift) & 0xff));
+    }
+  }
+}
+
+void TorchPickler::real(double value) {
+  std::uint64_t bits = 0;
+  std::memcpy(&bits, &value, sizeof bits);
+  bytes_ += 'G';  // BINFLOAT: big-endian IEEE 754 double
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    bytes_.push_back(static_cast<char>((bits >> shift) & 0xff));
+  }
+}
+
+void TorchPickler::boolean(bool value) { op(value ? '\x88' : '\x89'); }
+
+void TorchPickler::none() { op('N'); }
+
+void TorchPickler::integers(const std::vector<std::int64_t>& values) {
+  if (values.empty()) return op(')');
+  if (values.size() > 3) op('(');
+  for (const std::int64_t value : values) integer(value);
+  static constexpr char kTupleOf[] = {'t', '\x85', '\x86', '\x87'};
+  op(kTupleOf[values.size() > 3 ? 0 : values.size()]);
+}
+
+void TorchPickler::empty_ordered_dict() {
+  global("collections", "OrderedDict");
+  bytes_ += ")R";
+}
+
+void TorchPickler::tensor(const StateDictEntry& entry) {
+  global("torch._utils", "_rebuild_tensor_v2");
+  op('(');
+  op('(');
+  text("storage");
+  global("torch", pickle::storage_type_name(entry.type));
+  text(std::to_string(storages_.size()));
+  text("cpu");
+  integer(static_cast<std::int64_t>(numel(entry)));
+  op('t');
+  op('Q');     // BINPERSID: the tuple is a persistent id
+  integer(0);  // storage offset
+  integers(entry.sizes);
+  integers(contiguous_strides(entry.sizes));
+  boolean(false);        // requires_grad
+  empty_ordered_dict();  // backward hooks
+  op('t');
+  op('R');
+  storages_.push_back(&entry);
+}
+
+void TorchPickler::op(char code) { bytes_ += code; }
+
+std::string TorchPickler::finish() { return std::move(bytes_ += '.'); }
+
+std::uint64_t numel(const StateDictEntry& entry) {
+  std::uint64_t count = 1;
+  for (const std::int64_t size : entry.sizes) {
+    count *= static_cast<std::uint64_t>(size);
+  }
+  return count;
+}
+
+void write_state_dict(AtomicFile& file,
+                      const std::vector<StateDictEntry>& entries,
+                      const ModuleVersions& versions) {
+  StateDictPickler pickler;
+  const std::string pickle = pickler.pickle(entries, versions);
+  write_archive(file, pickle, pickler.storages);
+}
+
+void write_torch_archive(AtomicFile& file, const std::string& pickle,
+                         const std::vector<const StateDictEntry*>& storages) {
+  std::vector<Storage> list;
+  for (const StateDictEntry* entry : storages) {
+    list.push_back({entry->type, numel(*entry), entry->data});
+  }
+  write_archive(file, pickle, list);
 }
 
 }  // namespace resnet_cli

@@ -1,15 +1,17 @@
-// Writes a state_dict as torch.save(model.state_dict()) writes it, without
-// LibTorch: the zip format of torch >= 1.6, read back by torch.load,
-// torch::load's PyTorchStreamReader and checkpoint.h alike.
+// Writes what torch.save writes, without LibTorch: the zip format of
+// torch >= 1.6, read back by torch.load, torch::load's PyTorchStreamReader
+// and checkpoint.h alike. write_state_dict writes torch.save(
+// model.state_dict()); optimizer_state.h builds on the same pieces.
 //
-// The archive holds "archive/data.pkl" (pickle protocol 2: a
-// collections.OrderedDict of torch._utils._rebuild_tensor_v2 calls over
-// persistent ids ('storage', torch.FloatStorage, key, 'cpu', numel); quantized
-// tensors as _rebuild_qtensor calls; the _metadata of module versions set by
-// BUILD when given), one stored (uncompressed) record "archive/data/<key>"
-// per storage, and "archive/version". Every record's data starts on a 64-byte
-// boundary, as PyTorchStreamWriter aligns them, so that readers may map them in
-// place. Timestamps are fixed, so equal entries always give equal bytes.
+// The archive holds "archive/data.pkl" (pickle protocol 2: for a
+// state_dict, a collections.OrderedDict of torch._utils._rebuild_tensor_v2
+// calls over persistent ids ('storage', torch.FloatStorage, key, 'cpu',
+// numel); quantized tensors as _rebuild_qtensor calls; the _metadata of
+// module versions set by BUILD when given), one stored (uncompressed) record
+// "archive/data/<key>" per storage, and "archive/version". Every record's
+// data starts on a 64-byte boundary, as PyTorchStreamWriter aligns them, so
+// that readers may map them in place. Timestamps are fixed, so equal entries
+// always give equal bytes.
 #pragma once
 
 #include <cstdint>
@@ -65,5 +67,44 @@ using ModuleVersions = std::vector<std::pair<std::string, int>>;
 void write_state_dict(AtomicFile& file,
                       const std::vector<StateDictEntry>& entries,
                       const ModuleVersions& versions = {});
+
+// The pickle of a torch.save archive, opcode by opcode, in the shape
+// Python's pickler (protocol 2) gives torch.save's objects. tensor() numbers
+// the storages in the order the tensors come; write_torch_archive writes
+// them in that order.
+class TorchPickler {
+ public:
+  TorchPickler();
+
+  void global(const char* module, const char* name);
+  void text(const std::string& value);
+  void integer(std::int64_t value);
+  void real(double value);  // BINFLOAT
+  void boolean(bool value);
+  void none();
+  // A tuple of whole numbers (a tensor's sizes, strides).
+  void integers(const std::vector<std::int64_t>& values);
+  // collections.OrderedDict()
+  void empty_ordered_dict();
+  // torch._utils._rebuild_tensor_v2 over the next storage: C-contiguous,
+  // offset 0, requires_grad False. `entry` must outlive the pickler.
+  void tensor(const StateDictEntry& entry);
+  void op(char code);
+
+  // The pickle, STOP added, and the tensors whose storages it names.
+  std::string finish();
+  const std::vector<const StateDictEntry*>& storages() const {
+    return storages_;
+  }
+
+ private:
+  std::string bytes_;
+  std::vector<const StateDictEntry*> storages_;
+};
+
+// Writes `pickle` and the storages it names (TorchPickler::storages) as
+// torch.save's zip archive; throws as write_state_dict does.
+void write_torch_archive(AtomicFile& file, const std::string& pickle,
+                         const std::vector<const StateDictEntry*>& storages);
 
 }  // namespace resnet_cli

@@ -26,6 +26,11 @@ for file in bin/resnet-cli \
   [[ -f $prefix/$file ]] || { echo "FAIL: $file not installed" >&2; exit 1; }
 done
 
+# Nothing that belongs to the Debian package only (lintian's overrides, the
+# system unit): README's install is for a user's ~/.local too.
+extra=$(find "$prefix" -path '*lintian*' -o -path '*systemd*')
+[[ -z $extra ]] || { echo "FAIL: installed for the package only: $extra" >&2; exit 1; }
+
 export PATH=$prefix/bin:$PATH
 version=$(resnet-cli --version)
 echo "$version"
@@ -46,6 +51,23 @@ bash --norc --noprofile -c '
   __load_completion resnet-cli
   complete -p resnet-cli' | grep -q -- "-F _resnet_cli resnet-cli" ||
   { echo "FAIL: bash-completion does not load the completion" >&2; exit 1; }
+# README: a user's ~/.bashrc from /etc/skel loads bash-completion; root's
+# (Debian's base-files) does not, until the line README gives is added.
+loads_bash_completion() {
+  cp "$1" "$HOME/.bashrc"
+  [[ -z ${2:-} ]] || echo "$2" >>"$HOME/.bashrc"
+  bash -i -c 'declare -F __load_completion' </dev/null >/dev/null 2>&1
+}
+loads_bash_completion /etc/skel/.bashrc ||
+  { echo "FAIL: /etc/skel/.bashrc does not load bash-completion" >&2; exit 1; }
+if [[ -f /usr/share/base-files/dot.bashrc ]]; then
+  ! loads_bash_completion /usr/share/base-files/dot.bashrc ||
+    { echo "FAIL: root's .bashrc loads bash-completion (README says not)" >&2; exit 1; }
+  loads_bash_completion /usr/share/base-files/dot.bashrc \
+    ". /usr/share/bash-completion/bash_completion" ||
+    { echo "FAIL: README's line for root does not load bash-completion" >&2; exit 1; }
+fi
+rm -f "$HOME/.bashrc"
 # fish looks in ~/.local/share/fish/vendor_completions.d.
 [[ $(fish -c 'complete -C "resnet-cli cl"' | cut -f1) == classify ]] ||
   { echo "FAIL: fish does not load the completion" >&2; exit 1; }

@@ -27,4 +27,17 @@ for command in "" classify preprocess "weights list" "weights info" \
     missing=1
   fi
 done
+# EXAMPLES: a section with examples of every command.
+examples=$(sed -n '/^EXAMPLES/,/^[A-Z][A-Z ]*$/p' <<<"$text" | sed '$d')
+for command in "" classify preprocess "weights list" "weights info" \
+  "weights download" "weights path" "weights verify" bench merge serve \
+  train quantize evaluate report; do
+  if ! grep -qE -- "^ {4,}resnet-cli ${command:+$command( |\$)}" <<<"$examples"; then
+    echo "FAIL: EXAMPLES shows no 'resnet-cli $command'" >&2
+    missing=1
+  fi
+done
+# SEE ALSO names pages, not only the README.
+grep -A3 '^SEE ALSO' <<<"$text" | grep -q 'jq(1)' ||
+  { echo "FAIL: SEE ALSO names no neighbouring page" >&2; missing=1; }
 exit $missing

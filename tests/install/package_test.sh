@@ -4,7 +4,8 @@
 #     `cpack -G DEB`, the control fields and the files, then `dpkg -i` into
 #     a fresh root and the installed binary's --version;
 #   package_test.sh lintian WORK_DIR
-#     lintian on the package made by the first: no error, no warning.
+#     lintian on the package made by the first: no error, no warning, and
+#     none of the hardening-* tags (even informational ones).
 set -euo pipefail
 
 fail() {
@@ -28,6 +29,16 @@ build_and_install() {
   depends=$(dpkg-deb --field "$deb" Depends)
   [[ $depends == *libc6* && $depends == *libtorch* ]] ||
     fail "Depends lacks libc6 or LibTorch: $depends"
+  # The Description's extended part names every command resnet-cli has.
+  local description command
+  description=$(dpkg-deb --field "$deb" Description)
+  for command in $("$build/cli/resnet-cli" --help |
+    sed -n '/^Commands:/,/^$/p' | awk '/^  [a-z]/ { print $1 }'); do
+    grep -qw -- "$command" <<<"$description" ||
+      fail "the package's Description does not name '$command'"
+  done
+  (($(wc -l <<<"$description") > 5)) ||
+    fail "the package's Description is short: $description"
   version=$(dpkg-deb --field "$deb" Version)
   local changelog
   changelog=$(dpkg-deb --fsys-tarfile "$deb" |
@@ -50,6 +61,25 @@ build_and_install() {
     --log="$work/dpkg.log" -i "$deb" || fail "dpkg -i into $root"
   dpkg --root="$root" -L resnet-cli
 
+  # The systemd unit: shipped, naming the installed binary, valid, and
+  # disabled (no link enables it) after the maintainer scripts ran.
+  local unit=$root/usr/lib/systemd/system/resnet-cli.service
+  [[ -f $unit ]] || fail "no systemd unit at $unit"
+  grep -qx "ExecStart=/usr/bin/resnet-cli serve.*" "$unit" ||
+    fail "the unit does not start /usr/bin/resnet-cli serve"
+  if [[ -n $(find "$root/etc" -name 'resnet-cli.service' 2>/dev/null) ]]; then
+    fail "the unit is enabled: $(find "$root/etc" -name 'resnet-cli.service')"
+  fi
+  # Within the root (its binary); the root has no targets of its own nor a
+  # man database, so those are not followed.
+  SYSTEMD_LOG_LEVEL=err systemd-analyze verify --root="$root" --man=no \
+    --recursive-errors=no /usr/lib/systemd/system/resnet-cli.service ||
+    fail "systemd-analyze verify rejects the unit"
+  # No ldconfig: a private module, opened by its path.
+  if dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - | grep -qE '^[^#]*ldconfig'; then
+    fail "a maintainer script calls ldconfig"
+  fi
+
   file "$root/usr/bin/resnet-cli" | grep -q ", stripped" ||
     fail "the installed binary is not stripped"
   local output
@@ -68,8 +98,14 @@ run_lintian() {
   local deb
   deb=$(echo "$1"/resnet-cli_*.deb)
   [[ -f $deb ]] || fail "no package in $1 (run the package test first)"
-  lintian --fail-on error,warning --display-info "$deb"
-  echo "lintian: $deb has no error and no warning"
+  local report
+  report=$(lintian --fail-on error,warning --display-info "$deb" 2>&1) ||
+    { echo "$report"; fail "lintian reports an error or a warning"; }
+  echo "$report"
+  if grep -q "hardening-" <<<"$report"; then
+    fail "lintian reports a hardening tag"
+  fi
+  echo "lintian: $deb has no error, no warning and no hardening tag"
 }
 
 case $1 in

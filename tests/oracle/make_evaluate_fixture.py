@@ -32,7 +32,8 @@ from torchvision.models import ResNet18_Weights, resnet18
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_fixtures  # noqa: E402
 from make_fixtures import (  # noqa: E402
-    calibrate_batch_norms, natural_image, pooled_features, script_hash, up_to_date)
+    calibrate_batch_norms, locked, made_with, natural_image, pooled_features, prune_stale,
+    script_hash, up_to_date)
 
 SEED = 20261212
 CLASSES = ("bird", "Cat", "dog")  # created in this order; sorted: Cat, bird, dog
@@ -142,10 +143,19 @@ def evaluate(out, model):
 
 def main():
     out = os.path.abspath(sys.argv[1])
-    stamp = os.path.join(out, "expected.json")
-    if up_to_date(stamp, script_hash(*SCRIPTS)):
-        print("evaluate fixture is up to date in", out)
-        return 0
+    with locked(out):
+        stamp = os.path.join(out, "expected.json")
+        if up_to_date(stamp, script_hash(*SCRIPTS)):
+            print("evaluate fixture is up to date in", out)
+            return 0
+        make(out, stamp)
+    prune_stale(out, "expected.json")
+    return 0
+
+
+def make(out, stamp):
+    """Makes the fixture into `out`; the stamp, written last, says it is
+    complete."""
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(2)
     data = os.path.join(out, "data")
@@ -160,13 +170,12 @@ def main():
         f.write("".join(name + "\n" for name in dataset.classes))
     expected = evaluate(out, model)
     assert 50 < expected["acc@1"] < 100, expected
-    expected["script_hash"] = script_hash(*SCRIPTS)
+    expected.update(made_with(script_hash(*SCRIPTS)))
     with open(stamp + ".tmp", "w") as f:
         json.dump(expected, f, indent=1)
     os.replace(stamp + ".tmp", stamp)
     print(f"evaluate fixture: {expected['images']} images, acc@1 "
           f"{expected['acc@1']:.2f}, confusion {expected['confusion']}")
-    return 0
 
 
 if __name__ == "__main__":

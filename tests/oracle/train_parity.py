@@ -14,6 +14,16 @@
                      JSON: relative differences to EXPECTED per part, whether
                      the untrained trunk equals FIXTURE bit for bit, and the
                      logits of the VAL images
+  resume OUT MODEL_DIR PART OPTIMIZER EPOCHS BS [fresh]
+                     continues the run in MODEL_DIR as a PyTorch script
+                     continues one: model.pth into torchvision's resnet50,
+                     optimizer.pt into torch.optim.SGD or AdamW with
+                     optimizer.load_state_dict(torch.load(...)) (its lr
+                     included), EPOCHS more epochs over OUT/data as fit trains;
+                     saves OUT/resumed-OPTIMIZER.pth (resumed-fresh-... with
+                     `fresh`: a new optimizer of the same hyper-parameters
+                     instead, what a resume without the state would do);
+                     prints JSON: the loaded state's type and keys
   load MODEL_DIR     loads MODEL_DIR/model.pth strict into torchvision's
                      architecture that model.json names; prints JSON (and
                      whether every floating-point entry is float32)
@@ -95,6 +105,56 @@ def fit(out, fixture, part, epochs, lr, wd, ls, bs, seed, device="cpu"):
     torch.save(state, os.path.join(out, f"expected-{part}.pth"))
 
 
+def set_trained(model, part):
+    """requires_grad on the trained part only; returns its parameters in
+    model.parameters() order, as the optimizer takes them."""
+    trained = [model.fc] if part == "fc" else [model.layer4, model.fc]
+    for p in model.parameters():
+        p.requires_grad = False
+    for module in trained:
+        for p in module.parameters():
+            p.requires_grad = True
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def resume(out, model_dir, part, kind, epochs, bs, fresh):
+    torch.set_num_threads(2)
+    data = ImageFolder(os.path.join(out, "data"),
+                       transform=ResNet50_Weights.IMAGENET1K_V2.transforms())
+    model = resnet50(num_classes=len(data.classes))
+    model.load_state_dict(torch.load(os.path.join(model_dir, "model.pth")))
+    params = set_trained(model, part)
+    state = torch.load(os.path.join(model_dir, "optimizer.pt"))
+    group = {k: v for k, v in state["param_groups"][0].items()
+             if k not in ("params", "initial_lr")}
+    if kind == "sgd":
+        optimizer = torch.optim.SGD(params, lr=group["lr"], momentum=0.9,
+                                    weight_decay=group["weight_decay"])
+    else:
+        optimizer = torch.optim.AdamW(params, lr=group["lr"],
+                                      weight_decay=group["weight_decay"])
+    if not fresh:
+        optimizer.load_state_dict(state)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    loader = torch.utils.data.DataLoader(data, batch_size=bs, shuffle=False)
+    for _ in range(epochs):
+        model.eval()
+        if part == "layer4":
+            model.layer4.train()
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+    name = f"resumed-{'fresh-' if fresh else ''}{kind}.pth"
+    torch.save(model.state_dict(), os.path.join(out, name))
+    print(json.dumps({
+        "type": type(state).__name__,
+        "keys": sorted(state.keys()),
+        "group": sorted(state["param_groups"][0].keys()),
+        "state_keys": sorted(next(iter(state["state"].values())).keys()),
+        "lr": state["param_groups"][0]["lr"]}))
+
+
 def relative(a, b):
     a, b = a.double(), b.double()
     return float((a - b).abs().max() / b.abs().max().clamp(min=1e-30))
@@ -173,6 +233,10 @@ def main():
             int(bs), int(seed), device)
     elif command == "check":
         check(*sys.argv[2:6])
+    elif command == "resume":
+        out, model_dir, part, kind, epochs, bs = sys.argv[2:8]
+        resume(out, model_dir, part, kind, int(epochs), int(bs),
+               len(sys.argv) > 8 and sys.argv[8] == "fresh")
     elif command == "load":
         load(sys.argv[2])
     return 0

@@ -74,7 +74,8 @@ class Server:
             if found:
                 self.port = int(found.group(1))
             check(time.time() < deadline, "server did not start")
-        threading.Thread(target=self._drain, daemon=True).start()
+        self.drainer = threading.Thread(target=self._drain, daemon=True)
+        self.drainer.start()
         self.url = "http://127.0.0.1:%d" % self.port
 
     def _drain(self):
@@ -91,7 +92,9 @@ class Server:
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout=60)
+            status = self.process.wait(timeout=60)
+            self.drainer.join(timeout=10)  # the log's last lines
+            return status
         except subprocess.TimeoutExpired:
             self.process.kill()
             fail("server did not exit after SIGTERM")
@@ -133,7 +136,7 @@ def test_answers(args):
     paths = images(args, 20)
     records = classify_records(args, paths)
     logits = classify_records(args, paths[:3], "--output-type", "logit", "-k", "3")
-    server = Server(args)
+    server = Server(args, "-v")
     session = requests.Session()
     predictions = server.url + "/predictions/" + MODEL
     for path in paths:
@@ -187,7 +190,17 @@ def test_answers(args):
     check(session.get(predictions).status_code == 405, "GET predictions")
     check(session.get(server.url + "/nowhere").json()["type"] == "not_found", "unknown path")
     torchserve_api(server, session, paths[0], records[paths[0]])
+    # -v's access log: a line per request, the bytes it read whether the
+    # body came with a Content-Length, chunked, or not at all.
+    data = open(paths[0], "rb").read()
+    chunked = session.post(predictions, data=iter([data[:1000], data[1000:]]))
+    check(chunked.status_code == 200, "chunked body: %d" % chunked.status_code)
     check(server.stop() == 0, "exit status")
+    log = "".join(server.log)
+    for request, size in (('"GET /ping" 200 ', 0), ('"POST /predictions/%s" 200 ' % MODEL, len(data))):
+        check(re.search(re.escape(request) + "%d B in, [0-9]+ B out, [0-9.]+ ms" % size, log),
+              "access log has no %s%d B in line:\n%s" % (request, size, log))
+    check(not re.search(r" \d{3}  B in", log), "access log line without a size:\n" + log)
     torchserve_labels(args, paths[0], records[paths[0]])
     print("answers: %d images, raw and multipart, same as classify" % len(paths))
 

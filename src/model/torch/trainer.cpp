@@ -3,13 +3,12 @@
 #include "model/trainer.h"
 
 #include <ATen/autocast_mode.h>
-#include <torch/serialize.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <optional>
-#include <sstream>
 
 #include "base/cpu.h"
 #include "base/error.h"
@@ -285,21 +284,65 @@ class ResNetTrainer final : public Trainer {
     return entries;
   }
 
-  std::string optimizer_state_bytes() const override {
-    std::ostringstream stream;
-    torch::save(*optimizer_, stream);
-    return stream.str();
+  OptimizerState optimizer_state() const override {
+    OptimizerState out;
+    out.group = hyper_parameters();
+    const std::vector<torch::Tensor>& params = trained_parameters();
+    steps_.assign(params.size(), 0.0f);
+    saved_state_.clear();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      out.state.emplace_back();
+      const auto found = optimizer_->state().find(state_key(params[i]));
+      if (found == optimizer_->state().end()) continue;
+      auto& tensors = out.state.back();
+      if (options_.optimizer == OptimizerKind::kSgd) {
+        const auto& sgd =
+            static_cast<const torch::optim::SGDParamState&>(*found->second);
+        tensors.push_back(
+            state_entry("momentum_buffer", sgd.momentum_buffer()));
+        continue;
+      }
+      const auto& adam =
+          static_cast<const torch::optim::AdamWParamState&>(*found->second);
+      // PyTorch keeps the step count as a float32 scalar tensor.
+      steps_[i] = static_cast<float>(adam.step());
+      tensors.push_back(float32_entry("step", {}, &steps_[i]));
+      tensors.push_back(state_entry("exp_avg", adam.exp_avg()));
+      tensors.push_back(state_entry("exp_avg_sq", adam.exp_avg_sq()));
+    }
+    return out;
   }
 
-  void load_optimizer_state(const std::string& bytes) override {
-    try {
-      std::istringstream stream(bytes);
-      // Onto this run's device, whichever device saved it.
-      torch::load(*optimizer_, stream, device_);
-    } catch (const c10::Error& e) {
-      throw Error(ErrorKind::kCheckpoint,
-                  "cannot read the optimizer state: " +
-                      detail::first_line(e.what_without_backtrace()));
+  void load_optimizer_state(const OptimizerState& state) override {
+    check_optimizer_kind(state);
+    const std::vector<torch::Tensor>& params = trained_parameters();
+    if (state.state.size() != params.size()) {
+      throw Error(
+          ErrorKind::kCheckpoint,
+          "the optimizer state is of " + std::to_string(state.state.size()) +
+              " parameters; this run trains " + std::to_string(params.size()));
+    }
+    torch::NoGradGuard no_grad;
+    optimizer_->state().clear();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (state.state[i].empty()) continue;
+      const auto tensor = [&](const char* name) {
+        // Onto this run's device, whichever device saved it.
+        return loaded_tensor(state.state[i], name, params[i]).to(device_);
+      };
+      if (options_.optimizer == OptimizerKind::kSgd) {
+        auto sgd = std::make_unique<torch::optim::SGDParamState>();
+        sgd->momentum_buffer(tensor("momentum_buffer"));
+        optimizer_->state()[state_key(params[i])] = std::move(sgd);
+        continue;
+      }
+      auto adam = std::make_unique<torch::optim::AdamWParamState>();
+      adam->step(static_cast<std::int64_t>(
+          loaded_tensor(state.state[i], "step", torch::Tensor())
+              .item<double>()));
+      adam->exp_avg(tensor("exp_avg"));
+      adam->exp_avg_sq(tensor("exp_avg_sq"));
+      optimizer_->state()[state_key(params[i])] = std::move(adam);
     }
   }
 
@@ -366,6 +409,103 @@ class ResNetTrainer final : public Trainer {
     }
   }
 
+  // The trained parameters, in model.parameters() order: the optimizer's
+  // one group, whose indices optimizer.pt's state is keyed by.
+  const std::vector<torch::Tensor>& trained_parameters() const {
+    return optimizer_->param_groups().at(0).params();
+  }
+
+  // What LibTorch's optimizers key a parameter's state by.
+  static std::string state_key(const torch::Tensor& parameter) {
+    return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+  }
+
+  // A state tensor as an entry of optimizer.pt (on the CPU contiguous
+  // already, made by the optimizer as zeros_like or clone of a contiguous
+  // parameter: no copy; from a GPU, copied back).
+  StateDictEntry state_entry(const char* name,
+                             const torch::Tensor& tensor) const {
+    saved_state_.push_back(tensor.detach().to(torch::kCPU).contiguous());
+    const torch::Tensor& kept = saved_state_.back();
+    return float32_entry(name, kept.sizes().vec(), kept.data_ptr());
+  }
+
+  // A float32 tensor of optimizer.pt over `data` (kept alive by the caller).
+  static StateDictEntry float32_entry(const char* name,
+                                      std::vector<std::int64_t> sizes,
+                                      const void* data) {
+    StateDictEntry entry;
+    entry.name = name;
+    entry.type = pickle::ScalarType::kFloat32;
+    entry.sizes = std::move(sizes);
+    entry.data = data;
+    return entry;
+  }
+
+  // torch.optim's hyper-parameters, in its state_dict's key order (PyTorch
+  // 1.13), with the learning rate now set and the schedule's initial_lr.
+  std::vector<std::pair<std::string, GroupValue>> hyper_parameters() const {
+    const double lr = optimizer_->param_groups().at(0).options().get_lr();
+    if (options_.optimizer == OptimizerKind::kSgd) {
+      return {{"lr", lr},
+              {"momentum", options_.momentum},
+              {"dampening", std::int64_t{0}},
+              {"weight_decay", options_.weight_decay},
+              {"nesterov", false},
+              {"maximize", false},
+              {"foreach", std::monostate{}},
+              {"differentiable", false},
+              {"initial_lr", options_.learning_rate}};
+    }
+    return {{"lr", lr},
+            {"betas", std::vector<double>{0.9, 0.999}},
+            {"eps", 1e-8},
+            {"weight_decay", options_.weight_decay},
+            {"amsgrad", false},
+            {"foreach", std::monostate{}},
+            {"maximize", false},
+            {"capturable", false},
+            {"initial_lr", options_.learning_rate}};
+  }
+
+  void check_optimizer_kind(const OptimizerState& state) const {
+    const bool sgd = options_.optimizer == OptimizerKind::kSgd;
+    for (const auto& [name, value] : state.group) {
+      if (name == (sgd ? "betas" : "nesterov")) {
+        throw Error(ErrorKind::kCheckpoint,
+                    std::string("the optimizer state is ") +
+                        (sgd ? "AdamW's" : "SGD's") + "; this run uses " +
+                        (sgd ? "sgd" : "adamw") + " (--optimizer)");
+      }
+    }
+  }
+
+  // State tensor `name` of a parameter, float32 and shaped as `parameter`
+  // (any shape with one element when `parameter` is undefined: AdamW's
+  // step), copied out of the file. (Not numel(): the module links nothing
+  // of the writer's file code.)
+  static torch::Tensor loaded_tensor(const std::vector<StateDictEntry>& state,
+                                     const std::string& name,
+                                     const torch::Tensor& parameter) {
+    for (const StateDictEntry& entry : state) {
+      if (entry.name != name) continue;
+      const bool fits =
+          parameter.defined()
+              ? entry.sizes == parameter.sizes().vec()
+              : std::all_of(entry.sizes.begin(), entry.sizes.end(),
+                            [](std::int64_t n) { return n == 1; });
+      if (entry.type != pickle::ScalarType::kFloat32 || !fits) {
+        throw Error(ErrorKind::kCheckpoint, "the optimizer state's '" + name +
+                                                "' does not fit its parameter");
+      }
+      return torch::from_blob(const_cast<void*>(entry.data), entry.sizes,
+                              torch::kFloat)
+          .clone();
+    }
+    throw Error(ErrorKind::kCheckpoint,
+                "the optimizer state of a parameter has no '" + name + "'");
+  }
+
   // model.eval(), then train() on the trained blocks unless --freeze-bn:
   // frozen blocks always use their running statistics.
   void set_train_mode(bool training) {
@@ -430,8 +570,10 @@ class ResNetTrainer final : public Trainer {
   }
 
   const ArchSpec* arch_;
-  // What the last state_dict() points into.
+  // What the last state_dict() and optimizer_state() point into.
   mutable std::vector<torch::Tensor> saved_;
+  mutable std::vector<torch::Tensor> saved_state_;
+  mutable std::vector<float> steps_;
   TrainerOptions options_;
   at::Device device_;
   ResNet network_;
