@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <functional>
 #include <limits>
@@ -143,6 +144,64 @@ Binder real(double OptionValues::*member, double minimum, double maximum) {
               return {};
             },
             range))
+        ->capture_default_str();
+  };
+}
+
+// A size in bytes: a whole number, or one followed by a unit, K, M, G or T
+// (1024-based, as `ls -h` and `ulimit` count; "KiB", "kb", "MB" alike), so
+// that --max-body 50M works. The value is rewritten to bytes before CLI11
+// converts it; at least `minimum`.
+CLI::Validator byte_size(std::uint64_t minimum) {
+  return CLI::Validator(
+      [minimum](std::string& text) -> std::string {
+        std::uint64_t number = 0;
+        const char* end = text.data() + text.size();
+        const auto [stop, error] = std::from_chars(text.data(), end, number);
+        std::string unit(stop, end);
+        std::transform(unit.begin(), unit.end(), unit.begin(), [](char c) {
+          return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        });
+        if (!unit.empty() && unit.back() == 'b') unit.pop_back();
+        if (!unit.empty() && unit.back() == 'i' && unit.size() == 2) {
+          unit.pop_back();
+        }
+        const std::string units = "kmgt";
+        const std::size_t power =
+            unit.empty() ? 0
+            : unit.size() == 1 && units.find(unit[0]) != std::string::npos
+                ? units.find(unit[0]) + 1
+                : std::string::npos;
+        if (stop == text.data() || error != std::errc{} ||
+            power == std::string::npos) {
+          return "'" + text +
+                 "' is not a size (bytes, or a whole number with K, M, G or "
+                 "T)";
+        }
+        std::uint64_t bytes = number;
+        for (std::size_t i = 0; i < power; ++i) {
+          if (bytes > std::numeric_limits<std::uint64_t>::max() / 1024) {
+            return text + " is more bytes than a 64-bit count holds";
+          }
+          bytes *= 1024;
+        }
+        if (bytes < minimum) {
+          return text + " is less than " + std::to_string(minimum) + " bytes";
+        }
+        text = std::to_string(bytes);
+        return {};
+      },
+      "K, M, G or T (1024-based)");
+}
+
+// A size in bytes (byte_size), BYTES in --help.
+Binder byte_count(std::uint64_t OptionValues::*member,
+                  std::uint64_t minimum = 0) {
+  return [member, minimum](CLI::App& app, OptionValues& values,
+                           const std::string& flags, const std::string& help) {
+    return app.add_option(flags, values.*member, help)
+        ->transform(byte_size(minimum))
+        ->type_name("BYTES")
         ->capture_default_str();
   };
 }
@@ -574,16 +633,16 @@ const std::vector<OptionSpec>& option_table() {
       {"--max-body", G::kServer, "RESNET_CLI_MAX_BODY",
        "Largest request body serve reads, bytes, chunked or not; a larger "
        "one is answered 413 before it is read",
-       kOnServe, value(&V::max_body, "BYTES")},
+       kOnServe, byte_count(&V::max_body)},
       {"--body-memory", G::kServer, "RESNET_CLI_BODY_MEMORY",
        "Bytes the request bodies being received or handled may hold in all; "
        "beyond, 503 with Retry-After (0: 4 x --max-body)",
-       kOnServe, value(&V::body_memory, "BYTES")},
+       kOnServe, byte_count(&V::body_memory)},
       {"--decode-memory", G::kServer, "RESNET_CLI_DECODE_MEMORY",
        "Bytes the images being decoded may hold in all, each counted from "
        "its header; decodes wait for room, and an image that alone needs "
        "more is answered 413",
-       kOnServe, pixel_count(&V::decode_memory, "BYTES")},
+       kOnServe, byte_count(&V::decode_memory, 1)},
       {"--max-batch-delay", G::kServer, "RESNET_CLI_MAX_BATCH_DELAY",
        "How long a forward pass waits for more requests to fill its batch "
        "(--batch-size), milliseconds",

@@ -127,6 +127,18 @@ TEST_CASE("valid command lines parse", "[cli]") {
     CHECK(s.decode.apply_exif_orientation);
     CHECK(s.labels_file == "names.txt");
   }
+  SECTION("sizes in bytes take K, M, G and T, 1024-based") {
+    const Parsed p = parse({"serve", "--max-body", "50M", "--body-memory",
+                            "3GiB", "--decode-memory", "512kb"});
+    REQUIRE(p.outcome.run);
+    const ServerOptions& server = p.outcome.settings.serve.server;
+    CHECK(server.max_body == 50u << 20);
+    CHECK(server.body_memory == std::size_t{3} << 30);
+    CHECK(server.decode_memory == 512u << 10);
+    const Parsed plain = parse({"serve", "--max-body", "1000"});
+    REQUIRE(plain.outcome.run);
+    CHECK(plain.outcome.settings.serve.server.max_body == 1000);
+  }
   SECTION("download options") {
     const Parsed defaults = parse({"classify", "a.jpg"});
     REQUIRE(defaults.outcome.run);

@@ -427,6 +427,18 @@ TEST_CASE("errors that teach: numbers and ranges say what is wrong",
   check_usage_error({"classify", "a.jpg", "--max-pixels", "lots"},
                     "classify: --max-pixels: 'lots' is not a number (see "
                     "resnet-cli classify --help)");
+  check_usage_error({"serve", "--max-body", "50X"},
+                    "serve: --max-body: '50X' is not a size (bytes, or a whole "
+                    "number with K, M, G or T) (see resnet-cli serve --help)");
+  check_usage_error({"serve", "--max-body", "-1"},
+                    "serve: --max-body: '-1' is not a size (bytes, or a whole "
+                    "number with K, M, G or T) (see resnet-cli serve --help)");
+  check_usage_error({"serve", "--decode-memory", "0"},
+                    "serve: --decode-memory: 0 is less than 1 bytes (see "
+                    "resnet-cli serve --help)");
+  check_usage_error({"serve", "--body-memory", "16777216T"},
+                    "serve: --body-memory: 16777216T is more bytes than a "
+                    "64-bit count holds (see resnet-cli serve --help)");
 }
 
 TEST_CASE(
