@@ -201,16 +201,21 @@ void check_architecture(const std::string& arch) {
   report(arch, "bf16 batch 3", agreement.worst);
   report(arch, "bf16 same top-1 of " + std::to_string(f.count()),
          static_cast<double>(agreement.same_top1));
-  // The bound test_model.cpp states for ResNet50's bf16 (5% of the largest
-  // |logit| on a random network), three times that for the 101- and
-  // 152-layer ones, where rounding compounds over twice or three times the
-  // blocks (measured: 8-13%; torchvision's own bf16, model.to(torch.bfloat16),
-  // is further off on the same inputs: 7% for resnet50, 21% for resnet152,
-  // 13% for resnext101_64x4d), and two thirds of the top-1 classes kept.
+  // bf16 rounds every layer's weights and activations, so its logits are
+  // as far from fp32's as torchvision's own bf16 is on the same network and
+  // inputs (largest |difference| over the row's largest |logit|, measured
+  // on these fixtures: autocast 3.8-6.6% and model.to(torch.bfloat16)
+  // 4.8-8.1% for the 16-block ones, resnet50 5.4% and 7.1%). The bound is
+  // 8% for those and 15% for the 101- and 152-layer ones, where rounding
+  // compounds over twice or three times the blocks (measured: 8-13%;
+  // torchvision's model.to(torch.bfloat16) 21% for resnet152, 13% for
+  // resnext101_64x4d), and two thirds of the top-1 classes kept. (5% was
+  // the bound until the fixtures' convolutions were rounded to float16:
+  // resnet50 then measured 5.9%, inside torchvision's own 7.1%.)
   const ArchSpec& spec = architecture(arch);
   const int blocks =
       spec.layers[0] + spec.layers[1] + spec.layers[2] + spec.layers[3];
-  CHECK(agreement.worst <= (blocks > 16 ? 0.15 : 0.05));
+  CHECK(agreement.worst <= (blocks > 16 ? 0.15 : 0.08));
   CHECK(agreement.same_top1 * 3 >= f.count() * 2);
 }
 
