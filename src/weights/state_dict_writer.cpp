@@ -31,69 +31,6 @@ void put32(std::string& out, std::uint64_t value) {
   put16(out, (value >> 16) & 0xffff);
 }
 
-// Protocol 2 opcodes (Lib/pickletools.py) in the shape Python's pickler
-// gives torch.save's objects.
-class PickleText {
- public:
-  PickleText() { bytes_ += "\x80\x02"; }
-
-  void global(const char* module, const char* name) {
-    bytes_ += 'c';
-    (bytes_ += module) += '\n';
-    (bytes_ += name) += '\n';
-  }
-  void text(const std::string& value) {
-    bytes_ += 'X';
-    put32(bytes_, value.size());
-    bytes_ += value;
-  }
-  void integer(std::int64_t value) {
-    if (value >= 0 && value < 0x100) {
-      bytes_ += 'K';
-      bytes_.push_back(static_cast<char>(value));
-    } else if (value >= 0 && value < 0x10000) {
-      bytes_ += 'M';
-      put16(bytes_, static_cast<std::uint64_t>(value));
-    } else if (value >= std::numeric_limits<std::int32_t>::min() &&
-               value <= std::numeric_limits<std::int32_t>::max()) {
-      bytes_ += 'J';
-      put32(bytes_, static_cast<std::uint32_t>(value));
-    } else {
-      bytes_ += "\x8a\x08";  // LONG1, 8 bytes of two's complement
-      const auto bits = static_cast<std::uint64_t>(value);
-      for (int shift = 0; shift < 64; shift += 8) {
-        bytes_.push_back(static_cast<char>((bits >> shift) & 0xff));
-      }
-    }
-  }
-  void integers(const std::vector<std::int64_t>& values) {
-    if (values.empty()) return op(')');
-    if (values.size() > 3) op('(');
-    for (const std::int64_t value : values) integer(value);
-    static constexpr char kTupleOf[] = {'t', '\x85', '\x86', '\x87'};
-    op(kTupleOf[values.size() > 3 ? 0 : values.size()]);
-  }
-  // collections.OrderedDict()
-  void empty_ordered_dict() {
-    global("collections", "OrderedDict");
-    bytes_ += ")R";
-  }
-  // BINFLOAT: a Python float, big-endian.
-  void binfloat(double value) {
-    std::uint64_t bits;
-    std::memcpy(&bits, &value, sizeof bits);
-    bytes_ += 'G';
-    for (int shift = 56; shift >= 0; shift -= 8) {
-      bytes_.push_back(static_cast<char>((bits >> shift) & 0xff));
-    }
-  }
-  void op(char code) { bytes_ += code; }
-  std::string finish() { return std::move(bytes_ += '.'); }
-
- private:
-  std::string bytes_;
-};
-
 std::vector<std::int64_t> contiguous_strides(
     const std::vector<std::int64_t>& sizes) {
   std::vector<std::int64_t> strides(sizes.size());
@@ -198,7 +135,7 @@ class StateDictPickler {
       pickle_.integer(0);  // axis
     } else {
       pickle_.global("torch", "per_tensor_affine");
-      pickle_.binfloat(q.scale);
+      pickle_.real(q.scale);
       pickle_.integer(q.zero_point);
     }
     pickle_.op('t');
@@ -226,7 +163,7 @@ class StateDictPickler {
     pickle_.op('b');
   }
 
-  PickleText pickle_;
+  TorchPickler pickle_;  // the opcodes, as for any torch.save pickle
 };
 
 struct Record {
