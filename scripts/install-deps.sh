@@ -16,8 +16,10 @@ packages=(
   # header-only: a build dependency, not a runtime one
   libboost1.81-dev
   # videos (src/video/opencv/): OpenCV's videoio with its FFmpeg backend, and
-  # FFmpeg's libavformat for the container's frame table and messages
-  libopencv-videoio-dev libopencv-core-dev libavformat-dev libavutil-dev
+  # FFmpeg's libavformat (libavcodec's packets) for the container's frame
+  # table and messages
+  libopencv-videoio-dev libopencv-core-dev libavformat-dev libavcodec-dev
+  libavutil-dev
   # tests: Catch2, and the oracle (Debian's torchvision at /usr/bin/python3);
   # the video tests make their clips with ffmpeg and read them with cv2
   catch2 python3-torchvision python3-pil python3-numpy ffmpeg python3-opencv
