@@ -6,9 +6,7 @@
 #include "model/calibrator.h"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
-#include <omp.h>
 
 #include <cstring>
 #include <memory>
@@ -17,11 +15,11 @@
 #include <utility>
 #include <vector>
 
-#include "base/cpu.h"
 #include "base/error.h"
 #include "base/text.h"
 #include "model/torch/observers.h"
 #include "model/torch/stored_tensor.h"
+#include "model/torch/torch_device.h"
 #include "weights/checkpoint.h"
 #include "weights/model_spec.h"
 
@@ -84,10 +82,7 @@ class TorchCalibrator final : public Calibrator {
     checkpoint_ = nullptr;
   }
 
-  void bind_thread(int threads) const override {
-    at::internal::lazy_init_num_threads();
-    omp_set_num_threads(threads > 0 ? threads : available_cores());
-  }
+  void bind_thread(int threads) const override { bind_cpu_threads(threads); }
 
   std::string architecture() const override { return std::string(arch_->name); }
   std::int64_t num_classes() const override { return num_classes_; }

@@ -11,9 +11,7 @@
 #include "model/torch/quantized_resnet.h"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
-#include <omp.h>
 
 #include <cmath>
 #include <cstring>
@@ -22,12 +20,12 @@
 #include <utility>
 #include <vector>
 
-#include "base/cpu.h"
 #include "base/error.h"
 #include "base/text.h"
 #include "model/torch/int8_layers.h"
 #include "model/torch/quantized_kernels.h"
 #include "model/torch/stored_tensor.h"
+#include "model/torch/torch_device.h"
 #include "weights/checkpoint.h"
 #include "weights/model_spec.h"
 
@@ -203,10 +201,7 @@ class QuantizedResNet final : public Model {
     bind_thread(options.threads);
   }
 
-  void bind_thread(int threads) const override {
-    at::internal::lazy_init_num_threads();
-    omp_set_num_threads(threads > 0 ? threads : available_cores());
-  }
+  void bind_thread(int threads) const override { bind_cpu_threads(threads); }
 
   std::int64_t num_classes() const override { return num_classes_; }
   std::int64_t feature_size() const override { return arch_->feature_size(); }

@@ -1,8 +1,6 @@
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <malloc.h>
-#include <omp.h>
 
 #include <cctype>
 #include <chrono>
@@ -141,14 +139,8 @@ class ResNet final : public Model {
     bind_thread(options.threads);
   }
 
-  // Not at::set_num_threads: besides OpenMP's count it rebuilds LibTorch's
-  // pthreadpool (unused here) on every call, and each rebuilt pool's threads
-  // spin for milliseconds, taking a core from the work (measured: about 50
-  // ms of a 0.65 s cold classify). LibTorch's own once-per-thread OpenMP
-  // default is applied first, so that it cannot override this count later.
   void bind_thread(int threads) const override {
-    at::internal::lazy_init_num_threads();
-    omp_set_num_threads(threads > 0 ? threads : available_cores());
+    detail::bind_cpu_threads(threads);
   }
 
   std::int64_t num_classes() const override { return num_classes_; }

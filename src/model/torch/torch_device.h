@@ -1,5 +1,6 @@
 // The LibTorch device --device names (model/device.h), checked against what
-// this LibTorch and machine have, for the network and the trainer alike.
+// this LibTorch and machine have, for the network and the trainer alike; and
+// the CPU threads a calling thread's LibTorch work runs on.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -13,5 +14,9 @@ namespace resnet_cli::detail {
 // that names no device). On CUDA it also sets whether cuDNN and cuBLAS may
 // use TF32 (process-wide, as torch.backends' flags are).
 at::Device choose_device(const std::string& device, bool tf32);
+
+// The calling thread's OpenMP thread count, which LibTorch's CPU operators
+// run on: `threads`, or every available core when 0 or less.
+void bind_cpu_threads(int threads);
 
 }  // namespace resnet_cli::detail
